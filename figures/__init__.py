@@ -1,0 +1,1 @@
+"""fluctinit.figures: one script per paper figure (cached computation apart from plotting)."""
