@@ -1,0 +1,229 @@
+"""Event-driven input projections ``J = x W^T`` for sparse spike tensors.
+
+When presynaptic activity is sparse (SHD: about 3 % of the 2 ms input bins hold a spike), the
+input current of paper eq. 11, ``J[n]_i = sum_j w_ij x_j[n]``, is a sum of the weight columns
+of the *active* inputs only.  With the non-zero entries of ``x`` listed once per batch
+(:class:`SpikeEvents`), both products of a training step become gathers:
+
+* forward: ``J[r] = sum_{e in row r} x_e W[:, col_e]`` -- an embedding-bag sum of rows of
+  ``W^T`` (one bag per (time, batch) row), cost ``nnz * n_out`` instead of
+  ``rows * n_in * n_out``;
+* weight gradient: ``dW[:, j] = sum_{e in column j} x_e dJ[row_e]`` -- the same embedding-bag
+  sum over rows of ``dJ``, with the events grouped by input column.
+
+The dense product is the fallback; :func:`choose_projection` picks the cheaper path from the
+measured density with a simple cost model (constants measured on the project's 2-core CPU
+machine, see benchmarks/bench_core.py).  Rows are time-major: ``row = t * batch + b``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["SpikeEvents", "choose_projection", "project", "PROJECTION_MODES"]
+
+PROJECTION_MODES = ("auto", "dense", "sparse")
+
+
+class SpikeEvents:
+    """The non-zero entries of a spike tensor of logical shape ``(time, batch, n_in)``.
+
+    Attributes:
+        rows: ``(nnz,)`` int64, ``t * batch + b``, ascending.
+        cols: ``(nnz,)`` int64, the input unit of each event.
+        values: ``(nnz,)`` floating tensor, or ``None`` when every event has value 1
+            (binary spikes; the common case, saves the per-event multiply).
+        shape: ``(time, batch, n_in)``.
+        dense: the dense time-major tensor the events came from (or ``None``); kept so that
+            gradients w.r.t. the presynaptic spikes can flow (``dx = dJ W``).
+
+    Build with :meth:`from_dense` or :meth:`from_indices`; a data loader can build them once
+    per batch (SHD is stored as events), so the training step never scans the dense tensor.
+    """
+
+    def __init__(self, rows: Tensor, cols: Tensor, values: Tensor | None, shape: tuple, dense: Tensor | None = None):
+        self.rows = rows
+        self.cols = cols
+        self.values = values
+        self.shape = tuple(int(s) for s in shape)
+        self.dense = dense
+        n_rows = self.shape[0] * self.shape[1]
+        counts = torch.bincount(rows, minlength=n_rows)
+        self.offsets = torch.zeros(n_rows, dtype=torch.int64, device=rows.device)
+        if n_rows > 1:
+            torch.cumsum(counts[:-1], 0, out=self.offsets[1:])
+        self._by_col: tuple | None = None
+
+    @property
+    def nnz(self) -> int:
+        return int(self.rows.numel())
+
+    @property
+    def density(self) -> float:
+        """Fraction of non-zero entries, ``nnz / (time * batch * n_in)``."""
+        t, b, n = self.shape
+        return self.nnz / max(1, t * b * n)
+
+    @property
+    def device(self) -> torch.device:
+        return self.rows.device
+
+    @classmethod
+    def from_dense(cls, x: Tensor, *, time_major: bool = True) -> "SpikeEvents":
+        """Events of a dense spike tensor ``x``: ``(time, batch, n_in)`` if ``time_major``
+        else ``(batch, time, n_in)``.  Values other than 1 are kept as event weights."""
+        xt = x if time_major else x.transpose(0, 1)
+        t, b, n = xt.shape
+        nz = xt.detach().nonzero()
+        rows = nz[:, 0] * b + nz[:, 1]
+        cols = nz[:, 2].contiguous()
+        values = None
+        if not x.dtype == torch.bool:
+            vals = xt.detach()[nz[:, 0], nz[:, 1], nz[:, 2]]
+            if not bool((vals == 1).all()):
+                values = vals
+        return cls(rows, cols, values, (t, b, n), dense=xt if xt.requires_grad else None)
+
+    @classmethod
+    def from_indices(
+        cls,
+        batch_index: Tensor,
+        time_index: Tensor,
+        unit_index: Tensor,
+        shape: tuple,
+        values: Tensor | None = None,
+    ) -> "SpikeEvents":
+        """Events from index lists (e.g. binned SHD spike times).
+
+        ``shape`` is ``(batch, time, n_in)`` (the library's usual order); the indices are
+        ``(nnz,)`` integer tensors in any order; ``values`` optional event weights (a unit
+        that spikes twice in one bin can be listed twice or once with value 2).
+        """
+        b, t, n = (int(s) for s in shape)
+        rows = time_index.long() * b + batch_index.long()
+        key = rows * n + unit_index.long()
+        order = torch.argsort(key)
+        rows = rows[order]
+        cols = unit_index.long()[order]
+        vals = None if values is None else values[order]
+        return cls(rows, cols, vals, (t, b, n))
+
+    def by_column(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The events grouped by input unit: ``(rows, offsets, values)`` for the weight
+        gradient.  Computed once (a stable sort of the columns) and cached."""
+        if self._by_col is None:
+            n_in = self.shape[2]
+            key = self.cols.to(torch.int32) if n_in < 2**31 else self.cols
+            perm = torch.sort(key, stable=True).indices
+            rows = self.rows[perm]
+            counts = torch.bincount(self.cols, minlength=n_in)
+            offsets = torch.zeros(n_in, dtype=torch.int64, device=self.device)
+            if n_in > 1:
+                torch.cumsum(counts[:-1], 0, out=offsets[1:])
+            vals = None if self.values is None else self.values[perm]
+            self._by_col = (rows, offsets, vals)
+        return self._by_col
+
+    def prepare(self) -> "SpikeEvents":
+        """Build the by-column grouping now (e.g. in a data loader); returns ``self``."""
+        self.by_column()
+        return self
+
+    def to_dense(self, dtype: torch.dtype = torch.float32) -> Tensor:
+        """The dense time-major tensor ``(time, batch, n_in)``."""
+        t, b, n = self.shape
+        out = torch.zeros(t * b, n, dtype=dtype, device=self.device)
+        vals = torch.ones(self.nnz, dtype=dtype, device=self.device) if self.values is None else self.values.to(dtype)
+        out.index_put_((self.rows, self.cols), vals, accumulate=True)
+        return out.view(t, b, n)
+
+
+# Cost model (seconds per unit of work), measured with benchmarks/bench_core.py --calibrate-ish
+# micro-benchmarks on the project's 2-core CPU machine: a dense multiply-accumulate, scanning one
+# dense element for events (nonzero), sorting one event, and gathering one float in the
+# embedding-bag sums (forward + weight gradient together).
+_COST_CPU = {"mac": 1.2e-11, "scan": 2.2e-9, "sort": 4.5e-8, "gather": 5.0e-10}
+# On CUDA the dense product is so fast that only pre-built events pay off.
+_COST_CUDA = {"mac": 2e-14, "scan": 5e-11, "sort": 2e-9, "gather": 2e-11}
+
+
+def choose_projection(
+    density: float, n_rows: int, n_in: int, n_out: int, *, device: torch.device | str = "cpu", have_events: bool = False
+) -> str:
+    """Return ``"sparse"`` or ``"dense"``: the cheaper way to compute ``J = x W^T`` and its
+    weight gradient for an input with the given measured ``density`` (fraction of non-zero
+    entries) and sizes.  ``have_events``: the events are already listed (no dense scan)."""
+    cost = _COST_CUDA if torch.device(device).type == "cuda" else _COST_CPU
+    dense = 2.0 * n_rows * n_in * n_out * cost["mac"]
+    nnz = density * n_rows * n_in
+    sparse = 2.0 * nnz * n_out * cost["gather"] + nnz * cost["sort"]
+    if not have_events:
+        sparse += n_rows * n_in * cost["scan"]
+    return "sparse" if sparse < dense else "dense"
+
+
+class _EventProject(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, events: SpikeEvents, weight: Tensor, dense_x: Tensor | None):  # type: ignore[override]
+        t, b, n_in = events.shape
+        wt = weight.t().contiguous()
+        psw = None if events.values is None else events.values.to(weight.dtype)
+        j = torch.nn.functional.embedding_bag(events.cols, wt, events.offsets, mode="sum", per_sample_weights=psw)
+        ctx.events = events
+        ctx.save_for_backward(weight)
+        return j.view(t, b, weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, d_j: Tensor):  # type: ignore[override]
+        events: SpikeEvents = ctx.events
+        (weight,) = ctx.saved_tensors
+        t, b, n_in = events.shape
+        dj2 = d_j.reshape(t * b, -1)
+        d_w = d_x = None
+        if ctx.needs_input_grad[1]:
+            rows, offsets, vals = events.by_column()
+            psw = None if vals is None else vals.to(dj2.dtype)
+            d_w = torch.nn.functional.embedding_bag(rows, dj2, offsets, mode="sum", per_sample_weights=psw).t()
+        if ctx.needs_input_grad[2]:
+            d_x = dj2.mm(weight).view(t, b, n_in)
+        return None, d_w, d_x
+
+
+def project(x: Tensor | SpikeEvents, weight: Tensor, *, mode: str = "auto") -> Tensor:
+    """Input current ``J[t, b, i] = sum_j W[i, j] x[t, b, j]`` (paper eq. 11, W term).
+
+    Arguments:
+        x: presynaptic spikes, time-major ``(time, batch, n_in)``, dense or as
+            :class:`SpikeEvents`.
+        weight: ``(n_out, n_in)``.
+        mode: ``"auto"`` (cheaper path from the measured density), ``"dense"`` or
+            ``"sparse"`` (event-driven gathers).
+
+    Returns:
+        ``(time, batch, n_out)``; differentiable w.r.t. ``weight`` and (dense ``x``) ``x``.
+    """
+    if isinstance(x, SpikeEvents):
+        t, b, n_in = x.shape
+        if mode == "dense" or (
+            mode == "auto"
+            and choose_projection(x.density, t * b, n_in, weight.shape[0], device=weight.device, have_events=True) == "dense"
+        ):
+            dense = x.dense if x.dense is not None else x.to_dense(weight.dtype)
+            return torch.matmul(dense, weight.t())
+        return _EventProject.apply(x, weight, x.dense)
+    t, b, n_in = x.shape
+    if mode == "auto":
+        n_rows = t * b
+        # cheap screen first: the count pass costs about as much as one scan
+        if choose_projection(0.0, n_rows, n_in, weight.shape[0], device=x.device) == "dense":
+            mode = "dense"
+        else:
+            density = float(torch.count_nonzero(x)) / max(1, x.numel())
+            mode = choose_projection(density, n_rows, n_in, weight.shape[0], device=x.device)
+    if mode == "dense":
+        return torch.matmul(x, weight.t())
+    ev = SpikeEvents.from_dense(x, time_major=True)
+    return _EventProject.apply(ev, weight, x if x.requires_grad else None)
