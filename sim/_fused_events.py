@@ -55,7 +55,7 @@ class SpikeEvents:
         self.offsets = torch.zeros(n_rows, dtype=torch.int64, device=rows.device)
         if n_rows > 1:
             torch.cumsum(counts[:-1], 0, out=self.offsets[1:])
-        self._by_col: tuple | None = None
+        self._by_col: dict | None = None
 
     @property
     def nnz(self) -> int:
@@ -111,25 +111,49 @@ class SpikeEvents:
         vals = None if values is None else values[order]
         return cls(rows, cols, vals, (t, b, n))
 
-    def by_column(self) -> tuple[Tensor, Tensor, Tensor | None]:
-        """The events grouped by input unit: ``(rows, offsets, values)`` for the weight
-        gradient.  Computed once (a stable sort of the columns) and cached."""
-        if self._by_col is None:
-            n_in = self.shape[2]
-            key = self.cols.to(torch.int32) if n_in < 2**31 else self.cols
+    def by_column(self, n_out: int = 128) -> tuple[Tensor, Tensor, Tensor | None, int]:
+        """The events grouped for the weight gradient: ``(rows, offsets, values, n_chunks)``.
+
+        Rows are split into chunks of about 512 KiB of ``dJ`` (``chunk * n_out`` floats) and
+        the events are grouped by ``(chunk, column)``, rows ascending, so each embedding-bag
+        sum reads a cache-resident block of ``dJ`` (4-8x faster than one pass per column);
+        the per-chunk partial gradients are summed afterwards.  Computed once per chunk size
+        (a stable sort) and cached.
+        """
+        chunk = self.chunk_rows(n_out)
+        cached = self._by_col.get(chunk) if self._by_col else None
+        if cached is None:
+            t, b, n_in = self.shape
+            n_chunks = (t * b + chunk - 1) // chunk
+            key = torch.div(self.rows, chunk, rounding_mode="floor") * n_in + self.cols
+            key = key.to(torch.int32) if n_chunks * n_in < 2**31 else key
             perm = torch.sort(key, stable=True).indices
             rows = self.rows[perm]
-            counts = torch.bincount(self.cols, minlength=n_in)
-            offsets = torch.zeros(n_in, dtype=torch.int64, device=self.device)
-            if n_in > 1:
+            counts = torch.bincount(key.long(), minlength=n_chunks * n_in)
+            offsets = torch.zeros(n_chunks * n_in, dtype=torch.int64, device=self.device)
+            if n_chunks * n_in > 1:
                 torch.cumsum(counts[:-1], 0, out=offsets[1:])
             vals = None if self.values is None else self.values[perm]
-            self._by_col = (rows, offsets, vals)
-        return self._by_col
+            cached = (rows, offsets, vals, n_chunks)
+            self._by_col = dict(self._by_col or {})
+            self._by_col[chunk] = cached
+        return cached
 
-    def prepare(self) -> "SpikeEvents":
-        """Build the by-column grouping now (e.g. in a data loader); returns ``self``."""
-        self.by_column()
+    def is_prepared(self, n_out: int) -> bool:
+        """Whether the weight-gradient grouping for ``n_out`` outputs is already built."""
+        return bool(self._by_col) and self.chunk_rows(n_out) in self._by_col
+
+    def chunk_rows(self, n_out: int) -> int:
+        """Rows per weight-gradient chunk: ``dJ`` block of about 512 KiB (CPU caches); one
+        chunk on CUDA."""
+        if self.device.type == "cuda":
+            return self.shape[0] * self.shape[1]
+        return max(64, (1 << 17) // max(1, n_out))
+
+    def prepare(self, n_out: int = 128) -> "SpikeEvents":
+        """Build the weight-gradient grouping for ``n_out`` output units now (e.g. in a data
+        loader, outside the timed training step); returns ``self``."""
+        self.by_column(n_out)
         return self
 
     def to_dense(self, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -141,25 +165,38 @@ class SpikeEvents:
         return out.view(t, b, n)
 
 
-# Cost model (seconds per unit of work), measured with benchmarks/bench_core.py --calibrate-ish
-# micro-benchmarks on the project's 2-core CPU machine: a dense multiply-accumulate, scanning one
-# dense element for events (nonzero), sorting one event, and gathering one float in the
-# embedding-bag sums (forward + weight gradient together).
-_COST_CPU = {"mac": 1.2e-11, "scan": 2.2e-9, "sort": 4.5e-8, "gather": 5.0e-10}
+# Cost model (seconds per unit of work), from micro-benchmarks on the project's 2-core CPU
+# machine (benchmarks/bench_projection.py): one dense multiply-accumulate, scanning one dense
+# element for events (nonzero), sorting one event, and gathering one float in one embedding-bag
+# sum (forward and chunked weight gradient cost about the same).
+_COST_CPU = {"mac": 3.0e-11, "scan": 2.5e-9, "sort": 4.5e-8, "gather": 1.5e-10}
 # On CUDA the dense product is so fast that only pre-built events pay off.
 _COST_CUDA = {"mac": 2e-14, "scan": 5e-11, "sort": 2e-9, "gather": 2e-11}
 
 
 def choose_projection(
-    density: float, n_rows: int, n_in: int, n_out: int, *, device: torch.device | str = "cpu", have_events: bool = False
+    density: float,
+    n_rows: int,
+    n_in: int,
+    n_out: int,
+    *,
+    device: torch.device | str = "cpu",
+    have_events: bool = False,
+    prepared: bool = False,
 ) -> str:
     """Return ``"sparse"`` or ``"dense"``: the cheaper way to compute ``J = x W^T`` and its
     weight gradient for an input with the given measured ``density`` (fraction of non-zero
-    entries) and sizes.  ``have_events``: the events are already listed (no dense scan)."""
+    entries) and sizes (``n_rows = time * batch``).  ``have_events``: the events are already
+    listed (no dense scan); ``prepared``: their weight-gradient grouping is built too.
+
+    Cost model: dense ``2 rows n_in n_out c_mac``; sparse ``2 nnz n_out c_gather`` plus
+    ``nnz c_sort`` (unless prepared) plus ``rows n_in c_scan`` (unless events given)."""
     cost = _COST_CUDA if torch.device(device).type == "cuda" else _COST_CPU
     dense = 2.0 * n_rows * n_in * n_out * cost["mac"]
     nnz = density * n_rows * n_in
-    sparse = 2.0 * nnz * n_out * cost["gather"] + nnz * cost["sort"]
+    sparse = 2.0 * nnz * n_out * cost["gather"]
+    if not prepared:
+        sparse += nnz * cost["sort"]
     if not have_events:
         sparse += n_rows * n_in * cost["scan"]
     return "sparse" if sparse < dense else "dense"
@@ -184,9 +221,11 @@ class _EventProject(torch.autograd.Function):
         dj2 = d_j.reshape(t * b, -1)
         d_w = d_x = None
         if ctx.needs_input_grad[1]:
-            rows, offsets, vals = events.by_column()
+            n_out = dj2.shape[1]
+            rows, offsets, vals, n_chunks = events.by_column(n_out)
             psw = None if vals is None else vals.to(dj2.dtype)
-            d_w = torch.nn.functional.embedding_bag(rows, dj2, offsets, mode="sum", per_sample_weights=psw).t()
+            part = torch.nn.functional.embedding_bag(rows, dj2, offsets, mode="sum", per_sample_weights=psw)
+            d_w = part.view(n_chunks, n_in, n_out).sum(0).t() if n_chunks > 1 else part.t()
         if ctx.needs_input_grad[2]:
             d_x = dj2.mm(weight).view(t, b, n_in)
         return None, d_w, d_x
@@ -209,7 +248,16 @@ def project(x: Tensor | SpikeEvents, weight: Tensor, *, mode: str = "auto") -> T
         t, b, n_in = x.shape
         if mode == "dense" or (
             mode == "auto"
-            and choose_projection(x.density, t * b, n_in, weight.shape[0], device=weight.device, have_events=True) == "dense"
+            and choose_projection(
+                x.density,
+                t * b,
+                n_in,
+                weight.shape[0],
+                device=weight.device,
+                have_events=True,
+                prepared=x.is_prepared(weight.shape[0]),
+            )
+            == "dense"
         ):
             dense = x.dense if x.dense is not None else x.to_dense(weight.dtype)
             return torch.matmul(dense, weight.t())

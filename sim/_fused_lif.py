@@ -230,36 +230,45 @@ class _LIFScan(torch.autograd.Function):
         for dj in d_j:
             dj[T - 1].zero_()
         has_s_grad = g_s is not None or bool(w_of)
-        h_all = surrogate_derivative(u_all, cfg.theta, cfg.beta, cfg.rescaled) if has_s_grad else None
-        keep_all = (1.0 - s_all) if cfg.reset else None
+        # surrogate h = c / (beta |U - theta| + 1)^2 computed per step on cache-resident
+        # slices as 1/q^2 with q = (beta |U - theta| + 1) / sqrt(c)  (c = 1, or (beta theta + 1)^2
+        # for the rescaled eq. 29)
+        c = (cfg.beta * abs(cfg.theta) + 1.0) ** 2 if cfg.rescaled else 1.0
+        q_scale, q_shift = cfg.beta / math.sqrt(c), 1.0 / math.sqrt(c)
         a_u = torch.zeros((B, N), dtype=dtype, device=device)
         m = torch.empty((B, N), dtype=dtype, device=device)
-        ds = torch.empty((B, N), dtype=dtype, device=device)
+        q = torch.empty((B, N), dtype=dtype, device=device)
+        ds = torch.empty((B, N), dtype=dtype, device=device) if w_of else None
         for n in range(T - 1, -1, -1):
-            # a_U currently holds a_U[n+1]; m = (1 - S[n]) a_U[n+1]
-            if keep_all is not None:
-                torch.mul(a_u, keep_all[n], out=m)
+            # a_u holds a_U[n+1]; m = (1 - S[n]) a_U[n+1]
+            if cfg.reset:
+                torch.addcmul(a_u, a_u, s_all[n], value=-1.0, out=m)
             else:
                 m.copy_(a_u)
             if n >= 1:
-                for k, c in enumerate(comps):
+                for k, comp in enumerate(comps):
                     prev = d_j[k][n - 1]
-                    torch.mul(d_j[k][n], c.lambda_syn, out=prev)
+                    torch.mul(d_j[k][n], comp.lambda_syn, out=prev)
                     if isinstance(one_m, Tensor):
                         prev.addcmul_(m, one_m)
                     else:
                         prev.add_(m, alpha=one_m)
             if has_s_grad:
-                if g_s is not None:
-                    ds.copy_(g_s[n])
+                if w_of:
+                    if g_s is not None:
+                        ds.copy_(g_s[n])
+                    else:
+                        ds.zero_()
+                    for k, w in w_of.items():
+                        comps[k].recurrence.add_input_grad(ds, d_j[k][n], w)
+                    dsn = ds
                 else:
-                    ds.zero_()
-                for k, w in w_of.items():
-                    comps[k].recurrence.add_input_grad(ds, d_j[k][n], w)
+                    dsn = g_s[n]
+                torch.sub(u_all[n], cfg.theta, out=q).abs_().mul_(q_scale).add_(q_shift)
+                # a_U[n] = g_U[n] + h dS[n] + lambda_mem m
+                torch.div(dsn, q, out=a_u).div_(q)
                 if g_u is not None:
-                    torch.addcmul(g_u[n], h_all[n], ds, out=a_u)
-                else:
-                    torch.mul(h_all[n], ds, out=a_u)
+                    a_u.add_(g_u[n])
             elif g_u is not None:
                 a_u.copy_(g_u[n])
             else:
