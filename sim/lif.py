@@ -640,3 +640,88 @@ def dispatch(op: str, backend: str | None = None) -> Callable:
     check("op", op, OneOf(OPS))
     name = _check_backend(get_backend() if backend is None else backend)
     return _BACKENDS[name].get(op, _BACKENDS["reference"][op])
+
+
+# --------------------------------------------------------------------------- fused core adapters
+
+
+def _fused_adapters(fused) -> dict[str, Callable]:
+    """Wrap the fused core (``fluctinit.sim._fused``) in the reference signatures.
+
+    Semantics are kept identical to the reference: in mode ``"free"`` no spikes are
+    reported and nothing recurrent acts (the fused core would still report threshold
+    crossings, so it is called without recurrence and ``S`` is zeroed); a Dale layer
+    without excitatory recurrence gets zero ``w_re``/``w_ri``; several readout inputs
+    are summed through linearity (``U`` is linear in the currents).  ``dale_conv`` has
+    no fused version and falls back to the reference.
+    """
+
+    def sur(s: SuperSpike) -> dict:
+        return {"surrogate": "superspike_rescaled" if s.rescaled else "superspike", "beta": s.beta}
+
+    def f_lif_dense(x, weight, rec_weight=None, *, params=NeuronParams(), surrogate=SuperSpike()):
+        _check_input(x, 3, "(batch, time, n_in)")
+        free = params.mode == "free"
+        s, u = fused.fused_lif(
+            _as_weight_dtype(x, weight), weight, None if free else rec_weight,
+            tau_mem=params.tau_mem, tau_syn=params.tau_syn, dt=params.dt, theta=params.theta,
+            reset=not free, **sur(surrogate),
+        )
+        return (torch.zeros_like(u) if free else s), u
+
+    def f_lif_conv(x, weight, rec_weight=None, *, stride=1, padding=0, params=NeuronParams(), surrogate=SuperSpike()):
+        if not isinstance(x, torch.Tensor):
+            raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
+        free = params.mode == "free"
+        s, u = fused.fused_conv(
+            _as_weight_dtype(x, weight), weight, None if free else rec_weight, stride=stride, padding=padding,
+            tau_mem=params.tau_mem, tau_syn=params.tau_syn, dt=params.dt, theta=params.theta,
+            reset=not free, **sur(surrogate),
+        )
+        return (torch.zeros_like(u) if free else s), u
+
+    def f_dale_dense(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None, *, params=DaleParams(), surrogate=SuperSpike()):
+        _check_input(x, 3, "(batch, time, n_in)")
+        free = params.mode == "free"
+        n_exc, n_inh = w_fe.shape[0], w_fi.shape[0]
+        zeros = lambda r, c: w_fe.new_zeros(r, c)  # noqa: E731
+        if free:
+            w_re = w_ri = w_ie = w_ii = None
+        w_re = zeros(n_exc, n_exc) if w_re is None else w_re
+        w_ri = zeros(n_inh, n_exc) if w_ri is None else w_ri
+        w_ie = zeros(n_exc, n_inh) if w_ie is None else w_ie
+        w_ii = zeros(n_inh, n_inh) if w_ii is None else w_ii
+        s_e, u_e, s_i, u_i = fused.fused_dale(
+            _as_weight_dtype(x, w_fe), w_fe, w_fi, w_re, w_ri, w_ie, w_ii,
+            tau_mem_exc=params.tau_mem_exc, tau_mem_inh=params.tau_mem_inh, tau_syn_exc=params.tau_syn_exc,
+            tau_syn_inh=params.tau_syn_inh, dt=params.dt, theta=params.theta, reset=not free, **sur(surrogate),
+        )
+        if free:
+            s_e, s_i = torch.zeros_like(u_e), torch.zeros_like(u_i)
+        return s_e, u_e, s_i, u_i
+
+    def f_readout(inputs, weights, *, params):
+        if len(inputs) == 0 or len(inputs) != len(weights):
+            return readout(inputs, weights, params=params)  # raises the reference's error
+        out = None
+        for x, w in zip(inputs, weights):
+            flat = x.reshape(x.shape[0], x.shape[1], -1)
+            u = fused.fused_readout(_as_weight_dtype(flat, w), w, tau_mem=params.tau_out,
+                                    tau_syn=params.tau_syn, dt=params.dt)
+            out = u if out is None else out + u
+        return out
+
+    return {"lif_dense": f_lif_dense, "lif_conv": f_lif_conv, "dale_dense": f_dale_dense, "readout": f_readout}
+
+
+def _register_fused() -> None:
+    """Register the ``"fused"`` backend when the fused core is installed (the default stays "reference")."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(f"{__package__}._fused") is None:
+        return
+    _BACKENDS["fused"] = _fused_adapters(importlib.import_module(f"{__package__}._fused"))
+
+
+_register_fused()
