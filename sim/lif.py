@@ -660,6 +660,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
         return {"surrogate": "superspike_rescaled" if s.rescaled else "superspike", "beta": s.beta}
 
     def f_lif_dense(x, weight, rec_weight=None, *, params=NeuronParams(), surrogate=SuperSpike()):
+        _ensure_flush()
         _check_input(x, 3, "(batch, time, n_in)")
         free = params.mode == "free"
         s, u = fused.fused_lif(
@@ -670,6 +671,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
         return (torch.zeros_like(u) if free else s), u
 
     def f_lif_conv(x, weight, rec_weight=None, *, stride=1, padding=0, params=NeuronParams(), surrogate=SuperSpike()):
+        _ensure_flush()
         if not isinstance(x, torch.Tensor):
             raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
         free = params.mode == "free"
@@ -681,6 +683,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
         return (torch.zeros_like(u) if free else s), u
 
     def f_dale_dense(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None, *, params=DaleParams(), surrogate=SuperSpike()):
+        _ensure_flush()
         _check_input(x, 3, "(batch, time, n_in)")
         free = params.mode == "free"
         n_exc, n_inh = w_fe.shape[0], w_fi.shape[0]
@@ -701,6 +704,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
         return s_e, u_e, s_i, u_i
 
     def f_readout(inputs, weights, *, params):
+        _ensure_flush()
         if len(inputs) == 0 or len(inputs) != len(weights):
             return readout(inputs, weights, params=params)  # raises the reference's error
         out = None
