@@ -172,3 +172,65 @@ def test_float32_agrees_with_float64_reference():
     # a spike flip needs U within float32 round-off of theta: none in this fixed draw
     assert torch.equal(s32.double(), s64)
     torch.testing.assert_close(u32.double(), u64, rtol=0, atol=1e-5)
+
+
+# ------------------------------------------------ against the sim package's functional reference
+
+from fluctinit.sim import SuperSpike  # noqa: E402
+from fluctinit.sim.lif import DaleParams, NeuronParams, ReadoutParams, dale_dense, lif_conv, lif_dense, readout  # noqa: E402
+
+
+@pytest.mark.parametrize("rescaled", [False, True])
+def test_lif_matches_sim_reference(rescaled):
+    g = _gen(11)
+    x = _spikes((B, T, N_IN), 0.2, g).requires_grad_()
+    w = (0.9 * torch.randn(N, N_IN, generator=g, dtype=DT) + 0.3).requires_grad_()
+    v = (0.6 * torch.randn(N, N, generator=g, dtype=DT)).requires_grad_()
+    sur = SuperSpike(rescaled=rescaled)
+    _compare(
+        lambda *a: fused_lif(*a, projection="sparse", surrogate="superspike_rescaled" if rescaled else "superspike"),
+        lambda *a: lif_dense(*a, params=NeuronParams(), surrogate=sur),
+        [x, w, v],
+        g,
+    )
+
+
+def test_dale_matches_sim_reference():
+    g = _gen(12)
+    n_exc, n_inh = 8, 3
+    x = _spikes((B, T, N_IN), 0.25, g).requires_grad_()
+    shapes = [(n_exc, N_IN), (n_inh, N_IN), (n_exc, n_exc), (n_inh, n_exc), (n_exc, n_inh), (n_inh, n_inh)]
+    scales = [0.8, 0.8, 0.6, 0.6, 1.5, 0.8]
+    ws = [(s * torch.rand(shape, generator=g, dtype=DT)).requires_grad_() for shape, s in zip(shapes, scales)]
+    kw = dict(tau_mem_exc=20e-3, tau_mem_inh=15e-3, tau_syn_exc=10e-3, tau_syn_inh=20e-3)
+
+    def ref(x, w_fe, w_fi, w_re, w_ri, w_ie, w_ii):
+        return dale_dense(x, w_fe, w_fi, w_ie, w_ii, w_re, w_ri, params=DaleParams(**kw))
+
+    _compare(lambda *a: fused_dale(*a, projection="sparse", **kw), ref, [x, *ws], g)
+
+
+def test_conv_matches_sim_reference():
+    g = _gen(13)
+    x = _spikes((B, T, 2, 21), 0.3, g).requires_grad_()
+    w = (0.9 * torch.randn(4, 2, 5, generator=g, dtype=DT) + 0.3).requires_grad_()
+    v = (0.3 * torch.randn(4, 4, 5, generator=g, dtype=DT)).requires_grad_()
+    _compare(
+        lambda *a: fused_conv(*a, stride=2, padding=2),
+        lambda *a: lif_conv(*a, stride=2, padding=2, params=NeuronParams()),
+        [x, w, v],
+        g,
+    )
+
+
+def test_readout_matches_sim_reference():
+    g = _gen(14)
+    x = _spikes((B, T, N_IN), 0.1, g).requires_grad_()
+    w = torch.randn(5, N_IN, generator=g, dtype=DT).requires_grad_()
+    _compare(
+        lambda x, w: (fused_readout(x, w, tau_mem=0.08, projection="sparse"),),
+        lambda x, w: (readout([x], [w], params=ReadoutParams(tau_out=0.08)),),
+        [x, w],
+        g,
+        min_spikes=False,
+    )
