@@ -32,30 +32,45 @@ class SpikeEvents:
     """The non-zero entries of a spike tensor of logical shape ``(time, batch, n_in)``.
 
     Attributes:
-        rows: ``(nnz,)`` int64, ``t * batch + b``, ascending.
+        rows: ``(nnz,)`` int64 row of each event, ascending: ``b * time + t`` when
+            ``layout == "batch"`` (events of a batch-first tensor), ``t * batch + b`` when
+            ``layout == "time"``.
         cols: ``(nnz,)`` int64, the input unit of each event.
         values: ``(nnz,)`` floating tensor, or ``None`` when every event has value 1
             (binary spikes; the common case, saves the per-event multiply).
-        shape: ``(time, batch, n_in)``.
-        dense: the dense time-major tensor the events came from (or ``None``); kept so that
-            gradients w.r.t. the presynaptic spikes can flow (``dx = dJ W``).
+        shape: ``(time, batch, n_in)`` whatever the layout.
+        dense: the dense tensor the events came from, when it requires grad (else ``None``):
+            kept so that gradients w.r.t. the presynaptic spikes can flow (``dx = dJ W``).
 
     Build with :meth:`from_dense` or :meth:`from_indices`; a data loader can build them once
-    per batch (SHD is stored as events), so the training step never scans the dense tensor.
+    per batch (SHD is stored as events) and call :meth:`prepare`, so the training step never
+    scans a dense tensor.
     """
 
-    def __init__(self, rows: Tensor, cols: Tensor, values: Tensor | None, shape: tuple, dense: Tensor | None = None):
+    def __init__(
+        self,
+        rows: Tensor,
+        cols: Tensor,
+        values: Tensor | None,
+        shape: tuple,
+        dense: Tensor | None = None,
+        layout: str = "time",
+    ):
+        if layout not in ("time", "batch"):
+            raise ValueError(f"`layout` must be one of 'time', 'batch'; got {layout!r}")
         self.rows = rows
         self.cols = cols
         self.values = values
         self.shape = tuple(int(s) for s in shape)
         self.dense = dense
+        self.layout = layout
         n_rows = self.shape[0] * self.shape[1]
         counts = torch.bincount(rows, minlength=n_rows)
         self.offsets = torch.zeros(n_rows, dtype=torch.int64, device=rows.device)
         if n_rows > 1:
             torch.cumsum(counts[:-1], 0, out=self.offsets[1:])
         self._by_col: dict | None = None
+        self.dense_time_major = True
 
     @property
     def nnz(self) -> int:
@@ -74,18 +89,34 @@ class SpikeEvents:
     @classmethod
     def from_dense(cls, x: Tensor, *, time_major: bool = True) -> "SpikeEvents":
         """Events of a dense spike tensor ``x``: ``(time, batch, n_in)`` if ``time_major``
-        else ``(batch, time, n_in)``.  Values other than 1 are kept as event weights."""
-        xt = x if time_major else x.transpose(0, 1)
-        t, b, n = xt.shape
-        nz = xt.detach().nonzero()
-        rows = nz[:, 0] * b + nz[:, 1]
-        cols = nz[:, 2].contiguous()
+        else ``(batch, time, n_in)``.  Values other than 1 are kept as event weights.
+
+        One pass over the memory in its own order (a flat ``nonzero``), so a batch-first
+        tensor gives batch-layout rows and a time-first one time-layout rows."""
+        first, second, n = x.shape
+        xd = x.detach()
+        if xd.is_contiguous():
+            flat = xd.reshape(-1)
+            layout = "time" if time_major else "batch"
+            src = xd
+        else:  # e.g. a transposed view: read the memory in its own order
+            src = xd.transpose(0, 1)
+            if not src.is_contiguous():
+                src = src.contiguous()
+            flat = src.reshape(-1)
+            layout = "batch" if time_major else "time"
+        idx = flat.nonzero().squeeze(1)
+        rows = torch.div(idx, n, rounding_mode="floor")
+        cols = idx - rows * n
         values = None
-        if not x.dtype == torch.bool:
-            vals = xt.detach()[nz[:, 0], nz[:, 1], nz[:, 2]]
+        if x.dtype != torch.bool:
+            vals = flat[idx]
             if not bool((vals == 1).all()):
                 values = vals
-        return cls(rows, cols, values, (t, b, n), dense=xt if xt.requires_grad else None)
+        t, b = (first, second) if time_major else (second, first)
+        ev = cls(rows, cols, values, (t, b, n), dense=x if x.requires_grad else None, layout=layout)
+        ev.dense_time_major = time_major
+        return ev
 
     @classmethod
     def from_indices(
@@ -103,16 +134,25 @@ class SpikeEvents:
         that spikes twice in one bin can be listed twice or once with value 2).
         """
         b, t, n = (int(s) for s in shape)
-        rows = time_index.long() * b + batch_index.long()
+        rows = batch_index.long() * t + time_index.long()
         key = rows * n + unit_index.long()
         order = torch.argsort(key)
         rows = rows[order]
         cols = unit_index.long()[order]
         vals = None if values is None else values[order]
-        return cls(rows, cols, vals, (t, b, n))
+        return cls(rows, cols, vals, (t, b, n), layout="batch")
+
+    def time_rows(self) -> Tensor:
+        """Each event's row in the time-major layout, ``t * batch + b``."""
+        if self.layout == "time":
+            return self.rows
+        t, b, _ = self.shape
+        bi = torch.div(self.rows, t, rounding_mode="floor")
+        return (self.rows - bi * t) * b + bi
 
     def by_column(self, n_out: int = 128) -> tuple[Tensor, Tensor, Tensor | None, int]:
-        """The events grouped for the weight gradient: ``(rows, offsets, values, n_chunks)``.
+        """The events grouped for the weight gradient: ``(rows, offsets, values, n_chunks)``,
+        rows in the time-major layout of ``dJ``.
 
         Rows are split into chunks of about 512 KiB of ``dJ`` (``chunk * n_out`` floats) and
         the events are grouped by ``(chunk, column)``, rows ascending, so each embedding-bag
@@ -125,10 +165,11 @@ class SpikeEvents:
         if cached is None:
             t, b, n_in = self.shape
             n_chunks = (t * b + chunk - 1) // chunk
-            key = torch.div(self.rows, chunk, rounding_mode="floor") * n_in + self.cols
+            trows = self.time_rows()
+            key = torch.div(trows, chunk, rounding_mode="floor") * n_in + self.cols
             key = key.to(torch.int32) if n_chunks * n_in < 2**31 else key
             perm = torch.sort(key, stable=True).indices
-            rows = self.rows[perm]
+            rows = trows[perm]
             counts = torch.bincount(key.long(), minlength=n_chunks * n_in)
             offsets = torch.zeros(n_chunks * n_in, dtype=torch.int64, device=self.device)
             if n_chunks * n_in > 1:
@@ -161,7 +202,7 @@ class SpikeEvents:
         t, b, n = self.shape
         out = torch.zeros(t * b, n, dtype=dtype, device=self.device)
         vals = torch.ones(self.nnz, dtype=dtype, device=self.device) if self.values is None else self.values.to(dtype)
-        out.index_put_((self.rows, self.cols), vals, accumulate=True)
+        out.index_put_((self.time_rows(), self.cols), vals, accumulate=True)
         return out.view(t, b, n)
 
 
@@ -211,6 +252,8 @@ class _EventProject(torch.autograd.Function):
         j = torch.nn.functional.embedding_bag(events.cols, wt, events.offsets, mode="sum", per_sample_weights=psw)
         ctx.events = events
         ctx.save_for_backward(weight)
+        if events.layout == "batch":
+            return j.view(b, t, weight.shape[0]).transpose(0, 1)
         return j.view(t, b, weight.shape[0])
 
     @staticmethod
@@ -218,7 +261,7 @@ class _EventProject(torch.autograd.Function):
         events: SpikeEvents = ctx.events
         (weight,) = ctx.saved_tensors
         t, b, n_in = events.shape
-        dj2 = d_j.reshape(t * b, -1)
+        dj2 = d_j.contiguous().view(t * b, -1)  # time-major rows
         d_w = d_x = None
         if ctx.needs_input_grad[1]:
             n_out = dj2.shape[1]
@@ -228,7 +271,20 @@ class _EventProject(torch.autograd.Function):
             d_w = part.view(n_chunks, n_in, n_out).sum(0).t() if n_chunks > 1 else part.t()
         if ctx.needs_input_grad[2]:
             d_x = dj2.mm(weight).view(t, b, n_in)
+            if not events.dense_time_major:
+                d_x = d_x.transpose(0, 1)
         return None, d_w, d_x
+
+
+def _sample_density(x: Tensor, rows: int = 2048) -> float:
+    """Density of ``x`` estimated from about ``rows`` evenly spaced (time, batch) rows: a
+    full count would cost as much as the scan the estimate is meant to avoid."""
+    t, b, _ = x.shape
+    step_t = max(1, (t * b) // max(1, rows * b))
+    sample = x[::step_t]
+    if sample.shape[0] * b > 4 * rows:
+        sample = sample[:, :: max(1, (sample.shape[0] * b) // rows)]
+    return float(torch.count_nonzero(sample)) / max(1, sample.numel())
 
 
 def project(x: Tensor | SpikeEvents, weight: Tensor, *, mode: str = "auto") -> Tensor:
@@ -269,8 +325,7 @@ def project(x: Tensor | SpikeEvents, weight: Tensor, *, mode: str = "auto") -> T
         if choose_projection(0.0, n_rows, n_in, weight.shape[0], device=x.device) == "dense":
             mode = "dense"
         else:
-            density = float(torch.count_nonzero(x)) / max(1, x.numel())
-            mode = choose_projection(density, n_rows, n_in, weight.shape[0], device=x.device)
+            mode = choose_projection(_sample_density(x), n_rows, n_in, weight.shape[0], device=x.device)
     if mode == "dense":
         return torch.matmul(x, weight.t())
     ev = SpikeEvents.from_dense(x, time_major=True)
