@@ -206,11 +206,12 @@ class SpikeEvents:
         return out.view(t, b, n)
 
 
-# Cost model (seconds per unit of work), from micro-benchmarks on the project's 2-core CPU
-# machine (benchmarks/bench_projection.py): one dense multiply-accumulate, scanning one dense
-# element for events (nonzero), sorting one event, and gathering one float in one embedding-bag
-# sum (forward and chunked weight gradient cost about the same).
-_COST_CPU = {"mac": 3.0e-11, "scan": 2.5e-9, "sort": 4.5e-8, "gather": 1.5e-10}
+# Cost model (seconds per unit of work), from profiles of one SHD-sized step (140000 rows,
+# 700 inputs, 128 outputs, 3 % density) on one core of the project's shared CPU machine:
+# one dense multiply-accumulate (the floor's two products), scanning one dense element for
+# events (flat nonzero + index arithmetic), grouping one event for the weight gradient (sort,
+# gathers), and one float gathered in an embedding-bag sum.  Only the ratios matter.
+_COST_CPU = {"mac": 3.7e-11, "scan": 8.5e-9, "sort": 1.7e-7, "gather": 3.0e-10}
 # On CUDA the dense product is so fast that only pre-built events pay off.
 _COST_CUDA = {"mac": 2e-14, "scan": 5e-11, "sort": 2e-9, "gather": 2e-11}
 

@@ -344,9 +344,14 @@ def _peak_step_mib(step, device: str) -> float | None:
         step()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - before) / 2**20
+    import ctypes
     import gc
 
     gc.collect()
+    try:  # hand freed heap memory back to the OS, so the step's allocations show in the RSS
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     before = _status_kib("VmRSS")
     if before is None or not _rss_reset():
         step()
