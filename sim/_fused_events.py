@@ -210,10 +210,12 @@ class SpikeEvents:
 # 700 inputs, 128 outputs, 3 % density) on one core of the project's shared CPU machine:
 # one dense multiply-accumulate (the floor's two products), scanning one dense element for
 # events (flat nonzero + index arithmetic), grouping one event for the weight gradient (sort,
-# gathers), and one float gathered in an embedding-bag sum.  Only the ratios matter.
-_COST_CPU = {"mac": 3.7e-11, "scan": 8.5e-9, "sort": 1.7e-7, "gather": 3.0e-10}
+# gathers), one float gathered in an embedding-bag sum, and one output float of the forward
+# embedding bag (its per-bag overhead, about 0.3 us per (time, batch) row of 128 outputs).
+# Only the ratios matter.
+_COST_CPU = {"mac": 3.7e-11, "scan": 8.5e-9, "sort": 1.7e-7, "gather": 3.0e-10, "out": 2.5e-9}
 # On CUDA the dense product is so fast that only pre-built events pay off.
-_COST_CUDA = {"mac": 2e-14, "scan": 5e-11, "sort": 2e-9, "gather": 2e-11}
+_COST_CUDA = {"mac": 2e-14, "scan": 5e-11, "sort": 2e-9, "gather": 2e-11, "out": 1e-11}
 
 
 def choose_projection(
@@ -231,12 +233,13 @@ def choose_projection(
     entries) and sizes (``n_rows = time * batch``).  ``have_events``: the events are already
     listed (no dense scan); ``prepared``: their weight-gradient grouping is built too.
 
-    Cost model: dense ``2 rows n_in n_out c_mac``; sparse ``2 nnz n_out c_gather`` plus
+    Cost model: dense ``2 rows n_in n_out c_mac``; sparse ``2 nnz n_out c_gather +
+    rows n_out c_out`` plus
     ``nnz c_sort`` (unless prepared) plus ``rows n_in c_scan`` (unless events given)."""
     cost = _COST_CUDA if torch.device(device).type == "cuda" else _COST_CPU
     dense = 2.0 * n_rows * n_in * n_out * cost["mac"]
     nnz = density * n_rows * n_in
-    sparse = 2.0 * nnz * n_out * cost["gather"]
+    sparse = 2.0 * nnz * n_out * cost["gather"] + n_rows * n_out * cost["out"]
     if not prepared:
         sparse += nnz * cost["sort"]
     if not have_events:

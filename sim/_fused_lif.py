@@ -176,27 +176,26 @@ class _LIFScan(torch.autograd.Function):
             if c.has_input:
                 j_of[k] = next(it)
         w_of = {k: weights[i] for i, k in enumerate(cfg.rec_index)}
-        any_rec = bool(w_of)
         single = len(comps) == 1
         itot = currents[0] if single else torch.empty((B, N), dtype=dtype, device=device)
-        mask = torch.empty((B, N), dtype=torch.bool, device=device)
         lam_m = cfg.lambda_mem
         theta = cfg.theta
         for n in range(T):
             un = u_all[n]
             sn = s_all[n]
-            if any_rec:
-                torch.gt(un, theta, out=sn)
+            # S[n] = Heaviside(U[n] - theta), written as 0/1 floats straight into the output
+            torch.gt(un, theta, out=sn)
             if n + 1 < T:
                 if not single:
                     torch.add(currents[0], currents[1], out=itot)
                     for extra in currents[2:]:
                         itot.add_(extra)
                 # U[n+1] = lambda_mem U[n] + (1 - lambda_mem) I[n]   (lerp), then the reset
-                torch.lerp(itot, un, lam_m, out=u_all[n + 1])
+                # U[n+1] -= U[n+1] S[n]  (exactly U[n+1] (1 - S[n]) for S in {0, 1})
+                u_next = u_all[n + 1]
+                torch.lerp(itot, un, lam_m, out=u_next)
                 if cfg.reset:
-                    torch.gt(un, theta, out=mask)
-                    u_all[n + 1].masked_fill_(mask, 0.0)
+                    u_next.addcmul_(u_next, sn, value=-1.0)
                 if n + 2 < T:  # I[n+1] only influences U[n+2]
                     for k, c in enumerate(comps):
                         cur = currents[k]
@@ -209,8 +208,6 @@ class _LIFScan(torch.autograd.Function):
                             cur.mul_(c.lambda_syn)
                         if k in w_of:
                             c.recurrence.add_forward(cur, sn, w_of[k])
-        if not any_rec:
-            torch.gt(u_all, theta, out=s_all)
         ctx.cfg = cfg
         ctx.save_for_backward(u_all, s_all, *weights)
         return s_all, u_all

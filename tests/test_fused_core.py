@@ -82,6 +82,8 @@ def test_choose_projection_follows_density():
     assert choose_projection(0.03, 140000, 700, 128, have_events=True, prepared=True) == "sparse"
     # a 20-unit readout of dense hidden spikes stays dense (the scan costs more than the product)
     assert choose_projection(0.03, 140000, 128, 20) == "dense"
+    # Randman (20 inputs): the per-row cost of the event path exceeds the tiny dense product
+    assert choose_projection(0.01, 40000, 20, 128, have_events=True, prepared=True) == "dense"
 
 
 # ------------------------------------------------------------------- linear-in-T guard
