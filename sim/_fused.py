@@ -23,6 +23,7 @@ Weights are used as given: sign constraints (Dale's law) and any clamping are th
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -311,8 +312,8 @@ def fused_conv(
 
 
 def fused_readout(
-    x: Tensor | SpikeEvents,
-    weight: Tensor,
+    x: Tensor | SpikeEvents | Sequence[Tensor | SpikeEvents],
+    weight: Tensor | Sequence[Tensor],
     *,
     tau_mem: float = 0.7,
     tau_syn: float = 10e-3,
@@ -321,17 +322,39 @@ def fused_readout(
 ) -> Tensor:
     """Non-spiking readout units (paper methods, "Readout units"), fused:
 
-        U[n+1] = lambda_mem U[n] + (1 - lambda_mem) I[n],    I[n+1] = lambda_syn I[n] + W x[n]
+        U[n+1] = lambda_mem U[n] + (1 - lambda_mem) I[n],    I[n+1] = lambda_syn I[n] + sum_k W_k x_k[n]
 
     ``tau_mem`` is the readout's ``tau_out`` (the paper uses the stimulus duration).
-    Shapes: ``x (batch, time, n_in)`` or :class:`SpikeEvents`, ``weight (n_out, n_in)``;
-    returns ``U (batch, time, n_out)``.  Several inputs (skip connections) are summed by
-    calling :func:`fluctinit.sim._fused_events.project` for each and
-    :func:`fluctinit.sim._fused_lif.readout_scan` on the sum.
+    Shapes: ``x (batch, time, n_in)`` or :class:`SpikeEvents`, ``weight (n_out, n_in)``; or
+    equal-length sequences of inputs and weights (skip connections, paper fig. S10): their
+    currents are summed before one scan.  Inputs with more than three dimensions (conv layers)
+    are flattened to ``(batch, time, -1)``.  Returns ``U (batch, time, n_out)``.
     """
     p = _check(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, projection=projection)
-    xt, n_in, _ = _input_time_major("x", x)
-    _check_matrix("weight", weight, None, n_in)
-    j = project(xt, weight, mode=p["projection"])
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    ws = list(weight) if isinstance(weight, (list, tuple)) else [weight]
+    if not xs or len(xs) != len(ws):
+        raise ParameterError(
+            f"`x`, `weight` must be equal-length, non-empty sequences; got lengths {len(xs)} and {len(ws)}",
+            ["x", "weight"],
+            [len(xs), len(ws)],
+        )
+    j = None
+    n_out = None
+    bt = None
+    for k, (xk, wk) in enumerate(zip(xs, ws)):
+        name = "x" if len(xs) == 1 else f"x[{k}]"
+        wname = "weight" if len(ws) == 1 else f"weight[{k}]"
+        if isinstance(xk, Tensor) and xk.dim() > 3:
+            xk = xk.reshape(xk.shape[0], xk.shape[1], -1)
+        xt, n_in, _ = _input_time_major(name, xk)
+        _check_matrix(wname, wk, n_out, n_in)
+        n_out = wk.shape[0]
+        shape_bt = tuple(xt.shape[:2])
+        if bt is not None and shape_bt != bt:
+            raise _bad_tensor(name, xk, f"an input with (time, batch) = {bt}")
+        bt = shape_bt
+        term = project(xt, wk, mode=p["projection"])
+        j = term if j is None else j + term
     u = readout_scan(j, lambda_mem=_lam(p["tau_mem"], p["dt"]), lambda_syn=_lam(p["tau_syn"], p["dt"]))
     return u.transpose(0, 1)

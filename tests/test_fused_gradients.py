@@ -234,3 +234,19 @@ def test_readout_matches_sim_reference():
         g,
         min_spikes=False,
     )
+
+
+def test_readout_with_skip_inputs_matches_sim_reference():
+    """Two inputs (a skip connection, paper fig. S10) summed into one readout scan."""
+    g = _gen(15)
+    x1 = _spikes((B, T, N_IN), 0.1, g).requires_grad_()
+    x2 = _spikes((B, T, 2, 4), 0.2, g).requires_grad_()  # a conv layer's output, flattened
+    w1 = torch.randn(5, N_IN, generator=g, dtype=DT).requires_grad_()
+    w2 = torch.randn(5, 8, generator=g, dtype=DT).requires_grad_()
+    _compare(
+        lambda x1, x2, w1, w2: (fused_readout([x1, x2], [w1, w2], tau_mem=0.08),),
+        lambda x1, x2, w1, w2: (readout([x1, x2], [w1, w2], params=ReadoutParams(tau_out=0.08)),),
+        [x1, x2, w1, w2],
+        g,
+        min_spikes=False,
+    )
