@@ -7,6 +7,8 @@ Entry points the ``fluctinit.sim`` modules dispatch to (all batch-first, SI unit
     fused_dale(x, w_fe, w_fi, w_re, w_ri, w_ie, w_ii, *, tau_mem_exc, tau_mem_inh,
                tau_syn_exc, tau_syn_inh, dt, ...) -> (S_exc, U_exc, S_inh, U_inh)
     fused_conv(x, weight, rec_weight=None, *, stride, padding, ...) -> (S, U)
+    fused_dale_conv(x, w_fe, w_fi, w_re, w_ri, w_ie, w_ii, *, stride, padding, ...)
+        -> (S_exc, U_exc, S_inh, U_inh)
     fused_readout(x, weight, *, tau_mem, tau_syn, dt, projection) -> U
     SpikeEvents.from_dense(x) / SpikeEvents.from_indices(...)       # event lists of inputs
 
@@ -40,6 +42,7 @@ __all__ = [
     "fused_lif",
     "fused_dale",
     "fused_conv",
+    "fused_dale_conv",
     "fused_readout",
 ]
 
@@ -309,6 +312,127 @@ def fused_conv(
         rescaled=p["surrogate"] == "superspike_rescaled",
     )
     return s.view(t, b, *shape).transpose(0, 1), u.view(t, b, *shape).transpose(0, 1)
+
+
+def _pad_kernel(w: Tensor, size: tuple) -> Tensor:
+    """Zero-pad an odd kernel symmetrically to the odd ``size``: the same 'same'-padded
+    convolution, so kernels of different sizes can be stacked into one."""
+    pads: list[int] = []
+    for k, target in reversed(list(zip(w.shape[2:], size))):
+        d = (target - k) // 2
+        pads += [d, d]
+    return torch.nn.functional.pad(w, pads) if any(pads) else w
+
+
+def fused_dale_conv(
+    x: Tensor,
+    w_fe: Tensor,
+    w_fi: Tensor,
+    w_re: Tensor | None,
+    w_ri: Tensor | None,
+    w_ie: Tensor,
+    w_ii: Tensor,
+    *,
+    stride: int | tuple = 1,
+    padding: int | tuple = 0,
+    tau_mem_exc: float = 20e-3,
+    tau_mem_inh: float = 20e-3,
+    tau_syn_exc: float = 10e-3,
+    tau_syn_inh: float = 20e-3,
+    dt: float = 2e-3,
+    theta: float = 1.0,
+    reset: bool = True,
+    surrogate: str = "superspike",
+    beta: float = 20.0,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """A convolutional Dale's-law layer (paper eqs. 12-19, methods "Deep recurrent CSNNs
+    following Dale's law"), fused.  As :func:`fused_dale` with every product a convolution:
+
+    ``x (batch, time, C_in, *space)``; feed-forward ``w_fe (C_E, C_in, k...)``,
+    ``w_fi (C_I, C_in, k...)`` with ``stride``/``padding``; recurrent stride-1 'same'
+    kernels with odd sizes ``w_re (C_E, C_E, .)``, ``w_ri (C_I, C_E, .)`` (paper: 5; either may
+    be ``None`` = absent), ``w_ie (C_E, C_I, .)``, ``w_ii (C_I, C_I, .)`` (paper: 3).
+    E and I layers share their spatial size.  Kernels driven by the same population are
+    zero-padded to a common size and stacked (exactly the same convolution).
+
+    Returns:
+        ``(S_E, U_E, S_I, U_I)``, ``(batch, time, C_E, *space_out)`` and
+        ``(batch, time, C_I, *space_out)``.
+    """
+    p = _check(
+        tau_mem_exc=tau_mem_exc, tau_mem_inh=tau_mem_inh, tau_syn_exc=tau_syn_exc, tau_syn_inh=tau_syn_inh,
+        dt=dt, theta=theta, beta=beta, surrogate=surrogate,
+    )
+    if not isinstance(x, Tensor) or x.dim() not in (4, 5) or not x.is_floating_point():
+        raise _bad_tensor("x", x, "a floating-point tensor (batch, time, C_in, L) or (batch, time, C_in, H, W)")
+    sdim = x.dim() - 3
+    c_in = x.shape[2]
+    for name, w in (("w_fe", w_fe), ("w_fi", w_fi)):
+        if not isinstance(w, Tensor) or w.dim() != sdim + 2 or w.shape[1] != c_in:
+            raise _bad_tensor(name, w, f"a tensor (C, {c_in}, {', '.join(['k'] * sdim)})")
+    c_e, c_i = w_fe.shape[0], w_fi.shape[0]
+    expect = {"w_re": (c_e, c_e), "w_ri": (c_i, c_e), "w_ie": (c_e, c_i), "w_ii": (c_i, c_i)}
+    given = {"w_re": w_re, "w_ri": w_ri, "w_ie": w_ie, "w_ii": w_ii}
+    for name, w in given.items():
+        if w is None and name in ("w_re", "w_ri"):
+            continue
+        co, ci = expect[name]
+        ok = (
+            isinstance(w, Tensor)
+            and w.dim() == sdim + 2
+            and tuple(w.shape[:2]) == (co, ci)
+            and all(k % 2 == 1 for k in w.shape[2:])
+        )
+        if not ok:
+            raise _bad_tensor(name, w, f"a tensor ({co}, {ci}, {', '.join(['k_odd'] * sdim)})")
+    b, t = x.shape[:2]
+    conv = torch.nn.functional.conv1d if sdim == 1 else torch.nn.functional.conv2d
+    xt = x.transpose(0, 1).reshape(t * b, *x.shape[2:])
+    j_e = conv(xt, w_fe, stride=stride, padding=padding)
+    j_i = conv(xt, w_fi, stride=stride, padding=padding)
+    if j_e.shape[2:] != j_i.shape[2:]:
+        raise _bad_tensor("w_fi", w_fi, "a kernel giving the same output size as w_fe")
+    space = tuple(j_e.shape[2:])
+    c = c_e + c_i
+    shape = (c, *space)
+    j = torch.cat([j_e, j_i], 1).reshape(t, b, -1)
+    n_e = c_e * math.prod(space)
+    n = c * math.prod(space)
+    # recurrent kernels driven by E (rows: E then I targets) and by I (subtracted)
+    w_re_ = w_re if w_re is not None else None
+    w_ri_ = w_ri if w_ri is not None else None
+    v_exc = None
+    if w_re_ is not None or w_ri_ is not None:
+        ks = [w.shape[2:] for w in (w_re_, w_ri_) if w is not None]
+        size = tuple(max(k[d] for k in ks) for d in range(sdim))
+        w_re_ = w_re_ if w_re_ is not None else x.new_zeros(c_e, c_e, *size).to(w_fe.dtype)
+        w_ri_ = w_ri_ if w_ri_ is not None else x.new_zeros(c_i, c_e, *size).to(w_fe.dtype)
+        v_exc = torch.cat([_pad_kernel(w_re_, size), _pad_kernel(w_ri_, size)], 0)
+    size_i = tuple(max(a, b_) for a, b_ in zip(w_ie.shape[2:], w_ii.shape[2:]))
+    v_inh = -torch.cat([_pad_kernel(w_ie, size_i), _pad_kernel(w_ii, size_i)], 0)
+    lam_m = torch.cat(
+        [
+            torch.full((n_e,), _lam(p["tau_mem_exc"], p["dt"]), dtype=j.dtype, device=j.device),
+            torch.full((n - n_e,), _lam(p["tau_mem_inh"], p["dt"]), dtype=j.dtype, device=j.device),
+        ]
+    )
+    comps = [
+        Component(_lam(p["tau_syn_exc"], p["dt"]), True, ConvRecurrence(shape, slice(0, c_e)) if v_exc is not None else None),
+        Component(_lam(p["tau_syn_inh"], p["dt"]), False, ConvRecurrence(shape, slice(c_e, c))),
+    ]
+    s, u = lif_scan(
+        [j, None],
+        comps,
+        [v_exc, v_inh],
+        lambda_mem=lam_m,
+        theta=p["theta"],
+        reset=reset,
+        beta=p["beta"],
+        rescaled=p["surrogate"] == "superspike_rescaled",
+    )
+    s = s.view(t, b, c, *space).transpose(0, 1)
+    u = u.view(t, b, c, *space).transpose(0, 1)
+    return s[:, :, :c_e], u[:, :, :c_e], s[:, :, c_e:], u[:, :, c_e:]
 
 
 def fused_readout(

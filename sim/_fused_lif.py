@@ -94,11 +94,13 @@ class LinearRecurrence:
 class ConvRecurrence:
     """Convolutional recurrent projection (paper methods, recurrent CSNNs): a stride-1
     ``conv{1,2}d`` with ``padding = kernel // 2`` over the layer's ``(channels, *space)``
-    neurons, so the layer's shape is kept.  Weight ``(C, C, k)`` or ``(C, C, kh, kw)`` with odd
-    kernel sizes.
+    neurons, so the layer's shape is kept.  Weight ``(C, C_src, k)`` or ``(C, C_src, kh, kw)``
+    with odd kernel sizes, ``C`` the layer's channels; ``source`` selects the driving channels
+    (Dale's law: the E or the I channels), ``None`` = all.
     """
 
     shape: tuple  # neuron shape (C, L) or (C, H, W)
+    source: slice | None = None
 
     def _pad(self, v: Tensor):
         return tuple(k // 2 for k in v.shape[2:])
@@ -106,20 +108,24 @@ class ConvRecurrence:
     def _conv(self):
         return torch.nn.functional.conv1d if len(self.shape) == 2 else torch.nn.functional.conv2d
 
+    def _src(self, s: Tensor) -> Tensor:
+        s = s.view(s.shape[0], *self.shape)
+        return s if self.source is None else s[:, self.source]
+
     def add_forward(self, out: Tensor, s: Tensor, v: Tensor) -> None:
-        b = s.shape[0]
-        j = self._conv()(s.view(b, *self.shape), v, padding=self._pad(v))
-        out.add_(j.view(b, -1))
+        j = self._conv()(self._src(s), v, padding=self._pad(v))
+        out.add_(j.view(out.shape))
 
     def add_input_grad(self, ds: Tensor, dj: Tensor, v: Tensor) -> None:
         b = dj.shape[0]
         g = torch.nn.grad.conv1d_input if len(self.shape) == 2 else torch.nn.grad.conv2d_input
-        ds.add_(g((b, *self.shape), v, dj.view(b, *self.shape), padding=self._pad(v)).view(b, -1))
+        target = self._src(ds)
+        target.add_(g(tuple(target.shape), v, dj.view(b, *self.shape), padding=self._pad(v)))
 
     def weight_grad(self, dj_all: Tensor, s_all: Tensor, v: Tensor) -> Tensor:
         r = s_all.shape[0]
         g = torch.nn.grad.conv1d_weight if len(self.shape) == 2 else torch.nn.grad.conv2d_weight
-        return g(s_all.view(r, *self.shape), v.shape, dj_all.view(r, *self.shape), padding=self._pad(v))
+        return g(self._src(s_all), v.shape, dj_all.view(r, *self.shape), padding=self._pad(v))
 
 
 @dataclass(frozen=True)

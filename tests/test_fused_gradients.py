@@ -250,3 +250,39 @@ def test_readout_with_skip_inputs_matches_sim_reference():
         g,
         min_spikes=False,
     )
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize("with_re", [True, False])
+def test_dale_conv_matches_sim_reference(dims, with_re):
+    """Convolutional Dale layer: E kernels 5 (E->E 5, E->I 3 here, padded to a common size
+    internally), I kernels 3, against the sim package's dale_conv."""
+    from fluctinit.sim._fused import fused_dale_conv
+    from fluctinit.sim.lif import dale_conv
+
+    g = _gen(16 + dims)
+    c_in, c_e, c_i = 2, 3, 2
+    if dims == 1:
+        x = _spikes((B, T, c_in, 16), 0.3, g).requires_grad_()
+        k_ff, k_re, k_ri, k_i = (5,), (5,), (3,), (3,)
+    else:
+        x = _spikes((B, T, c_in, 6, 5), 0.3, g).requires_grad_()
+        k_ff, k_re, k_ri, k_i = (3, 3), (3, 3), (1, 1), (3, 3)
+
+    def w(co, ci, k, scale):
+        return (scale * torch.rand(co, ci, *k, generator=g, dtype=DT)).requires_grad_()
+
+    w_fe, w_fi = w(c_e, c_in, k_ff, 0.6), w(c_i, c_in, k_ff, 0.6)
+    w_ie, w_ii = w(c_e, c_i, k_i, 0.5), w(c_i, c_i, k_i, 0.3)
+    w_re, w_ri = (w(c_e, c_e, k_re, 0.2), w(c_i, c_e, k_ri, 0.3)) if with_re else (None, None)
+    kw = dict(tau_mem_exc=20e-3, tau_mem_inh=15e-3, tau_syn_exc=10e-3, tau_syn_inh=20e-3)
+    conv_kw = dict(stride=1, padding=1)
+    args = [x, w_fe, w_fi, w_ie, w_ii] + ([w_re, w_ri] if with_re else [])
+
+    def fused(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None):
+        return fused_dale_conv(x, w_fe, w_fi, w_re, w_ri, w_ie, w_ii, **conv_kw, **kw)
+
+    def ref(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None):
+        return dale_conv(x, w_fe, w_fi, w_ie, w_ii, w_re, w_ri, **conv_kw, params=DaleParams(**kw))
+
+    _compare(fused, ref, args, g)
