@@ -319,7 +319,10 @@ def project(x: Tensor | SpikeEvents, weight: Tensor, *, mode: str = "auto") -> T
             )
             == "dense"
         ):
-            dense = x.dense if x.dense is not None else x.to_dense(weight.dtype)
+            if x.dense is not None:
+                dense = x.dense if x.dense_time_major else x.dense.transpose(0, 1)
+            else:
+                dense = x.to_dense(weight.dtype)
             return torch.matmul(dense, weight.t())
         return _EventProject.apply(x, weight, x.dense)
     t, b, n_in = x.shape

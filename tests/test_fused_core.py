@@ -236,3 +236,19 @@ def test_cuda_matches_cpu():
     for proj in ("dense", "sparse"):
         for a, b in zip(outs["cpu", proj], outs["cuda", proj]):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_events_of_batch_first_tensor_keep_gradient_to_it(mode):
+    """SpikeEvents.from_dense of a batch-first tensor that requires grad: both paths give the
+    time-major current and the gradient w.r.t. the batch-first tensor."""
+    g = _gen(6)
+    x = (torch.rand(3, 5, 7, generator=g) < 0.3).to(DT).requires_grad_()  # (batch, time, n_in)
+    w = torch.randn(4, 7, generator=g, dtype=DT, requires_grad=True)
+    ev = SpikeEvents.from_dense(x, time_major=False)
+    j = project(ev, w, mode=mode)
+    j_ref = torch.matmul(x, w.t()).transpose(0, 1)
+    torch.testing.assert_close(j, j_ref, rtol=1e-13, atol=1e-13)
+    dj = torch.randn(j.shape, generator=g, dtype=DT)
+    for a, b in zip(torch.autograd.grad(j, (x, w), dj), torch.autograd.grad(j_ref, (x, w), dj)):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
