@@ -10,10 +10,14 @@ On the same inputs and initial weights, one training step (forward, BPTT, Adam) 
   separately as ``convert_s``), and ``fused_dense_input_s`` with the dense tensor as input;
 * ``floor``: the two dense input products alone (``x W^T`` and its weight gradient
   ``dJ^T x``) -- the cost any dense implementation pays;
-* peers, when importable (never dependencies): snntorch ``Synaptic`` (fast-sigmoid surrogate,
-  slope 20 = SuperSpike beta 20, reset to zero), norse ``LIF``/``LIFRecurrent`` + ``LI``
-  (method "super", alpha 20), spikingjelly ``SynapseFilter`` + ``LIFNode`` (SoftSign
-  surrogate alpha 20: SuperSpike's shape up to a constant factor, detached reset).
+* peers, when importable (never dependencies), each the closest current-based LIF driven by
+  an ``unbind`` time loop with a dense input product: snntorch ``Synaptic`` (fast-sigmoid
+  surrogate, slope 20 = SuperSpike beta 20, reset to zero); norse ``LIFCell`` /
+  ``LIFRecurrentCell`` + ``LICell`` (method "super", alpha 20; norse's sequence modules index
+  ``input[t]`` in their loop, which makes backward quadratic in T); spikingjelly single-step
+  ``SynapseFilter`` + ``LIFNode`` (SoftSign surrogate alpha 20: SuperSpike's shape up to a
+  constant factor, detached reset).  Their neuron equations differ in constant factors
+  (e.g. no ``1 - lambda`` input scaling), which does not change the cost.
 
 Shapes (paper table 4): randman 400 x 100 steps, 20 -> 128 -> 10, inputs Bernoulli at 5 Hz;
 shd 400 x 350 steps, 700 -> 128 -> 20 at 15.8 Hz; shd-rec the same with 128 recurrent units.
@@ -221,35 +225,39 @@ def _peer_snntorch(prob):
 
 def _peer_norse(prob):
     import torch
-    from norse.torch import LI, LIF, LIFParameters, LIParameters, LIFRecurrent
+    from norse.torch import LICell, LIFCell, LIFParameters, LIFRecurrentCell, LIParameters
 
     lp = LIFParameters(
         tau_syn_inv=torch.as_tensor(1 / TAU_SYN), tau_mem_inv=torch.as_tensor(1 / TAU_MEM),
         v_th=torch.as_tensor(1.0), method="super", alpha=torch.as_tensor(20.0),
     )
-    li = LI(p=LIParameters(tau_syn_inv=torch.as_tensor(1 / TAU_SYN), tau_mem_inv=torch.as_tensor(1 / prob["tau_out"])), dt=DT)
+    li = LICell(p=LIParameters(tau_syn_inv=torch.as_tensor(1 / TAU_SYN), tau_mem_inv=torch.as_tensor(1 / prob["tau_out"])), dt=DT)
     ps = _params(prob)
     x, labels = prob["x"], prob["labels"]
-    xt = x.transpose(0, 1).contiguous()  # norse is time-first
-    if prob["v"] is not None:
-        rec = LIFRecurrent(prob["n_in"], prob["n_hidden"], p=lp, dt=DT).to(x.device)
+    rec = prob["v"] is not None
+    if rec:
+        cell = LIFRecurrentCell(prob["n_in"], prob["n_hidden"], p=lp, dt=DT).to(x.device)
         with torch.no_grad():
-            rec.input_weights.copy_(prob["w"])
-            rec.recurrent_weights.copy_(prob["v"])
-        params = [*rec.parameters(), ps["wo"]]
+            cell.input_weights.copy_(prob["w"])
+            cell.recurrent_weights.copy_(prob["v"])
+        params = [*cell.parameters(), ps["wo"]]
     else:
-        lif = LIF(p=lp, dt=DT)
+        cell = LIFCell(p=lp, dt=DT)
         params = [ps["w"], ps["wo"]]
     opt = torch.optim.Adam(params, lr=1e-3)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        if prob["v"] is not None:
-            z, _ = rec(xt)
-        else:
-            z, _ = lif(xt @ ps["w"].t())
-        v, _ = li(z @ ps["wo"].t())
-        loss = _loss(v.transpose(0, 1), labels)
+        inputs = x.unbind(1) if rec else (x @ ps["w"].t()).unbind(1)
+        state, zs = None, []
+        for c in inputs:  # the cells, driven by an unbind loop (norse's own LIF/LI modules
+            z, state = cell(c, state)  # index input[t] inside their loop: quadratic backward)
+            zs.append(z)
+        state, vs = None, []
+        for c in (torch.stack(zs, 1) @ ps["wo"].t()).unbind(1):
+            v, state = li(c, state)
+            vs.append(v)
+        loss = _loss(torch.stack(vs, 1), labels)
         loss.backward()
         opt.step()
         return float(loss.detach())
@@ -264,37 +272,35 @@ def _peer_spikingjelly(prob):
     ps = _params(prob)
     opt = torch.optim.Adam(ps.values(), lr=1e-3)
     rec = prob["v"] is not None
-    mode = "s" if rec else "m"
-    syn = layer.SynapseFilter(tau=TAU_SYN / DT, step_mode=mode)
+    # single-step modules driven by an unbind loop (the multi-step torch path indexes x_seq[t])
+    syn = layer.SynapseFilter(tau=TAU_SYN / DT, step_mode="s")
     lif = neuron.LIFNode(
         tau=TAU_MEM / DT, decay_input=True, v_threshold=1.0, v_reset=0.0,
-        surrogate_function=surrogate.SoftSign(alpha=20.0), detach_reset=True, step_mode=mode,
+        surrogate_function=surrogate.SoftSign(alpha=20.0), detach_reset=True, step_mode="s",
     )
-    syn_o = layer.SynapseFilter(tau=TAU_SYN / DT, step_mode="m")
-    ro = neuron.LIFNode(tau=prob["tau_out"] / DT, decay_input=True, v_threshold=float("inf"), step_mode="m", store_v_seq=True)
+    syn_o = layer.SynapseFilter(tau=TAU_SYN / DT, step_mode="s")
+    ro = neuron.LIFNode(tau=prob["tau_out"] / DT, decay_input=True, v_threshold=float("inf"), step_mode="s")
     x, labels = prob["x"], prob["labels"]
-    xt = x.transpose(0, 1).contiguous()
 
     def step():
         opt.zero_grad(set_to_none=True)
-        cur = xt @ ps["w"].t()
-        if rec:
-            spk = torch.zeros_like(cur[0])
-            out = []
-            for c in cur.unbind(0):
-                spk = lif(syn(c + spk @ ps["v"].t()))
-                out.append(spk)
-            s = torch.stack(out, 0)
-        else:
-            s = lif(syn(cur))
-        ro(syn_o(s @ ps["wo"].t()))
-        loss = _loss(ro.v_seq.transpose(0, 1), labels)
+        cur = x @ ps["w"].t()
+        spk = torch.zeros_like(cur[:, 0])
+        out = []
+        for c in cur.unbind(1):
+            if rec:
+                c = c + spk @ ps["v"].t()
+            spk = lif(syn(c))
+            out.append(spk)
+        vs = []
+        for c in (torch.stack(out, 1) @ ps["wo"].t()).unbind(1):
+            ro(syn_o(c))
+            vs.append(ro.v)
+        loss = _loss(torch.stack(vs, 1), labels)
         loss.backward()
         opt.step()
-        functional.reset_net(lif)
-        functional.reset_net(syn)
-        functional.reset_net(syn_o)
-        functional.reset_net(ro)
+        for m in (lif, syn, syn_o, ro):
+            functional.reset_net(m)
         return float(loss.detach())
 
     return step
