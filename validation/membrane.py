@@ -24,7 +24,7 @@ Which time steps enter the moments:
 * data sets (Randman, SHD) use the whole trial, steps ``0 .. T-1``, as the paper does.
 
 Per neuron ``i`` the measured moments are pooled over all samples and window steps,
-``mu_i = <U_i>``, ``sigma_i**2 = <U_i**2> - mu_i**2`` (sums accumulated in float64).
+``mu_i = <U_i>``, ``sigma_i**2 = <U_i**2> - mu_i**2`` (chunk sums accumulated in float64).
 The theory's per-neuron prediction for the drawn weights is paper eqs. 2-3
 (``theory.membrane_moments_from_weights``) with the per-input rates ``nu_j`` (measured from
 the data, or the Poisson rate); its spread across neurons is the variability expected from
@@ -596,7 +596,7 @@ def measure_rates(source: SpikeSource) -> np.ndarray:
     a, b = source.window
     total = torch.zeros(source.n_inputs, dtype=torch.float64)
     for x in source.batches():
-        total += x[:, a:b].sum(dim=(0, 1), dtype=torch.float64)
+        total += x[:, a:b].reshape(-1, source.n_inputs).sum(0).double()
     return (total / (source.n_samples * (b - a) * source.dt)).numpy()
 
 
@@ -630,8 +630,8 @@ def measure_membrane(
     """Stream ``source`` through the free membranes of ``pop``; per-neuron mean and std of ``U``.
 
     For each mini-batch: one matrix product per channel (``x_c @ W_c.T``, all neurons),
-    the exact recursion over time (:func:`_filter`), then float64 sums of ``U`` and ``U**2``
-    over the window.  Generated (Poisson) channels are drawn with a generator seeded by
+    the exact recursion over time (:func:`_filter`), then sums of ``U`` and ``U**2`` over the
+    window (float32 within a chunk, accumulated across chunks in float64).  Generated (Poisson) channels are drawn with a generator seeded by
     ``seed``.  Mini-batches are split so that ``batch * time * neurons <= max_elements``.
 
     Args:
@@ -667,7 +667,8 @@ def measure_membrane(
     chunk = max(1, max_elements // max(1, source.n_steps * n_post))
     n_seen = 0
     for xb in source.batches():
-        counts_in += xb[:, a:b].sum(dim=(0, 1), dtype=torch.float64)
+        # per-batch partial sums in float32 (exact for spike counts < 2**24), accumulated in float64
+        counts_in += xb[:, a:b].reshape(-1, source.n_inputs).sum(0).double()
         for s in range(0, xb.shape[0], chunk):
             x = xb[s:s + chunk]
             B, T = x.shape[0], x.shape[1]
@@ -684,8 +685,10 @@ def measure_membrane(
                     y = term if y is None else y.add_(term)
                 currents.append((y, math.exp(-dt / tau)))
             u = _filter(currents, lm)[:, a:b]
-            s1 += u.sum(dim=(0, 1), dtype=torch.float64)
-            s2 += (u * u).sum(dim=(0, 1), dtype=torch.float64)
+            flat = u.reshape(-1, n_post)
+            # chunk sums in float32 (torch's cascade summation), accumulated across chunks in float64
+            s1 += flat.sum(0).double()
+            s2 += (flat * flat).sum(0).double()
             for h, e in hist_t.items():
                 v = u[:, :, h].reshape(-1).double()
                 nb = len(e) - 1
