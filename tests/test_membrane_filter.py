@@ -1,0 +1,141 @@
+"""The linear-filter free membrane against the LIF recursion and the PSP kernel.
+
+References: the discrete LIF of docs/DEVELOPING.md (paper eqs. 10-11) in free-membrane mode,
+written out step by step in float64 below; ``theory.psp_kernel`` (its definition: the
+response of U to one unit spike at step 0).
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fluctinit import theory
+from fluctinit.theory import ParameterError
+from fluctinit.validation import membrane as M
+
+
+def reference_free_membrane(x, w_blocks, tau_mem, taus_syn, dt):
+    """Free-membrane recursion, float64, one current per block (signed weights)."""
+    lm = math.exp(-dt / tau_mem)
+    B, T, _ = x[0].shape
+    n_post = w_blocks[0].shape[0]
+    U = np.zeros((B, T, n_post))
+    I = [np.zeros((B, n_post)) for _ in x]
+    for n in range(T - 1):
+        U[:, n + 1] = lm * U[:, n] + (1 - lm) * sum(I)
+        for c in range(len(x)):
+            I[c] = math.exp(-dt / taus_syn[c]) * I[c] + x[c][:, n] @ w_blocks[c].T
+    return U
+
+
+@pytest.mark.parametrize("tau_mem,tau_syn,dt", [(20e-3, 10e-3, 2e-3), (15e-3, 3e-3, 1e-3), (10e-3, 10e-3, 1e-3)])
+def test_free_membrane_matches_recursion(tau_mem, tau_syn, dt):
+    g = np.random.default_rng(1)
+    x = (g.random((3, 60, 11)) < 0.2).astype(np.float64) * g.integers(1, 3, (3, 60, 11))
+    w = g.normal(size=(5, 11))
+    ref = reference_free_membrane([x], [w], tau_mem, [tau_syn], dt)
+    got = M.free_membrane(torch.tensor(x, dtype=torch.float64), torch.tensor(w), tau_mem=tau_mem, tau_syn=tau_syn, dt=dt)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
+    got32 = M.free_membrane(torch.tensor(x, dtype=torch.float32), torch.tensor(w), tau_mem=tau_mem, tau_syn=tau_syn, dt=dt)
+    np.testing.assert_allclose(got32.numpy(), ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+
+
+def test_free_membrane_is_convolution_with_psp_kernel():
+    # U[n] = sum_m K[n - m] (W x)[m]  (paper eq. 1, discrete), K from theory.psp_kernel
+    tau_mem, tau_syn, dt, T = 20e-3, 10e-3, 2e-3, 80
+    g = np.random.default_rng(2)
+    x = (g.random((2, T, 7)) < 0.1).astype(np.float64)
+    w = g.normal(size=(4, 7))
+    K = np.asarray(theory.psp_kernel(tau_mem, tau_syn, dt, T), dtype=np.float64)
+    y = x @ w.T  # (B, T, n_post)
+    conv = np.zeros_like(y)
+    for n in range(T):
+        conv[:, n] = np.einsum("m,bmi->bi", K[: n + 1][::-1], y[:, : n + 1])
+    got = M.free_membrane(torch.tensor(x), torch.tensor(w), tau_mem=tau_mem, tau_syn=tau_syn, dt=dt)
+    np.testing.assert_allclose(got.numpy(), conv, rtol=1e-10, atol=1e-12)
+    # an input spike at step n changes U at step n+2 first (DEVELOPING.md)
+    assert K[0] == 0 and K[1] == 0 and K[2] > 0
+
+
+def test_two_synapse_types_match_recursion():
+    # Dale's law: excitatory and inhibitory currents with their own tau_syn, one membrane
+    g = np.random.default_rng(3)
+    xe = (g.random((2, 50, 6)) < 0.3).astype(np.float64)
+    xi = (g.random((2, 50, 4)) < 0.3).astype(np.float64)
+    we = g.exponential(size=(3, 6))
+    wi = -g.exponential(size=(3, 4))
+    ref = reference_free_membrane([xe, xi], [we, wi], 20e-3, [5e-3, 10e-3], 1e-3)
+    lm = math.exp(-1e-3 / 20e-3)
+    ye = torch.tensor(xe @ we.T)
+    yi = torch.tensor(xi @ wi.T)
+    got = M._filter([(ye, math.exp(-1e-3 / 5e-3)), (yi, math.exp(-1e-3 / 10e-3))], lm)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_measure_membrane_moments_equal_direct_moments():
+    # the streamed float64-accumulated moments equal numpy's on the full U (window, batching)
+    g = np.random.default_rng(4)
+    x = torch.tensor((g.random((10, 90, 12)) < 0.1).astype(np.float32))
+    pop = M.draw_population("feedforward", 6, 12, 20.0, sigma_u=0.5, mu_u=0.2,
+                            generator=torch.Generator().manual_seed(0))
+    src = M.SpikeSource("t", 12, 90, 10, 2e-3, (30, 90), lambda: iter([x[:3], x[3:7], x[7:]]))
+    meas = M.measure_membrane(src, pop, hist_edges={0: np.linspace(-1, 1, 11), 2: np.linspace(-0.1, 0.1, 3)})
+    u = M.free_membrane(x.double(), pop.channels[0].weights.double()).numpy()[:, 30:]
+    flat = u.reshape(-1, 6)
+    np.testing.assert_allclose(meas.mu_u, flat.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(meas.sigma_u, flat.std(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(meas.rates, x[:, 30:].double().sum((0, 1)).numpy() / (10 * 60 * 2e-3), rtol=1e-12)
+    assert meas.n_values == 600
+    for h in meas.hist:
+        e = np.asarray(h["edges"])
+        v = flat[:, h["neuron"]]
+        ref, _ = np.histogram(v, bins=e)
+        np.testing.assert_array_equal(np.asarray(h["counts"]), ref)
+        assert h["underflow"] == int((v < e[0]).sum()) and h["overflow"] == int((v > e[-1]).sum())
+        assert sum(h["counts"]) + h["underflow"] + h["overflow"] == 600
+
+
+@pytest.mark.parametrize("tau_mem,tau_syn,dt", [(20e-3, 10e-3, 2e-3), (15e-3, 3e-3, 1e-3), (5e-3, 30e-3, 1e-3)])
+def test_burn_in_tail_criterion(tau_mem, tau_syn, dt):
+    tol = 1e-6
+    n = M.burn_in_steps(tau_mem, tau_syn, dt, burn_tol=tol)
+    K = np.asarray(theory.psp_kernel(tau_mem, tau_syn, dt, n + 20000), dtype=np.float64)
+    tail1 = K[n:].sum() / K.sum()
+    tail2 = (K[n:] ** 2).sum() / (K**2).sum()
+    assert tail1 <= tol and tail2 <= tol
+    # and one step fewer would not do (the smallest such n)
+    assert max(K[n - 1:].sum() / K.sum(), (K[n - 1:] ** 2).sum() / (K**2).sum()) > tol
+
+
+def test_free_membrane_rejects_bad_input():
+    x = torch.zeros(1, 5, 3)
+    with pytest.raises(ParameterError, match="`tau_mem` must be"):
+        M.free_membrane(x, torch.zeros(2, 3), tau_mem=-1.0)
+    with pytest.raises(ParameterError, match="`weights`"):
+        M.free_membrane(x, torch.zeros(2, 4))
+    with pytest.raises(ParameterError, match="`x` must be"):
+        M.free_membrane(torch.zeros(5, 3), torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("name", ["tau_mem", "tau_syn", "tau_syn_inh", "dt", "sigma_u", "mu_u", "xi", "theta", "nu",
+                                  "nu_rec", "nu_inh", "alpha", "sigma_log", "n_neurons", "fan_in_rec", "n_inh",
+                                  "mode", "init"])
+def test_draw_population_constraints_each_parameter(name):
+    # every parameter pushed out of its range raises ParameterError naming it, before any math
+    base = dict(init="feedforward", n_neurons=4, n_inputs=10, nu=5.0)
+    for bad in M.CONSTRAINTS[name].sample_invalid():
+        kw = dict(base)
+        kw[name] = bad
+        if name == "xi":
+            kw["sigma_u"] = None
+        with pytest.raises(ParameterError) as err:
+            M.draw_population(**kw)
+        assert f"`{name}`" in str(err.value) and repr(bad) in str(err.value)
+
+
+def test_draw_population_fan_in_constraint():
+    for bad in M.CONSTRAINTS["fan_in"].sample_invalid():
+        with pytest.raises(ParameterError, match="`fan_in`"):
+            M.draw_population("feedforward", 3, bad, 5.0)
