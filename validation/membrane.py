@@ -662,7 +662,7 @@ def measure_membrane(
     hist_c = {h: torch.zeros(len(e) - 1, dtype=torch.float64) for h, e in hist_edges.items()}
     under = {h: 0 for h in hist_edges}
     over = {h: 0 for h in hist_edges}
-    gen = torch.Generator().manual_seed(int(seed) + 7919)
+    gen = torch.Generator().manual_seed(int(seed))
     weights_t = {id(ch): ch.weights.float().T.contiguous() for ch in pop.channels}
     chunk = max(1, max_elements // max(1, source.n_steps * n_post))
     n_seen = 0
@@ -823,6 +823,7 @@ def sweep(
     hist_neurons: int = 1,
     hist_bins: int = 80,
     hist_width: float = 6.0,
+    input_seed: int | None = None,
     **init_kwargs: Any,
 ) -> list[MembraneReport]:
     """Measured against target membrane statistics for several targets ``sigma_u`` (figure 2c/2f).
@@ -836,7 +837,9 @@ def sweep(
         sigma_us: target fluctuation magnitudes (threshold units).
         hist_neurons: keep the ``U`` histogram of the first this-many neurons per target,
             ``hist_bins`` bins over the predicted mean +- ``hist_width`` predicted stds.
-        seed: seeds the weight draws (and generated recurrent/inhibitory inputs).
+        seed: seeds the weight draws.
+        input_seed: seeds the generated recurrent/inhibitory Poisson inputs (default: derived
+            from ``seed``); the same ``seed`` with another ``input_seed`` keeps the weights.
         init_kwargs: passed to :func:`draw_population` (``alpha``, ``fan_in_rec``, ...).
 
     Returns:
@@ -857,8 +860,9 @@ def sweep(
             raise ValueError(f"the {source.name} data have no spikes in the window; cannot set the weights")
     else:
         nu_used = p["nu"]
-    ss = np.random.SeedSequence(int(seed))
-    wseed = int(ss.generate_state(1)[0])
+    wseed, iseed = (int(v) for v in np.random.SeedSequence(int(seed)).generate_state(2))
+    if input_seed is not None:
+        iseed = int(check("input_seed", input_seed, Integer(0)))
     gen = torch.Generator().manual_seed(wseed)
     pops = [draw_population(init, p["n_neurons"], source.n_inputs, nu_used, sigma_u=s, mu_u=p["mu_u"], xi=p["xi"],
                             tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=source.dt, mode=p["mode"], generator=gen,
@@ -874,7 +878,7 @@ def sweep(
             i = k * p["n_neurons"] + h
             sd = max(pred_sigma[i], 1e-12)
             edges[i] = np.linspace(pred_mu[i] - p["hist_width"] * sd, pred_mu[i] + p["hist_width"] * sd, p["hist_bins"] + 1)
-    meas = measure_membrane(source, pop, tau_mem=p["tau_mem"], seed=wseed, hist_edges=edges)
+    meas = measure_membrane(source, pop, tau_mem=p["tau_mem"], seed=iseed, hist_edges=edges)
     reports = []
     for k in range(len(sigmas)):
         sel = np.zeros(pop.n_post, dtype=bool)
@@ -912,7 +916,7 @@ def _atomic_write(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as JSON to ``path`` atomically (temporary file, then ``os.replace``)."""
-    _atomic_write(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
+    _atomic_write(path, json.dumps(obj) + "\n")
 
 
 TABLE_COLUMNS = ("sigma_u_target", "sigma_u_measured", "sigma_u_spread", "ratio", "ratio_sem", "mu_u_target",
