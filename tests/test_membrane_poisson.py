@@ -56,15 +56,21 @@ CASES = {
     "noncentered": dict(init="feedforward", sigma_u=0.5, mu_u=0.4),
     "noncentered-xi": dict(init="feedforward", sigma_u=None, mu_u=0.2, xi=2.0),
     "recurrent": dict(init="recurrent", sigma_u=1.0, mu_u=0.1, alpha=0.7, fan_in_rec=60, nu_rec=8.0),
-    "dale-exponential": dict(init="dale-exponential", sigma_u=1.0, n_inh=30),
+    "dale-exponential": dict(init="dale-exponential", sigma_u=1.0, n_inh=30, tau_syn_inh=10e-3),
+    "dale-exponential-rec": dict(init="dale-exponential", sigma_u=None, xi=1.5, n_inh=30, fan_in_rec=40,
+                                 nu_rec=10.0, alpha=0.8, tau_syn_inh=10e-3),
     "dale-exponential-tau": dict(init="dale-exponential", sigma_u=0.7, n_inh=40, tau_syn_inh=5e-3,
                                  tau_mem=15e-3, tau_syn=3e-3, dt=1e-3),
-    "dale-lognormal": dict(init="dale-lognormal", sigma_u=1.0, n_inh=30, sigma_log=0.5),
+    "dale-lognormal": dict(init="dale-lognormal", sigma_u=1.0, n_inh=30, sigma_log=1.0),
 }
 
 
-def run_case(case, *, n_neurons=128, fan_in=100, nu=20.0, groups=8, trials=5, duration=1.0, seed=3):
+def run_case(case, *, n_neurons=128, fan_in=100, nu=20.0, groups=8, trials=5, duration=None, seed=3):
     kw = dict(CASES[case])
+    if duration is None:
+        # Dale's law: a larger share of the variance is common to all neurons (mean field of
+        # same-sign weights), so its temporal sampling noise needs longer trials
+        duration = 2.0 if case.startswith("dale") else 1.0
     tau_mem = kw.pop("tau_mem", 20e-3)
     tau_syn = kw.pop("tau_syn", 10e-3)
     dt = kw.pop("dt", 2e-3)

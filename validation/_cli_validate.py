@@ -100,7 +100,8 @@ def add_parser(sub) -> None:
                    help="recurrent inputs (independent Poisson at --nu; recurrent default: --neurons)")
     p.add_argument("--n-inh", type=int, default=None, help="Dale: inhibitory inputs (default fan-in // 4)")
     p.add_argument("--nu-inh", type=float, default=None, help="Dale: inhibitory rate (Hz; default the rate used)")
-    p.add_argument("--tau-syn-inh", type=float, default=None, help="Dale: inhibitory synaptic time constant (s)")
+    p.add_argument("--tau-syn-inh", type=float, default=None,
+                   help="Dale: inhibitory synaptic time constant (s; default 0.02, paper table 3)")
     p.add_argument("--sweep", type=_float_list, nargs="?", const=list(DEFAULT_SWEEP), default=None,
                    metavar="X,Y,...", help="sweep target sigma_u values (default grid 0.25..2)")
     p.add_argument("--out", default=None, help="write the sweep table here (atomic; .csv or JSON)")
@@ -148,8 +149,11 @@ def _source(a):
         if nu * a.dt > 1.0:
             raise conflict("Bernoulli inputs need nu*dt <= 1; lower the rate or the time step", nu=nu, dt=a.dt)
         burn = M.burn_in_steps(a.tau_mem, a.tau_syn, a.dt)
-        if a.tau_syn_inh is not None:
-            burn = max(burn, M.burn_in_steps(a.tau_mem, a.tau_syn_inh, a.dt))
+        if a.init.startswith("dale"):
+            from fluctinit.theory import DEFAULT_TAU_SYN_INH
+
+            tau_i = a.tau_syn_inh if a.tau_syn_inh is not None else DEFAULT_TAU_SYN_INH
+            burn = max(burn, M.burn_in_steps(a.tau_mem, tau_i, a.dt))
         src = M.poisson_source(fan_in, nu, duration=a.duration if a.duration is not None else 1.0,
                                trials=a.trials if a.trials is not None else 16, dt=a.dt, burn_steps=burn,
                                batch_size=a.batch_size, seed=a.seed)

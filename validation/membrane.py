@@ -337,7 +337,8 @@ def draw_population(
     * ``dale-exponential`` / ``dale-lognormal``: non-negative excitatory weights on the data's
       inputs and inhibitory weights on ``n_inh`` (default ``n_inputs // 4``) independent
       Poisson inputs at ``nu_inh`` (default ``nu``) with their own synaptic time constant
-      ``tau_syn_inh`` (default ``tau_syn``) (eqs. 40-47, ``dalian_params``); the
+      ``tau_syn_inh`` (default ``theory.DEFAULT_TAU_SYN_INH``, 20 ms, paper table 3;
+      excitatory synapses use ``tau_syn``) (eqs. 40-47, ``dalian_params``; ``mu_u`` must be 0); the
       inhibitory weights enter with a minus sign.  With ``fan_in_rec`` set, a recurrent
       excitatory block at ``nu_rec`` is added and ``alpha`` splits the excitatory variance.
 
@@ -358,8 +359,6 @@ def draw_population(
                   mu_u=mu_u, xi=xi, theta=theta, alpha=alpha, fan_in_rec=fan_in_rec, nu_rec=nu_rec,
                   n_inh=n_inh, nu_inh=nu_inh, sigma_log=sigma_log, tau_mem=tau_mem, tau_syn=tau_syn,
                   tau_syn_inh=tau_syn_inh, dt=dt, mode=mode)
-    if xi is not None and init.startswith("dale"):
-        raise conflict("Dale's-law initializers take sigma_u (mu_u = 0 balance), not xi; drop --xi", init=init, xi=xi)
     n_post = p["n_neurons"]
     kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
     sig_arg = None if xi is not None else p["sigma_u"]
@@ -381,13 +380,19 @@ def draw_population(
         dist = "exponential" if init == "dale-exponential" else "lognormal"
         n_i = p["n_inh"] if n_inh is not None else max(1, p["fan_in"] // 4)
         nu_i = p["nu_inh"] if nu_inh is not None else p["nu"]
-        ts_i = p["tau_syn_inh"] if tau_syn_inh is not None else p["tau_syn"]
+        ts_i = p["tau_syn_inh"] if tau_syn_inh is not None else theory.DEFAULT_TAU_SYN_INH
         kern_i = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=ts_i, dt=p["dt"], mode=p["mode"])
         n_rec = p["fan_in_rec"]
-        nu_r = (p["nu_rec"] if nu_rec is not None else p["nu"]) if n_rec is not None else None
-        prm = theory.dalian_params(p["fan_in"], n_i, p["nu"], nu_i, sigma_u=p["sigma_u"], mu_u=p["mu_u"],
-                                   n_exc_rec=n_rec, alpha=p["alpha"], nu_exc_rec=nu_r, kernel_exc=kern,
-                                   kernel_inh=kern_i, dist=dist, sigma_log=p["sigma_log"])
+        extra: dict[str, Any] = {}
+        nu_r = None
+        if n_rec is not None:
+            nu_r = p["nu_rec"] if nu_rec is not None else p["nu"]
+            extra.update(alpha=p["alpha"], nu_exc_rec=nu_r)
+        if dist == "lognormal":
+            extra["sigma_log"] = p["sigma_log"]
+        prm = theory.dalian_params(p["fan_in"], n_i, p["nu"], nu_i, sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"],
+                                   theta=p["theta"], n_exc_rec=n_rec, kernel_exc=kern, kernel_inh=kern_i,
+                                   dist=dist, **extra)
         if dist == "exponential":
             draw = lambda shape, rate: _exponential(shape, rate, generator)  # noqa: E731
             pe, pi, pr = prm.rate_exc, prm.rate_inh, getattr(prm, "rate_exc_rec", None)
@@ -422,13 +427,17 @@ def predicted_moments(pop: Population, data_rates: np.ndarray, *, tau_mem: float
         kern = theory.kernel_integrals(tau_mem=tau_mem, tau_syn=ch.tau_syn, dt=dt, mode="discrete")
         rates = np.asarray(data_rates, dtype=float) if ch.source == "data" else np.full(ch.n_pre, float(ch.nu))
         w = ch.weights.double().cpu().numpy()
-        m, _ = theory.membrane_moments_from_weights(w, rates, kern)
         bern = ch.source == "poisson" or bernoulli_data
+        # variance rate: nu_j (1 - nu_j dt) on Bernoulli inputs (theory.bernoulli_variance_factor)
         rv = rates * (1.0 - rates * dt) if bern else rates
-        rv = np.clip(rv, 0.0, None)
-        _, s = theory.membrane_moments_from_weights(w, rv, kern)
-        mu += np.asarray(m, dtype=float)
-        var += np.asarray(s, dtype=float) ** 2
+        # silent inputs (rate 0) contribute nothing; the theory takes positive rates only
+        on_m, on_v = rates > 0, rv > 0
+        if on_m.any():
+            m, _ = theory.membrane_moments_from_weights(w[:, on_m], rates[on_m], kern)
+            mu += np.asarray(m, dtype=float)
+        if on_v.any():
+            _, s = theory.membrane_moments_from_weights(w[:, on_v], rv[on_v], kern)
+            var += np.asarray(s, dtype=float) ** 2
     return mu, np.sqrt(var)
 
 
