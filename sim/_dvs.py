@@ -44,7 +44,7 @@ import torch
 
 from fluctinit.theory._checks import Integer, Interval, check, check_all
 
-from .data import DataError, SpikeDataset, n_steps_for
+from ._spikes import DataError, SpikeDataset, n_steps_for
 
 __all__ = [
     "DVS_SENSOR_SIZE",

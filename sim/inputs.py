@@ -37,7 +37,7 @@ from fluctinit.theory._checks import (
     conflict,
 )
 
-from .data import SpikeDataset
+from ._spikes import SpikeDataset
 
 __all__ = [
     "POISSON_CONSTRAINTS",
