@@ -380,6 +380,8 @@ class SpikeDataset:
         """
         max_elements = check("max_elements", max_elements, DATASET_CONSTRAINTS["max_elements"])
         dt_c = check("dt", dt, DATASET_CONSTRAINTS["dt"])
+        if n_steps is not None:
+            n_steps = check("n_steps", n_steps, DATASET_CONSTRAINTS["n_steps"])
         n_t = self.n_steps(dt_c) if n_steps is None else n_steps
         n_b = len(self) if indices is None else len(indices)
         if n_b * int(n_t) * self.n_units > max_elements:

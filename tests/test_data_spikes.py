@@ -143,6 +143,13 @@ def test_bad_labels_and_parameters():
         next(ds.batches(0))
     with pytest.raises(ParameterError, match="`form`"):
         next(ds.batches(1, form="sparse"))
+    for bad in ("a", 1.5, 0):
+        with pytest.raises(ParameterError, match="`n_steps`"):
+            ds.dense(dt=1e-3, n_steps=bad)
+        with pytest.raises(ParameterError, match="`n_steps`"):
+            ds.events(dt=1e-3, n_steps=bad)
+    with pytest.raises(ParameterError, match="`max_elements`"):
+        ds.dense(dt=1e-3, max_elements=0)
 
 
 # ------------------------------------------------------------- properties ----------------------
