@@ -50,6 +50,7 @@ CLI_CONSTRAINTS = {
     "tau_syn": _POS,
     "dt": _POS,
     "mode": OneOf(("discrete", "continuous")),
+    "poisson_mode": OneOf(("bernoulli", "count")),
     "init": OneOf(INITS),
     "alpha": Interval(0.0, 1.0, "neither"),
     "fan_in_rec": Integer(1),
@@ -86,6 +87,8 @@ def add_parser(sub) -> None:
     p.add_argument("--duration", type=float, default=None,
                    help="poisson: measured seconds per trial (default 1); shd: first seconds of each sample (0.7)")
     p.add_argument("--trials", type=int, default=None, help="poisson: number of trials (default 16)")
+    p.add_argument("--poisson-mode", default="bernoulli",
+                   help="poisson: bernoulli (0/1 per step, variance x (1 - nu dt)) or count (Poisson counts)")
     p.add_argument("--path", default=None, help="shd: the official HDF5 training file (shd_train.h5)")
     p.add_argument("--max-samples", type=int, default=None, help="data sets: use only the first N samples")
     p.add_argument("--batch-size", type=int, default=128, help="samples per mini-batch (default 128)")
@@ -146,7 +149,7 @@ def _source(a):
     if a.data == "poisson":
         fan_in = a.fan_in if a.fan_in is not None else 100
         nu = a.nu if a.nu is not None else 10.0
-        if nu * a.dt > 1.0:
+        if a.poisson_mode == "bernoulli" and nu * a.dt > 1.0:
             raise conflict("Bernoulli inputs need nu*dt <= 1; lower the rate or the time step", nu=nu, dt=a.dt)
         burn = M.burn_in_steps(a.tau_mem, a.tau_syn, a.dt)
         if a.init.startswith("dale"):
@@ -156,7 +159,7 @@ def _source(a):
             burn = max(burn, M.burn_in_steps(a.tau_mem, tau_i, a.dt))
         src = M.poisson_source(fan_in, nu, duration=a.duration if a.duration is not None else 1.0,
                                trials=a.trials if a.trials is not None else 16, dt=a.dt, burn_steps=burn,
-                               batch_size=a.batch_size, seed=a.seed)
+                               batch_size=a.batch_size, seed=a.seed, poisson_mode=a.poisson_mode)
         return src, nu
     if a.data == "shd":
         src = M.shd_source(a.path, dt=a.dt, duration=a.duration if a.duration is not None else 0.7,

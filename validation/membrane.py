@@ -63,6 +63,7 @@ __all__ = [
     "draw_population",
     "poisson_source",
     "tensor_source",
+    "dataset_source",
     "shd_source",
     "randman_source",
     "measure_rates",
@@ -107,6 +108,7 @@ CONSTRAINTS: dict[str, Any] = {
     "hist_width": _POS,
     "burn_tol": Interval(0.0, 1.0, "neither"),
     "mode": OneOf(("discrete", "continuous")),
+    "poisson_mode": OneOf(("bernoulli", "count")),
     "init": OneOf(INITIALIZERS),
 }
 
@@ -135,14 +137,17 @@ def _filter(currents: Sequence[tuple[torch.Tensor, float]], lambda_mem: float) -
     u = torch.empty_like(y0)
     u[:, 0] = 0.0
     state = [torch.zeros(batch, neurons, dtype=y0.dtype, device=y0.device) for _ in currents]
-    total = torch.zeros(batch, neurons, dtype=y0.dtype, device=y0.device)
+    total = state[0] if len(state) == 1 else torch.zeros(batch, neurons, dtype=y0.dtype, device=y0.device)
     g = 1.0 - lambda_mem
     for n in range(steps - 1):
         # U[n+1] = lambda_mem U[n] + (1 - lambda_mem) sum_c I_c[n]
-        total.zero_()
-        for s in state:
-            total.add_(s)
-        torch.add(u[:, n] * lambda_mem, total, alpha=g, out=u[:, n + 1])
+        if len(state) > 1:
+            torch.add(state[0], state[1], out=total)
+            for s in state[2:]:
+                total.add_(s)
+        nxt = u[:, n + 1]
+        torch.mul(u[:, n], lambda_mem, out=nxt)
+        nxt.add_(total, alpha=g)
         # I_c[n+1] = lambda_syn_c I_c[n] + Y_c[n]
         for s, (y, lam) in zip(state, currents):
             s.mul_(lam).add_(y[:, n])
@@ -450,7 +455,7 @@ class SpikeSource:
     """A data set streamed as dense mini-batches.
 
     Attributes:
-        name: "poisson", "randman", "shd", "tensor".
+        name: "poisson", "randman", "shd", or a caller's name.
         n_inputs: number of input units.
         n_steps: steps per sample (including any burn-in).
         n_samples: number of samples (trials).
@@ -459,7 +464,9 @@ class SpikeSource:
         batches: callable returning a fresh iterator of float32 tensors
             ``(batch, n_steps, n_inputs)`` (spike counts per step); calling it again
             replays the same data.
-        bernoulli_rate: for generated Poisson input, the rate (Hz) of its Bernoulli spikes.
+        poisson_rate: for generated stationary Poisson input, its rate (Hz); ``None`` for data.
+        variance_factor: for generated Poisson input, the exact variance relative to eq. 3
+            (``1 - nu*dt`` for Bernoulli spikes, 1 for Poisson counts); ``None`` for data.
     """
 
     name: str
@@ -469,11 +476,8 @@ class SpikeSource:
     dt: float
     window: tuple[int, int]
     batches: Callable[[], Iterator[torch.Tensor]]
-    bernoulli_rate: float | None = None
-
-
-def _bernoulli(shape, p, generator):
-    return (torch.rand(shape, generator=generator) < p).float()
+    poisson_rate: float | None = None
+    variance_factor: float | None = None
 
 
 def _check_rate(name, nu, dt):
@@ -482,18 +486,29 @@ def _check_rate(name, nu, dt):
 
 
 def poisson_source(fan_in: int, nu: float, *, duration: float = 1.0, trials: int = 16, dt: float = 2e-3,
-                   burn_steps: int = 0, batch_size: int = 16, seed: int = 0) -> SpikeSource:
-    """Independent homogeneous Poisson inputs in discrete time (Bernoulli, ``p = nu*dt`` per step).
+                   burn_steps: int = 0, batch_size: int = 16, seed: int = 0, poisson_mode: str = "bernoulli") -> SpikeSource:
+    """Independent homogeneous Poisson inputs in discrete time (``fluctinit.sim.inputs.poisson_spikes``).
 
-    Each of ``trials`` samples has ``burn_steps + round(duration/dt)`` steps; the window is
-    the last ``round(duration/dt)`` steps.  The same ``seed`` replays the same spikes.
+    ``poisson_mode="bernoulli"``: one 0/1 value per step with ``p = nu*dt`` (variance lower by
+    ``1 - nu*dt``); ``poisson_mode="count"``: Poisson counts per step (eq. 3 exactly).  Each of
+    ``trials`` samples has ``burn_steps + round(duration/dt)`` steps; the window is the last
+    ``round(duration/dt)`` steps.  The same ``seed`` replays the same spikes.
 
     Raises:
-        ParameterError: out-of-range arguments, ``nu*dt > 1``.
+        ParameterError: out-of-range arguments, ``nu*dt > 1`` for Bernoulli spikes.
     """
-    p = check_all(CONSTRAINTS, fan_in=fan_in, nu=nu, duration=duration, trials=trials, dt=dt, batch_size=batch_size)
+    from fluctinit.sim.inputs import poisson_spikes
+    from fluctinit.theory import bernoulli_variance_factor
+
+    p = check_all(CONSTRAINTS, fan_in=fan_in, nu=nu, duration=duration, trials=trials, dt=dt, batch_size=batch_size,
+                  poisson_mode=poisson_mode)
+    mode = p["poisson_mode"]
     check("burn_steps", burn_steps, Integer(0))
-    _check_rate("nu", p["nu"], p["dt"])
+    if mode == "bernoulli":
+        _check_rate("nu", p["nu"], p["dt"])
+        factor = bernoulli_variance_factor(p["nu"], p["dt"])
+    else:
+        factor = 1.0
     n_win = max(1, int(round(p["duration"] / p["dt"])))
     n_steps = burn_steps + n_win
 
@@ -501,9 +516,10 @@ def poisson_source(fan_in: int, nu: float, *, duration: float = 1.0, trials: int
         gen = torch.Generator().manual_seed(int(seed))
         for start in range(0, p["trials"], p["batch_size"]):
             b = min(p["batch_size"], p["trials"] - start)
-            yield _bernoulli((b, n_steps, p["fan_in"]), p["nu"] * p["dt"], gen)
+            yield poisson_spikes(b, n_steps, p["fan_in"], p["nu"], p["dt"], mode=mode, generator=gen)
 
-    return SpikeSource("poisson", p["fan_in"], n_steps, p["trials"], p["dt"], (burn_steps, n_steps), batches, p["nu"])
+    return SpikeSource("poisson", p["fan_in"], n_steps, p["trials"], p["dt"], (burn_steps, n_steps), batches,
+                       p["nu"], factor)
 
 
 def tensor_source(x: torch.Tensor | np.ndarray, dt: float, *, batch_size: int = 64, name: str = "tensor") -> SpikeSource:
@@ -524,76 +540,67 @@ def tensor_source(x: torch.Tensor | np.ndarray, dt: float, *, batch_size: int = 
     return SpikeSource(name, int(x.shape[2]), int(x.shape[1]), int(x.shape[0]), float(dt), (0, int(x.shape[1])), batches)
 
 
-SHD_HELP = ("the official SHD training file shd_train.h5 (gunzip shd_train.h5.gz) from "
-            "https://zenkelab.org/datasets/ (Heidelberg spiking data sets; also "
-            "https://ieee-dataport.org/open-access/heidelberg-spiking-datasets); pass it with --path")
+def dataset_source(dataset, *, dt: float = 2e-3, batch_size: int = 128, name: str = "data",
+                   max_samples: int | None = None) -> SpikeSource:
+    """Stream a :class:`fluctinit.sim.data.SpikeDataset` (event form), binned per mini-batch.
+
+    The whole trial, ``dataset.n_steps(dt)`` steps, enters the moments (the paper's choice for
+    Randman and SHD); samples in storage order, the first ``max_samples`` if given.
+    """
+    p = check_all(CONSTRAINTS, dt=dt, batch_size=batch_size, max_samples=max_samples)
+    if max_samples is not None and max_samples < len(dataset):
+        dataset = dataset.subset(np.arange(p["max_samples"]))
+    n_steps = dataset.n_steps(p["dt"])
+
+    def batches():
+        for x, _ in dataset.batches(p["batch_size"], p["dt"], shuffle=False):
+            yield x
+
+    return SpikeSource(name, int(dataset.n_units), int(n_steps), len(dataset), p["dt"], (0, int(n_steps)), batches)
+
+
+SHD_HELP = ("the official SHD training file shd_train.h5: download shd_train.h5.gz from "
+            "https://zenkelab.org/datasets/ (Heidelberg spiking data sets), gunzip it and pass its path "
+            "with --path (or fetch both files with `fluctinit data shd --root DIR --download`)")
 
 
 def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0.7, batch_size: int = 128,
-               max_samples: int | None = None, n_inputs: int = 700) -> SpikeSource:
-    """The Spiking Heidelberg Digits in the official HDF5 format, binned on the fly.
+               max_samples: int | None = None) -> SpikeSource:
+    """The Spiking Heidelberg Digits training file (official HDF5 format) as a source.
 
-    File layout (official): ``spikes/times`` (per sample, spike times in s) and
-    ``spikes/units`` (per sample, unit indices ``0..699``), ``labels``.  Spikes in
-    ``[0, duration)`` are counted into ``round(duration/dt)`` bins of width ``dt`` (paper:
-    first 700 ms, dt = 2 ms, 350 steps); a bin can hold more than one spike.
+    The file is validated and read by ``fluctinit.sim.data.validate_shd_file``
+    (``spikes/times`` in seconds, ``spikes/units`` in ``0..699``, ``labels``); spikes at
+    ``t >= duration`` are dropped (paper: first 700 ms), and bins of width ``dt`` hold spike
+    counts (paper: 350 steps of 2 ms).  The whole 700 ms enters the moments.
 
     Raises:
         FileNotFoundError: no file at ``path`` (the message says where to get it).
-        ValueError: a file without the official layout.
+        fluctinit.sim.data.DataError (a ValueError): a file without the official layout.
     """
-    import h5py
+    from fluctinit.sim.data import SHD_N_CLASSES, SHD_N_UNITS, SpikeDataset, validate_shd_file
 
     p = check_all(CONSTRAINTS, dt=dt, duration=duration, batch_size=batch_size, max_samples=max_samples)
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no SHD file at {path!r}: need {SHD_HELP}")
-    with h5py.File(path, "r") as f:
-        if "spikes" not in f or "times" not in f["spikes"] or "units" not in f["spikes"]:
-            raise ValueError(f"{path!r} is not an SHD file: expected datasets spikes/times and spikes/units")
-        n_total = int(f["spikes"]["times"].shape[0])
-    n = n_total if max_samples is None else min(n_total, p["max_samples"])
-    if n < 1:
-        raise ValueError(f"{path!r} holds no samples")
-    n_steps = max(1, int(round(p["duration"] / p["dt"])))
-
-    def batches():
-        with h5py.File(path, "r") as f:
-            times, units = f["spikes"]["times"], f["spikes"]["units"]
-            for s in range(0, n, p["batch_size"]):
-                b = min(p["batch_size"], n - s)
-                t_list = times[s:s + b]
-                u_list = units[s:s + b]
-                idx_b, idx_t, idx_u = [], [], []
-                for k in range(b):
-                    t = np.asarray(t_list[k], dtype=np.float64)
-                    u = np.asarray(u_list[k], dtype=np.int64)
-                    step = np.floor(t / p["dt"]).astype(np.int64)
-                    keep = (t >= 0) & (step < n_steps) & (u >= 0) & (u < n_inputs)
-                    idx_b.append(np.full(int(keep.sum()), k, dtype=np.int64))
-                    idx_t.append(step[keep])
-                    idx_u.append(u[keep])
-                flat = (np.concatenate(idx_b) * n_steps + np.concatenate(idx_t)) * n_inputs + np.concatenate(idx_u)
-                counts = np.bincount(flat, minlength=b * n_steps * n_inputs).astype(np.float32)
-                yield torch.from_numpy(counts.reshape(b, n_steps, n_inputs))
-
-    return SpikeSource("shd", n_inputs, n_steps, n, p["dt"], (0, n_steps), batches)
+        raise FileNotFoundError(f"no SHD file at {path!r}; need {SHD_HELP}")
+    t, u, c, y = validate_shd_file(path)
+    keep = t < p["duration"]
+    counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
+    ds = SpikeDataset.from_flat(t[keep], u[keep], counts, y, SHD_N_UNITS, p["duration"], SHD_N_CLASSES, source=path)
+    if len(ds) < 1:
+        raise ValueError(f"{path}: the file holds no samples")
+    return dataset_source(ds, dt=p["dt"], batch_size=p["batch_size"], name="shd", max_samples=max_samples)
 
 
 def randman_source(*, dt: float = 2e-3, seed: int = 0, batch_size: int = 256, max_samples: int | None = None,
-                   **kwargs: Any) -> SpikeSource:
-    """The paper's Randman training set (20 units, 10 classes, 100 steps of 2 ms), from ``fluctinit.sim``.
+                   cache_dir: str | os.PathLike | None = None) -> SpikeSource:
+    """The paper's Randman training split (``fluctinit.sim.inputs.make_randman``; 20 units, 10 classes,
+    8000 samples of 100 ms spiking window + 100 ms silence; 5 Hz), whole trial in the moments."""
+    from fluctinit.sim.inputs import make_randman
 
-    Whole trial (spiking window and silence) enters the moments, as in the paper.
-    """
-    from fluctinit.sim import randman_dataset  # provided by the data branch
-
-    data = randman_dataset(seed=seed, dt=dt, **kwargs)
-    x = data[0] if isinstance(data, tuple) else data
-    x = torch.as_tensor(x, dtype=torch.float32)
-    if max_samples is not None:
-        x = x[: check("max_samples", max_samples, CONSTRAINTS["max_samples"])]
-    return tensor_source(x, dt, batch_size=batch_size, name="randman")
+    check("seed", seed, Integer(0))
+    splits = make_randman(seed=int(seed), cache_dir=cache_dir)
+    return dataset_source(splits.train, dt=dt, batch_size=batch_size, name="randman", max_samples=max_samples)
 
 
 # --------------------------------------------------------------------------------------
@@ -649,6 +656,8 @@ def measure_membrane(
     Returns:
         :class:`MembraneMeasurement`.
     """
+    from fluctinit.sim.inputs import poisson_spikes
+
     check("tau_mem", tau_mem, CONSTRAINTS["tau_mem"])
     for ch in pop.channels:
         if ch.source == "data" and ch.n_pre != source.n_inputs:
@@ -689,7 +698,7 @@ def measure_membrane(
                     if ch.source == "data":
                         inp = x
                     else:
-                        inp = _bernoulli((B, T, ch.n_pre), ch.nu * dt, gen)
+                        inp = poisson_spikes(B, T, ch.n_pre, ch.nu, dt, mode="bernoulli", generator=gen)
                     term = torch.matmul(inp, weights_t[id(ch)])
                     y = term if y is None else y.add_(term)
                 currents.append((y, math.exp(-dt / tau)))
@@ -787,8 +796,8 @@ def _report(source, pop, meas, sel, *, nu_used, pred_mu, pred_sigma, tau_mem, ta
     n = len(s)
     nu = float(np.mean(meas.rates))
     expected = None
-    if source.bernoulli_rate is not None:
-        expected = sig_t * math.sqrt(max(0.0, 1.0 - source.bernoulli_rate * source.dt))
+    if source.variance_factor is not None:
+        expected = sig_t * math.sqrt(source.variance_factor)
     hist = []
     for h in meas.hist:
         if sel[h["neuron"]]:
@@ -878,9 +887,9 @@ def sweep(
                             **init_kwargs) for s in sigmas]
     pop = Population.stack(pops)
     if rates is None:
-        rates = np.full(source.n_inputs, nu_used) if source.bernoulli_rate is not None else measure_rates(source)
+        rates = np.full(source.n_inputs, source.poisson_rate) if source.poisson_rate is not None else measure_rates(source)
     pred_mu, pred_sigma = predicted_moments(pop, rates, tau_mem=p["tau_mem"], dt=source.dt,
-                                            bernoulli_data=source.bernoulli_rate is not None)
+                                            bernoulli_data=source.variance_factor is not None and source.variance_factor < 1)
     edges = {}
     for k in range(len(sigmas)):
         for h in range(min(p["hist_neurons"], p["n_neurons"])):
