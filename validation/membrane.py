@@ -288,24 +288,6 @@ class Population:
                           tuple(r for p in pops for r in p.params))
 
 
-def _normal(shape, mean, std, generator):
-    w = torch.empty(shape, dtype=torch.float64)
-    w.normal_(0.0, 1.0, generator=generator)
-    return (w * std + mean).float()
-
-
-def _exponential(shape, rate, generator):
-    w = torch.empty(shape, dtype=torch.float64)
-    w.exponential_(1.0, generator=generator)
-    return (w / rate).float()
-
-
-def _lognormal(shape, mu_log, sigma_log, generator):
-    w = torch.empty(shape, dtype=torch.float64)
-    w.normal_(0.0, 1.0, generator=generator)
-    return torch.exp(mu_log + sigma_log * w).float()
-
-
 def draw_population(
     init: str,
     n_neurons: int,
@@ -331,9 +313,10 @@ def draw_population(
 ) -> Population:
     """Draw ``n_neurons`` independent weight vectors from an initializer for given targets.
 
-    The weight parameters come from :mod:`fluctinit.theory` (kernel integrals in ``mode``):
+    The weights are drawn by the simulator's initializers (:mod:`fluctinit.sim.init`), whose
+    parameters come from :mod:`fluctinit.theory` (kernel integrals in ``mode``):
 
-    * ``feedforward``: ``W ~ N(mu_w, sigma_w**2)`` with eqs. 6-7 (``feedforward_params``;
+    * ``feedforward``: ``W ~ N(mu_w, sigma_w**2)`` with eqs. 6-7 (``fluctuation_normal_``; ``feedforward_params``;
       ``xi`` instead of ``sigma_u`` for the non-centered form).
     * ``recurrent``: ``W ~ N(mu_w, sigma_w**2)`` on the data's ``n_inputs`` and
       ``V ~ N(mu_w, sigma_v**2)`` on ``fan_in_rec`` recurrent inputs (eqs. 35-36,
@@ -359,6 +342,7 @@ def draw_population(
         ParameterError: out-of-range arguments (before any math), infeasible targets.
     """
     from fluctinit import theory
+    from fluctinit.sim import init as sim_init
 
     p = check_all(CONSTRAINTS, init=init, n_neurons=n_neurons, fan_in=n_inputs, nu=nu, sigma_u=sigma_u,
                   mu_u=mu_u, xi=xi, theta=theta, alpha=alpha, fan_in_rec=fan_in_rec, nu_rec=nu_rec,
@@ -367,19 +351,23 @@ def draw_population(
     n_post = p["n_neurons"]
     kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
     sig_arg = None if xi is not None else p["sigma_u"]
+    target = dict(sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"], theta=p["theta"])
+
+    def empty(n_pre):
+        return torch.empty(n_post, n_pre, dtype=torch.float32)
+
+    # the weights come from the simulator's initializers (fluctinit.sim.init), which take their
+    # parameters from the theory; the theory's record is kept for the report
     if init == "feedforward":
-        prm = theory.feedforward_params(p["fan_in"], p["nu"], sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"],
-                                        theta=p["theta"], kernel=kern)
-        w = _normal((n_post, p["fan_in"]), prm.mu_w, prm.sigma_w, generator)
+        prm = theory.feedforward_params(p["fan_in"], p["nu"], kernel=kern, **target)
+        w = sim_init.fluctuation_normal_(empty(p["fan_in"]), p["nu"], kernel=kern, generator=generator, **target)
         channels = (Channel("ff", w, p["tau_syn"], "data"),)
     elif init == "recurrent":
         n_rec = p["fan_in_rec"] if fan_in_rec is not None else n_post
         nu_r = p["nu_rec"] if nu_rec is not None else p["nu"]
-        prm = theory.recurrent_params(p["fan_in"], n_rec, p["nu"], alpha=p["alpha"], sigma_u=sig_arg,
-                                      mu_u=p["mu_u"], xi=p["xi"], theta=p["theta"], nu_rec=nu_r, kernel=kern)
-        mu_v = getattr(prm, "mu_v", prm.mu_w)
-        w = _normal((n_post, p["fan_in"]), prm.mu_w, prm.sigma_w, generator)
-        v = _normal((n_post, n_rec), mu_v, prm.sigma_v, generator)
+        prm = theory.recurrent_params(p["fan_in"], n_rec, p["nu"], alpha=p["alpha"], nu_rec=nu_r, kernel=kern, **target)
+        w, v = sim_init.fluctuation_recurrent_(empty(p["fan_in"]), empty(n_rec), p["nu"], alpha=p["alpha"], nu_rec=nu_r,
+                                               kernel=kern, generator=generator, **target)
         channels = (Channel("ff", w, p["tau_syn"], "data"), Channel("rec", v, p["tau_syn"], "poisson", nu_r))
     else:
         dist = "exponential" if init == "dale-exponential" else "lognormal"
@@ -395,20 +383,14 @@ def draw_population(
             extra.update(alpha=p["alpha"], nu_exc_rec=nu_r)
         if dist == "lognormal":
             extra["sigma_log"] = p["sigma_log"]
-        prm = theory.dalian_params(p["fan_in"], n_i, p["nu"], nu_i, sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"],
-                                   theta=p["theta"], n_exc_rec=n_rec, kernel_exc=kern, kernel_inh=kern_i,
-                                   dist=dist, **extra)
-        if dist == "exponential":
-            draw = lambda shape, rate: _exponential(shape, rate, generator)  # noqa: E731
-            pe, pi, pr = prm.rate_exc, prm.rate_inh, getattr(prm, "rate_exc_rec", None)
-        else:
-            sl = prm.sigma_log
-            draw = lambda shape, m: _lognormal(shape, m, sl, generator)  # noqa: E731
-            pe, pi, pr = prm.mu_log_exc, prm.mu_log_inh, getattr(prm, "mu_log_exc_rec", None)
-        chans = [Channel("exc", draw((n_post, p["fan_in"]), pe), p["tau_syn"], "data"),
-                 Channel("inh", -draw((n_post, n_i), pi), ts_i, "poisson", nu_i)]
+        prm = theory.dalian_params(p["fan_in"], n_i, p["nu"], nu_i, n_exc_rec=n_rec, kernel_exc=kern, kernel_inh=kern_i,
+                                   dist=dist, **target, **extra)
+        filler = sim_init.dale_exponential_ if dist == "exponential" else sim_init.dale_lognormal_
+        ws = filler(empty(p["fan_in"]), empty(n_i), p["nu"], nu_i, w_exc_rec=None if n_rec is None else empty(n_rec),
+                    kernel_exc=kern, kernel_inh=kern_i, generator=generator, **target, **extra)
+        chans = [Channel("exc", ws[0], p["tau_syn"], "data"), Channel("inh", -ws[1], ts_i, "poisson", nu_i)]
         if n_rec is not None:
-            chans.append(Channel("exc_rec", draw((n_post, n_rec), pr), p["tau_syn"], "poisson", nu_r))
+            chans.append(Channel("exc_rec", ws[2], p["tau_syn"], "poisson", nu_r))
         channels = tuple(chans)
     return Population(channels, init, np.full(n_post, p["sigma_u"] if xi is None else (p["theta"] - p["mu_u"]) / p["xi"]),
                       np.full(n_post, p["mu_u"]), (prm,))
