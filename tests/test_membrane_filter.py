@@ -139,3 +139,58 @@ def test_draw_population_fan_in_constraint():
     for bad in M.CONSTRAINTS["fan_in"].sample_invalid():
         with pytest.raises(ParameterError, match="`fan_in`"):
             M.draw_population("feedforward", 3, bad, 5.0)
+
+
+def test_linear_filter_equals_sim_free_membrane():
+    # the simulator's LIF layer in free-membrane mode (no threshold, no reset) gives the same U
+    from fluctinit.sim import NeuronParams, lif_dense
+
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(4, 120, 30, generator=g) < 0.05).double()
+    w = torch.randn(16, 30, generator=g, dtype=torch.float64) * 0.5
+    for tau_mem, tau_syn, dt in [(20e-3, 10e-3, 2e-3), (15e-3, 3e-3, 1e-3)]:
+        _, u_sim = lif_dense(x, w, params=NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, mode="free"))
+        u = M.free_membrane(x, w, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt)
+        np.testing.assert_allclose(u.numpy(), u_sim.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_measured_moments_equal_sim_free_membrane_moments():
+    # a recurrent population measured by streaming equals the sim's free membrane on the same
+    # inputs: recurrent inputs enter like feed-forward ones through the same synapse (W x + V S)
+    from fluctinit.sim import NeuronParams, lif_dense
+
+    pop = M.draw_population("recurrent", 8, 20, 10.0, sigma_u=1.0, mu_u=0.1, fan_in_rec=12,
+                            generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+    x = (torch.rand(6, 150, 20, generator=g) < 0.05).float()
+    src = M.tensor_source(x, 2e-3, batch_size=4)
+    # the measurement draws the recurrent channel's spikes from seed 9 in batch order; replay them
+    from fluctinit.sim.inputs import poisson_spikes
+
+    gen = torch.Generator().manual_seed(9)
+    rec = torch.cat([poisson_spikes(b, 150, 12, 10.0, 2e-3, generator=gen) for b in (4, 2)])
+    meas = M.measure_membrane(src, pop, seed=9)
+    w = torch.cat([pop.channels[0].weights, pop.channels[1].weights], 1).double()
+    _, u_sim = lif_dense(torch.cat([x, rec], 2).double(), w, params=NeuronParams(mode="free"))
+    flat = u_sim.detach().reshape(-1, 8).numpy()
+    np.testing.assert_allclose(meas.mu_u, flat.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(meas.sigma_u, flat.std(0), rtol=1e-5, atol=1e-6)
+
+
+def test_dale_channels_equal_sim_dale_free_membrane():
+    # Dale's law: excitatory input and independent inhibitory spikes, each with its own tau_syn.
+    # (The sim's dale_dense in free mode emits no spikes, so its recurrent inhibitory current
+    # cannot carry external spikes; the reference is the recursion of eqs. 12-19 above.)
+    pop = M.draw_population("dale-exponential", 5, 16, 10.0, sigma_u=1.0, n_inh=6, tau_syn_inh=20e-3,
+                            generator=torch.Generator().manual_seed(4))
+    assert [c.name for c in pop.channels] == ["exc", "inh"]
+    assert bool((pop.channels[0].weights >= 0).all()) and bool((pop.channels[1].weights <= 0).all())
+    g = np.random.default_rng(6)
+    xe = (g.random((3, 80, 16)) < 0.1).astype(np.float64)
+    xi = (g.random((3, 80, 6)) < 0.1).astype(np.float64)
+    we = pop.channels[0].weights.double().numpy()
+    wi = pop.channels[1].weights.double().numpy()
+    ref = reference_free_membrane([xe, xi], [we, wi], 20e-3, [10e-3, 20e-3], 2e-3)
+    lm = math.exp(-2e-3 / 20e-3)
+    got = M._filter([(torch.tensor(xe @ we.T), math.exp(-0.2)), (torch.tensor(xi @ wi.T), math.exp(-0.1))], lm)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-12)
