@@ -121,8 +121,74 @@ def _decays(tau_mem: float, tau_syn: float, dt: float) -> tuple[float, float]:
     return math.exp(-dt / tau_mem), math.exp(-dt / tau_syn)
 
 
+def _kernel_from_decays(lambda_mem: float, lambda_syn: float, n: int) -> np.ndarray:
+    """Discrete PSP kernel ``K[0..n-1]`` (float64) from the decays: ``K[0] = K[1] = 0`` and
+    ``K[m+1] = lambda_mem K[m] + (1 - lambda_mem) lambda_syn**(m-1)`` (same as ``theory.psp_kernel``)."""
+    k = np.zeros(max(n, 2))
+    i_syn = 1.0
+    for m in range(1, n - 1):
+        k[m + 1] = lambda_mem * k[m] + (1.0 - lambda_mem) * i_syn
+        i_syn *= lambda_syn
+    return k[:n]
+
+
+def _filter_time_major(currents: Sequence[tuple[torch.Tensor, float]], lambda_mem: float,
+                       block: int = 32) -> torch.Tensor:
+    """Exact free-membrane recursion, evaluated block-wise in time by matrix products.
+
+    Within a block of ``L`` steps starting at ``n0`` the recursion unrolls to (``K_c`` the
+    discrete PSP kernel of current ``c``, :func:`_kernel_from_decays`)::
+
+        U[n0+k] = lambda_mem**k U[n0] + sum_c K_c[k+1] I_c[n0] + sum_c sum_{j<k} K_c[k-j] Y_c[n0+j]
+        I_c[n0+L] = lambda_syn_c**L I_c[n0] + sum_{j<L} lambda_syn_c**(L-1-j) Y_c[n0+j]
+
+    so each block costs one (L+1, L) x (L, batch*neurons) matrix product per current and the
+    state is carried exactly from block to block (no Python loop over single steps).
+
+    Args:
+        currents: pairs ``(Y_c, lambda_syn_c)``, ``Y_c`` time-major ``(time, batch, neurons)``:
+            the input increment ``W_c @ x_c[n]`` of current ``c`` at step ``n``.
+        lambda_mem: ``exp(-dt/tau_mem)``.
+
+    Returns:
+        ``U``, time-major ``(time, batch, neurons)``, ``U[0] = 0``.
+    """
+    y0 = currents[0][0]
+    steps, batch, neurons = y0.shape
+    dtype, dev = y0.dtype, y0.device
+    width = batch * neurons
+    L = max(1, min(block, steps))
+    kk = np.arange(L + 1)
+    as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=dev)  # noqa: E731
+    mem_pow = as_t(lambda_mem ** kk.astype(float)).unsqueeze(1)  # (L+1, 1)
+    mats = []
+    for _, lam in currents:
+        K = _kernel_from_decays(lambda_mem, lam, L + 2)
+        toe = np.zeros((L + 1, L))
+        for k in range(L + 1):
+            toe[k, :k] = K[k - np.arange(k)]
+        decay = lam ** (L - 1 - np.arange(L)).astype(float)
+        mats.append((as_t(toe), as_t(K[1:L + 2]).unsqueeze(1), as_t(decay), lam))
+    ys = [y.reshape(steps, width) for y, _ in currents]
+    out = torch.empty(steps, width, dtype=dtype, device=dev)
+    u0 = torch.zeros(1, width, dtype=dtype, device=dev)
+    state = [torch.zeros(1, width, dtype=dtype, device=dev) for _ in currents]
+    for n0 in range(0, steps, L):
+        n1 = min(n0 + L, steps)
+        ln = n1 - n0
+        blk = mem_pow[: ln + 1] * u0  # (ln+1, width)
+        for c, (toe, carry, decay, lam) in enumerate(mats):
+            yb = ys[c][n0:n1]
+            blk.addmm_(toe[: ln + 1, :ln], yb)
+            blk.addmm_(carry[: ln + 1], state[c])
+            state[c] = (decay[L - ln:].unsqueeze(0) @ yb).add_(state[c], alpha=lam**ln)
+        out[n0:n1] = blk[:ln]
+        u0 = blk[ln:ln + 1]
+    return out.view(steps, batch, neurons)
+
+
 def _filter(currents: Sequence[tuple[torch.Tensor, float]], lambda_mem: float) -> torch.Tensor:
-    """Run the free-membrane recursion over time for summed weighted inputs.
+    """Free-membrane recursion for summed weighted inputs, batch-major.
 
     Args:
         currents: pairs ``(Y_c, lambda_syn_c)``; ``Y_c`` of shape ``(batch, time, neurons)``
@@ -132,26 +198,8 @@ def _filter(currents: Sequence[tuple[torch.Tensor, float]], lambda_mem: float) -
     Returns:
         ``U`` of shape ``(batch, time, neurons)``, ``U[:, 0] = 0``.
     """
-    y0 = currents[0][0]
-    batch, steps, neurons = y0.shape
-    u = torch.empty_like(y0)
-    u[:, 0] = 0.0
-    state = [torch.zeros(batch, neurons, dtype=y0.dtype, device=y0.device) for _ in currents]
-    total = state[0] if len(state) == 1 else torch.zeros(batch, neurons, dtype=y0.dtype, device=y0.device)
-    g = 1.0 - lambda_mem
-    for n in range(steps - 1):
-        # U[n+1] = lambda_mem U[n] + (1 - lambda_mem) sum_c I_c[n]
-        if len(state) > 1:
-            torch.add(state[0], state[1], out=total)
-            for s in state[2:]:
-                total.add_(s)
-        nxt = u[:, n + 1]
-        torch.mul(u[:, n], lambda_mem, out=nxt)
-        nxt.add_(total, alpha=g)
-        # I_c[n+1] = lambda_syn_c I_c[n] + Y_c[n]
-        for s, (y, lam) in zip(state, currents):
-            s.mul_(lam).add_(y[:, n])
-    return u
+    tm = [(y.transpose(0, 1).contiguous(), lam) for y, lam in currents]
+    return _filter_time_major(tm, lambda_mem).transpose(0, 1)
 
 
 def free_membrane(
@@ -681,16 +729,17 @@ def measure_membrane(
                         inp = x
                     else:
                         inp = poisson_spikes(B, T, ch.n_pre, ch.nu, dt, mode="bernoulli", generator=gen)
+                    # time-major weighted input (time, batch, neurons): one matrix product
                     term = torch.matmul(inp, weights_t[id(ch)])
                     y = term if y is None else y.add_(term)
-                currents.append((y, math.exp(-dt / tau)))
-            u = _filter(currents, lm)[:, a:b]
+                currents.append((y.transpose(0, 1).contiguous(), math.exp(-dt / tau)))
+            u = _filter_time_major(currents, lm)[a:b]  # (window, batch, neurons)
             flat = u.reshape(-1, n_post)
             # chunk sums in float32 (torch's cascade summation), accumulated across chunks in float64
             s1 += flat.sum(0).double()
             s2 += (flat * flat).sum(0).double()
             for h, e in hist_t.items():
-                v = u[:, :, h].reshape(-1).double()
+                v = u[:, :, h].reshape(-1).double()  # noqa: E501  (time-major; order irrelevant)
                 nb = len(e) - 1
                 idx = torch.bucketize(v, e, right=True) - 1
                 idx = torch.where(v == e[-1], torch.full_like(idx, nb - 1), idx)  # last edge closed
