@@ -16,6 +16,15 @@ from fluctinit.theory import ParameterError
 from fluctinit.validation import membrane as M
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # small tensors: one intra-op thread is faster, and robust when other processes load the CPUs
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def reference_free_membrane(x, w_blocks, tau_mem, taus_syn, dt):
     """Free-membrane recursion, float64, one current per block (signed weights)."""
     lm = math.exp(-dt / tau_mem)

@@ -25,6 +25,15 @@ from scipy.special import gammaln
 from fluctinit import theory
 from fluctinit.validation import membrane as M
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # small tensors: one intra-op thread is faster, and robust when other processes load the CPUs
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 Z = 4.0  # standard errors
 
 
