@@ -607,7 +607,7 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
         FileNotFoundError: no file at ``path`` (the message says where to get it).
         fluctinit.sim.data.DataError (a ValueError): a file without the official layout.
     """
-    from fluctinit.sim.data import SHD_N_CLASSES, SHD_N_UNITS, SpikeDataset, validate_shd_file
+    from fluctinit.sim.data import SHD_N_UNITS, SpikeDataset, validate_shd_file
 
     p = check_all(CONSTRAINTS, dt=dt, duration=duration, batch_size=batch_size, max_samples=max_samples)
     path = os.fspath(path)
@@ -616,20 +616,22 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
     t, u, c, y = validate_shd_file(path)
     keep = t < p["duration"]
     counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
-    ds = SpikeDataset.from_flat(t[keep], u[keep], counts, y, SHD_N_UNITS, p["duration"], SHD_N_CLASSES, source=path)
+    ds = SpikeDataset.from_flat(t[keep], u[keep], counts, y, SHD_N_UNITS, p["duration"], source=path)
     if len(ds) < 1:
         raise ValueError(f"{path}: the file holds no samples")
     return dataset_source(ds, dt=p["dt"], batch_size=p["batch_size"], name="shd", max_samples=max_samples)
 
 
 def randman_source(*, dt: float = 2e-3, seed: int = 0, batch_size: int = 256, max_samples: int | None = None,
-                   cache_dir: str | os.PathLike | None = None) -> SpikeSource:
+                   cache_dir: str | os.PathLike | None = None, **overrides: Any) -> SpikeSource:
     """The paper's Randman training split (``fluctinit.sim.inputs.make_randman``; 20 units, 10 classes,
-    8000 samples of 100 ms spiking window + 100 ms silence; 5 Hz), whole trial in the moments."""
+    8000 samples of 100 ms spiking window + 100 ms silence; 5 Hz), whole trial in the moments.
+
+    ``overrides`` replace fields of ``RandmanConfig`` (e.g. fewer ``samples_per_class``)."""
     from fluctinit.sim.inputs import make_randman
 
     check("seed", seed, Integer(0))
-    splits = make_randman(seed=int(seed), cache_dir=cache_dir)
+    splits = make_randman(seed=int(seed), cache_dir=cache_dir, **overrides)
     return dataset_source(splits.train, dt=dt, batch_size=batch_size, name="randman", max_samples=max_samples)
 
 
