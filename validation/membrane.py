@@ -234,7 +234,8 @@ def free_membrane(
     """
     p = check_all(CONSTRAINTS, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt)
     if x.dim() != 3:
-        raise ParameterError(f"`x` must be a tensor of shape (batch, time, n_pre); got shape {tuple(x.shape)!r}", ["x"], [tuple(x.shape)])
+        raise ParameterError(f"`x` must be a tensor of shape (batch, time, n_pre); got shape {tuple(x.shape)!r}",
+                             ["x"], [tuple(x.shape)])
     if weights.dim() != 2 or weights.shape[1] != x.shape[2]:
         raise conflict("weights must have shape (n_post, n_pre) with n_pre = x.shape[2]",
                        weights=tuple(weights.shape), x=tuple(x.shape))
@@ -679,8 +680,9 @@ def measure_membrane(
 
     For each mini-batch: one matrix product per channel (``x_c @ W_c.T``, all neurons),
     the exact recursion over time (:func:`_filter`), then sums of ``U`` and ``U**2`` over the
-    window (float32 within a chunk, accumulated across chunks in float64).  Generated (Poisson) channels are drawn with a generator seeded by
-    ``seed``.  Mini-batches are split so that ``batch * time * neurons <= max_elements``.
+    window (float32 within a chunk, accumulated across chunks in float64).  Generated
+    (Poisson) channels are drawn with a generator seeded by ``seed``.  Mini-batches are split
+    so that ``batch * time * neurons <= max_elements``.
 
     Args:
         hist_edges: ``{neuron: bin edges}`` of the neurons whose ``U`` histogram is kept.
@@ -732,7 +734,8 @@ def measure_membrane(
                     else:
                         inp = poisson_spikes(B, T, ch.n_pre, ch.nu, dt, mode="bernoulli", generator=gen)
                     # time-major weighted input (time, batch, neurons): one matrix product
-                    term = torch.matmul(inp, weights_t[id(ch)])
+                    wt = weights_t[id(ch)]
+                    term = torch.matmul(inp, wt if wt.dtype == inp.dtype else wt.to(inp.dtype))
                     y = term if y is None else y.add_(term)
                 currents.append((y.transpose(0, 1).contiguous(), math.exp(-dt / tau)))
             u = _filter_time_major(currents, lm)[a:b]  # (window, batch, neurons)
@@ -741,7 +744,7 @@ def measure_membrane(
             s1 += flat.sum(0).double()
             s2 += (flat * flat).sum(0).double()
             for h, e in hist_t.items():
-                v = u[:, :, h].reshape(-1).double()  # noqa: E501  (time-major; order irrelevant)
+                v = u[:, :, h].reshape(-1).double()  # time-major; the order does not matter
                 nb = len(e) - 1
                 idx = torch.bucketize(v, e, right=True) - 1
                 idx = torch.where(v == e[-1], torch.full_like(idx, nb - 1), idx)  # last edge closed
