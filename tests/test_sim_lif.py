@@ -209,18 +209,45 @@ def test_float32_and_float64_agree():
     assert torch.allclose(u32.double(), u64, rtol=1e-5, atol=1e-5)
 
 
-def test_flush_denormal_switch():
-    tiny = torch.tensor([1 << 20], dtype=torch.int32).view(torch.float32)  # a float32 denormal, ~1.5e-39
+def test_denormals_are_flushed_only_while_the_simulator_runs():
+    seen = []
+
+    def probe(x, w):
+        seen.append(("forward", lif._flushing()))
+        y = x * w
+        y.register_hook(lambda g: seen.append(("backward", lif._flushing())))
+        return y * 2
+
+    scoped = lif._denormal_scope(probe)
+    w = torch.ones(3, requires_grad=True)
+    assert not lif._flushing()
+    out = scoped(torch.ones(3), w)
+    assert not lif._flushing()  # restored after the forward pass
+    out.sum().backward()
+    assert not lif._flushing()  # and after the backward pass
+    assert w.grad.tolist() == [2.0, 2.0, 2.0]
+    if lif.set_flush_denormal(True):
+        assert seen == [("forward", True), ("backward", True)]
+    # opt out: nothing is flushed
+    seen.clear()
     try:
-        supported = lif.set_flush_denormal(True)
-        if supported:
-            assert (tiny * 1.0).item() == 0.0
         lif.set_flush_denormal(False)
-        assert (tiny * 1.0).item() > 0.0
+        scoped(torch.ones(3), w).sum().backward()
+        assert seen == [("forward", False), ("backward", False)]
     finally:
         lif.set_flush_denormal(True)
     with pytest.raises(ParameterError, match="`enabled`"):
         lif.set_flush_denormal("yes")
+
+
+def test_layers_leave_the_process_wide_setting_alone():
+    # a float32 denormal survives arithmetic outside the simulator, before and after a run
+    tiny = torch.tensor([1 << 20], dtype=torch.int32).view(torch.float32)  # ~1.5e-39
+    w = torch.full((4, 3), 2.0, requires_grad=True)
+    s, u = lif.lif_dense(torch.ones(2, 5, 3), w, torch.zeros(4, 4, requires_grad=True))
+    assert (tiny * 1.0).item() > 0.0
+    (s.sum() + u.sum()).backward()
+    assert (tiny * 1.0).item() > 0.0 and not lif._flushing()
 
 
 @pytest.mark.parametrize(
