@@ -307,6 +307,15 @@ def _check_input(x: torch.Tensor, dims: int, what: str) -> None:
         raise _shape_error("x", x, f"a {dims}-d tensor {what}")
 
 
+def _check_features(x: torch.Tensor, w: torch.Tensor, wname: str) -> None:
+    """``x`` (batch, time, n_in) must match the weight matrix ``w`` (n, n_in)."""
+    _check_tensor(wname, w)
+    if w.dim() != 2:
+        raise _shape_error(wname, w, "a 2-d weight matrix (n_out, n_in)")
+    if x.shape[2] != w.shape[1]:
+        raise _shape_error("x", x, f"(batch, time, {w.shape[1]}) to match `{wname}` {tuple(w.shape)}")
+
+
 def _check_rec_conv(name: str, v: torch.Tensor | None, c_out: int, c_in: int, nd: int) -> None:
     if v is None:
         return
@@ -460,7 +469,7 @@ def lif_dense(
         ParameterError: shapes that do not fit together.
     """
     _check_input(x, 3, "(batch, time, n_in)")
-    _check_dense("weight", weight, None, x.shape[2])
+    _check_features(x, weight, "weight")
     _check_square("rec_weight", rec_weight, weight.shape[0])
     ff = _as_weight_dtype(x, weight) @ weight.t()
     return _lif_loop(ff, _dense_rec(rec_weight), params, surrogate)
@@ -538,7 +547,7 @@ def dale_dense(
         ``(S_E, U_E, S_I, U_I)`` with shapes ``(batch, time, n_exc)`` and ``(batch, time, n_inh)``.
     """
     _check_input(x, 3, "(batch, time, n_in)")
-    _check_dense("w_fe", w_fe, None, x.shape[2])
+    _check_features(x, w_fe, "w_fe")
     n_exc = w_fe.shape[0]
     _check_dense("w_fi", w_fi, None, x.shape[2])
     n_inh = w_fi.shape[0]

@@ -274,8 +274,10 @@ def test_dale_and_readout_params_reject_bad_values():
 
 def test_functions_reject_bad_shapes():
     x = torch.zeros(2, 5, 3)
-    with pytest.raises(ParameterError, match="`weight`"):
+    with pytest.raises(ParameterError, match=r"`x` must be \(batch, time, 2\)"):
         lif.lif_dense(x, torch.zeros(4, 2))
+    with pytest.raises(ParameterError, match="`weight`"):
+        lif.lif_dense(x, torch.zeros(4, 3, 1))
     with pytest.raises(ParameterError, match="`rec_weight`"):
         lif.lif_dense(x, torch.zeros(4, 3), torch.zeros(3, 3))
     with pytest.raises(ParameterError, match="`x`"):
