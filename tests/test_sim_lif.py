@@ -311,3 +311,16 @@ def test_backend_dispatch_and_registration(monkeypatch):
         lif.register_backend("bad", {"lif_sparse": counting})
     with pytest.raises(ParameterError, match="`op`"):
         lif.dispatch("lif_sparse")
+
+
+@pytest.mark.parametrize("tau_mem, tau_syn", [(20e-3, 10e-3), (20e-3, 20e-3), (50e-3, 5e-3)])
+def test_simulated_kernel_integrals_equal_theory_discrete_mode(tau_mem, tau_syn):
+    # DEVELOPING.md: epsilon_bar = dt * sum K, epsilon_hat = dt * sum K^2 over the simulated response.
+    from fluctinit import theory
+
+    n = 2000  # long enough for lambda^n to vanish in float64
+    params = NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=DT, mode="free")
+    _, u = lif.lif_dense(one_spike(n), torch.ones(1, 1, dtype=torch.float64), params=params)
+    k = theory.kernel_integrals(tau_mem=tau_mem, tau_syn=tau_syn, dt=DT, mode="discrete")
+    assert DT * u.sum().item() == pytest.approx(k.epsilon_bar, rel=1e-10)
+    assert DT * (u**2).sum().item() == pytest.approx(k.epsilon_hat, rel=1e-10)
