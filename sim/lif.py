@@ -176,8 +176,8 @@ def set_flush_denormal(enabled: bool) -> bool:
 
     On (the default; ``FLUCTINIT_FLUSH_DENORMAL=0`` in the environment turns it off):
     every simulator function switches ``torch.set_flush_denormal(True)`` on for its
-    forward pass and, through two identity autograd nodes at its inputs and outputs,
-    for its backward pass, and restores the previous state afterwards.  The process-wide
+    forward pass and, through gradient hooks on its outputs and identity autograd nodes
+    on its inputs, for its backward pass, and restores the previous state afterwards.  The process-wide
     setting outside the simulator is left as it was (other code, e.g. hypothesis'
     subnormal floats, keeps working).
 
@@ -194,21 +194,16 @@ def set_flush_denormal(enabled: bool) -> bool:
     return supported
 
 
-class _BackwardFlushOn(torch.autograd.Function):
-    """Identity on a function's outputs; its backward (run first) turns flushing on."""
+def _flush_on_hook(state: dict) -> Callable[[torch.Tensor], None]:
+    """Gradient hook for a function's outputs: the first one to run turns flushing on."""
 
-    @staticmethod
-    def forward(ctx, state: dict, *tensors: torch.Tensor):  # noqa: D102
-        ctx.state = state
-        return tuple(t.view_as(t) for t in tensors)
-
-    @staticmethod
-    def backward(ctx, *grads):  # noqa: D102
-        if ctx.state["prev"] is None:
-            ctx.state["prev"] = _flushing()
-            if not ctx.state["prev"]:
+    def hook(grad: torch.Tensor) -> None:
+        if state["prev"] is None:
+            state["prev"] = _flushing()
+            if not state["prev"]:
                 torch.set_flush_denormal(True)
-        return (None, *grads)
+
+    return hook
 
 
 class _BackwardFlushOff(torch.autograd.Function):
@@ -257,15 +252,11 @@ def _denormal_scope(fn: Callable) -> Callable:
                 torch.set_flush_denormal(False)
         if not grad:
             return out
-        outs = out if isinstance(out, tuple) else (out,)
-        idx = [k for k, t in enumerate(outs) if t.requires_grad]
-        if not idx:
-            return out
-        marked = _BackwardFlushOn.apply(state, *(outs[k] for k in idx))
-        new = list(outs)
-        for k, t in zip(idx, marked):
-            new[k] = t
-        return tuple(new) if isinstance(out, tuple) else new[0]
+        hook = _flush_on_hook(state)
+        for t in out if isinstance(out, tuple) else (out,):
+            if t.requires_grad:
+                t.register_hook(hook)
+        return out
 
     return wrapper
 
