@@ -672,7 +672,9 @@ _BACKENDS: dict[str, dict[str, Callable]] = {
         "readout": readout,
     }
 }
-_CURRENT = {"backend": "reference"}
+# The default backend; FLUCTINIT_SIM_BACKEND in the environment chooses another one
+# (checked on first use, so a backend registered later in the import still counts).
+_CURRENT = {"backend": os.environ.get("FLUCTINIT_SIM_BACKEND", "reference")}
 
 
 def register_backend(name: str, ops: Mapping[str, Callable]) -> None:
@@ -701,7 +703,7 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
-    """The current default backend name (initially ``"reference"``)."""
+    """The current default backend name (initially ``"reference"``, or ``$FLUCTINIT_SIM_BACKEND``)."""
     return _CURRENT["backend"]
 
 

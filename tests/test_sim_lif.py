@@ -324,3 +324,17 @@ def test_simulated_kernel_integrals_equal_theory_discrete_mode(tau_mem, tau_syn)
     k = theory.kernel_integrals(tau_mem=tau_mem, tau_syn=tau_syn, dt=DT, mode="discrete")
     assert DT * u.sum().item() == pytest.approx(k.epsilon_bar, rel=1e-10)
     assert DT * (u**2).sum().item() == pytest.approx(k.epsilon_hat, rel=1e-10)
+
+
+def test_default_backend_from_the_environment():
+    import os
+    import subprocess
+    import sys
+
+    # one subprocess (importing torch is slow): the variable is read, and checked on first use
+    code = "from fluctinit.sim import get_backend, dispatch; print(get_backend()); dispatch('lif_dense')"
+    env = dict(os.environ, FLUCTINIT_SIM_BACKEND="no-such-backend")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "no-such-backend"
+    assert out.returncode != 0 and "`backend` must be one of" in out.stderr
+    assert lif.get_backend() == "reference"  # this process: the default
