@@ -1,8 +1,4 @@
-"""`fluctinit data ...`: exit codes, one-line errors, download via a local server.
-
-Until `"data": "_cli_data"` is in validation/cli.py's SUBCOMMANDS (owned by the lead),
-the tests add it with monkeypatch.
-"""
+"""`fluctinit data ...`: exit codes, one-line errors, download via a local server."""
 
 import gzip
 import hashlib
@@ -15,11 +11,6 @@ import pytest
 from fluctinit.validation import cli
 
 from test_data_shd import random_split, serve, write_shd
-
-
-@pytest.fixture(autouse=True)
-def data_subcommand(monkeypatch):
-    monkeypatch.setitem(cli.SUBCOMMANDS, "data", "_cli_data")
 
 
 @pytest.fixture
@@ -95,7 +86,7 @@ def test_randman_summary(tmp_path, capsys, monkeypatch):
 
 def test_parser_does_not_import_torch():
     code = ("import sys; from fluctinit.validation import cli; "
-            "cli.SUBCOMMANDS['data'] = '_cli_data'; cli.build_parser(); "
+            "cli.build_parser(); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
