@@ -85,8 +85,9 @@ def test_shd_source_bins_the_official_layout(shd_files):
         ref = np.zeros((350, 700))
         np.add.at(ref, (np.floor(t32[keep] / 2e-3).astype(int), u[keep]), 1)
         np.testing.assert_array_equal(x[i].numpy(), ref)
-    rates = M.measure_rates(src)
+    rates = M.measure_rates(src)  # counted from the events, without binning
     assert rates.shape == (700,)
+    np.testing.assert_allclose(rates, x.double().sum((0, 1)).numpy() / (8 * 350 * 2e-3), rtol=1e-12)
     assert abs(rates.mean() - 15.8) < Z * math.sqrt(15.8 / (700 * 8 * 0.7))
 
 

@@ -498,6 +498,8 @@ class SpikeSource:
         poisson_rate: for generated stationary Poisson input, its rate (Hz); ``None`` for data.
         variance_factor: for generated Poisson input, the exact variance relative to eq. 3
             (``1 - nu*dt`` for Bernoulli spikes, 1 for Poisson counts); ``None`` for data.
+        rates: optional callable giving the per-input rates over the window (Hz) without a
+            pass over the binned data (event-form data sets count their events directly).
     """
 
     name: str
@@ -509,6 +511,7 @@ class SpikeSource:
     batches: Callable[[], Iterator[torch.Tensor]]
     poisson_rate: float | None = None
     variance_factor: float | None = None
+    rates: Callable[[], np.ndarray] | None = None
 
 
 def _check_rate(name, nu, dt):
@@ -587,7 +590,15 @@ def dataset_source(dataset, *, dt: float = 2e-3, batch_size: int = 128, name: st
         for x, _ in dataset.batches(p["batch_size"], p["dt"], shuffle=False):
             yield x
 
-    return SpikeSource(name, int(dataset.n_units), int(n_steps), len(dataset), p["dt"], (0, int(n_steps)), batches)
+    def rates():
+        # events binned into steps 0..n_steps-1 (the same rule as the dense binning)
+        n_bins = np.floor(np.asarray(dataset.times, dtype=np.float64) / p["dt"])
+        counts = np.bincount(np.asarray(dataset.units)[n_bins < n_steps].astype(np.int64),
+                             minlength=dataset.n_units)
+        return counts / (len(dataset) * n_steps * p["dt"])
+
+    return SpikeSource(name, int(dataset.n_units), int(n_steps), len(dataset), p["dt"], (0, int(n_steps)), batches,
+                       rates=rates)
 
 
 SHD_HELP = ("the official SHD training file shd_train.h5: download shd_train.h5.gz from "
@@ -650,7 +661,11 @@ def _column_sums(x: torch.Tensor) -> torch.Tensor:
 
 
 def measure_rates(source: SpikeSource) -> np.ndarray:
-    """Per-input rates over the moment window (Hz), ``(n_inputs,)``: spike count / (samples * steps * dt)."""
+    """Per-input rates over the moment window (Hz), ``(n_inputs,)``: spike count / (samples * steps * dt).
+
+    Uses ``source.rates`` when the source can count its events directly, else one pass."""
+    if source.rates is not None:
+        return np.asarray(source.rates(), dtype=float)
     a, b = source.window
     total = torch.zeros(source.n_inputs, dtype=torch.float64)
     for x in source.batches():
