@@ -161,3 +161,14 @@ def test_randman_cli_full_paper_data_set(capsys):
     assert code == 0, err
     d = json.loads(out)
     assert d["n_samples"] == 8000 and d["nu"] == pytest.approx(5.0) and d["ratio"] < 1.0
+
+
+def test_parser_does_not_import_torch():
+    # DEVELOPING.md: subcommand modules import torch lazily, so `fluctinit kernel` stays fast
+    import subprocess
+    import sys
+
+    code = ("import sys; from fluctinit.validation import cli; cli.SUBCOMMANDS['validate'] = '_cli_validate'; "
+            "cli.build_parser(); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
