@@ -130,10 +130,27 @@ def test_population_variance_matches_target(case_run):
     s2 = np.mean([m.sigma_u**2 for m in rows], axis=0)  # (n_neurons,)
     target = float(pop.sigma_u[0])
     taus = {ch.tau_syn for ch in pop.channels}
-    if len(taus) > 1:
-        pytest.skip("two synaptic kernels: the loss factor f differs per channel (covered per neuron)")
-    f = info["f"][taus.pop()]
-    expect = target**2 * (1 - nu * info["dt"]) * (1 - f)
+    if len(taus) == 1:
+        f = info["f"][taus.pop()]
+        expect = target**2 * (1 - nu * info["dt"]) * (1 - f)
+    else:
+        # Dale's law with two kernels: per synapse type c, E_w[v_c] = kappa n_c nu_c (1 - nu_c dt)
+        # epsilon_hat_c m_c**2 (kappa = E[w**2]/E[w]**2: 2 exponential, e**(sigma_log**2)
+        # log-normal; m_c the theory's mean weights), and the loss factor f_c of its kernel
+        prm = pop.params[0]
+        kappa = 2.0 if pop.init == "dale-exponential" else math.exp(prm.sigma_log**2)
+        means = {"exc": prm.mean_exc, "inh": prm.mean_inh, "exc_rec": prm.mean_exc_rec}
+        expect = 0.0
+        for ch in pop.channels:
+            rate = nu if ch.source == "data" else ch.nu
+            eh = theory.kernel_integrals(tau_mem=info["tau_mem"], tau_syn=ch.tau_syn, dt=info["dt"]).epsilon_hat
+            v = kappa * ch.n_pre * rate * (1 - rate * info["dt"]) * eh * means[ch.name] ** 2
+            expect += v * (1 - info["f"][ch.tau_syn])
+        # the theory's record reproduces the target without the Bernoulli factor (eq. 43)
+        assert math.sqrt(sum(kappa * ch.n_pre * (nu if ch.source == "data" else ch.nu) * means[ch.name] ** 2
+                             * theory.kernel_integrals(tau_mem=info["tau_mem"], tau_syn=ch.tau_syn,
+                                                       dt=info["dt"]).epsilon_hat
+                             for ch in pop.channels)) == pytest.approx(target, rel=1e-9)
     # standard error: weight sampling (spread across neurons) and the common-mode temporal
     # noise of shared inputs (spread of the population mean across independent trial groups;
     # large for Dale's law, where all excitatory weights share a sign), in quadrature
@@ -142,7 +159,10 @@ def test_population_variance_matches_target(case_run):
     se_t = pop_g.std(ddof=1) / math.sqrt(len(pop_g))
     se = math.hypot(se_w, se_t)
     assert abs(s2.mean() - expect) < Z * se, (case, s2.mean(), expect, se)
-    assert se < 0.05 * expect  # the test has power
+    # the test has power (log-normal weights with sigma_log = 1 are heavy-tailed: their
+    # neuron-to-neuron spread of sigma**2 is large, so that case is weaker here; its per-neuron
+    # test above is tight)
+    assert se < (0.08 if case == "dale-lognormal" else 0.05) * expect
     # mean membrane potential over the weight draws: E[mu_hat] = mu_u (eqs. 4, 35, 40)
     mu = np.mean([m.mu_u for m in rows], axis=0)
     mu_t = float(pop.mu_u[0])
