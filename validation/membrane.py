@@ -12,8 +12,10 @@ threshold, no reset) each neuron's membrane is a linear filter of its weighted i
 so ``U[n] = sum_c sum_m K_c[n - m] (W_c @ x_c[m])`` with ``K_c`` the discrete PSP kernel
 (``theory.psp_kernel``).  Because filtering in time and weighting over inputs commute, the
 implementation first forms the weighted input ``x_c @ W_c.T`` for all neurons at once (one
-matrix product per synapse type and mini-batch), then runs the exact two-state recursion
-above once over time on the ``(batch, neurons)`` state.  No loop over neurons or samples.
+matrix product per synapse type and mini-batch), then evaluates the exact two-state
+recursion above in blocks of 32 steps, each block one small matrix product with the kernel's
+Toeplitz matrix plus the state carried exactly from the previous block
+(:func:`_filter_time_major`).  No loop over neurons, samples or single steps.
 
 Which time steps enter the moments:
 
@@ -43,7 +45,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -54,13 +56,14 @@ from fluctinit.theory._checks import Integer, Interval, OneOf, check, check_all,
 __all__ = [
     "INITIALIZERS",
     "Channel",
-    "Population",
+    "NeuronPopulation",
     "SpikeSource",
     "MembraneMeasurement",
     "MembraneReport",
     "burn_in_steps",
     "free_membrane",
     "draw_population",
+    "predicted_moments",
     "poisson_source",
     "tensor_source",
     "dataset_source",
@@ -302,7 +305,7 @@ class Channel:
 
 
 @dataclass(frozen=True)
-class Population:
+class NeuronPopulation:
     """Neurons with independently drawn weights and the targets they were drawn for.
 
     Attributes:
@@ -324,14 +327,14 @@ class Population:
         return int(self.channels[0].weights.shape[0])
 
     @staticmethod
-    def stack(pops: Sequence["Population"]) -> "Population":
+    def stack(pops: Sequence["NeuronPopulation"]) -> "NeuronPopulation":
         """Concatenate populations with the same channel layout along the neuron axis."""
         first = pops[0]
         chans = []
         for c, ch in enumerate(first.channels):
             chans.append(Channel(ch.name, torch.cat([p.channels[c].weights for p in pops], 0),
                                  ch.tau_syn, ch.source, ch.nu))
-        return Population(tuple(chans), first.init,
+        return NeuronPopulation(tuple(chans), first.init,
                           np.concatenate([p.sigma_u for p in pops]),
                           np.concatenate([p.mu_u for p in pops]),
                           tuple(r for p in pops for r in p.params))
@@ -359,7 +362,7 @@ def draw_population(
     dt: float = 2e-3,
     mode: str = "discrete",
     generator: torch.Generator | None = None,
-) -> Population:
+) -> NeuronPopulation:
     """Draw ``n_neurons`` independent weight vectors from an initializer for given targets.
 
     The weights are drawn by the simulator's initializers (:mod:`fluctinit.sim.init`), whose
@@ -385,7 +388,7 @@ def draw_population(
         generator: torch generator for the weight draws (``None``: torch's default).
 
     Returns:
-        a :class:`Population`; weights are float32 tensors.
+        a :class:`NeuronPopulation`; weights are float32 tensors.
 
     Raises:
         ParameterError: out-of-range arguments (before any math), infeasible targets.
@@ -441,11 +444,11 @@ def draw_population(
         if n_rec is not None:
             chans.append(Channel("exc_rec", ws[2], p["tau_syn"], "poisson", nu_r))
         channels = tuple(chans)
-    return Population(channels, init, np.full(n_post, p["sigma_u"] if xi is None else (p["theta"] - p["mu_u"]) / p["xi"]),
+    return NeuronPopulation(channels, init, np.full(n_post, p["sigma_u"] if xi is None else (p["theta"] - p["mu_u"]) / p["xi"]),
                       np.full(n_post, p["mu_u"]), (prm,))
 
 
-def predicted_moments(pop: Population, data_rates: np.ndarray, *, tau_mem: float, dt: float,
+def predicted_moments(pop: NeuronPopulation, data_rates: np.ndarray, *, tau_mem: float, dt: float,
                       bernoulli_data: bool) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron theory (paper eqs. 2-3) for the drawn weights: ``(mu_u, sigma_u)``, each ``(n_post,)``.
 
@@ -693,7 +696,7 @@ class MembraneMeasurement:
 
 def measure_membrane(
     source: SpikeSource,
-    pop: Population,
+    pop: NeuronPopulation,
     *,
     tau_mem: float = 20e-3,
     seed: int = 0,
@@ -944,7 +947,7 @@ def sweep(
     pops = [draw_population(init, p["n_neurons"], source.n_inputs, nu_used, sigma_u=s, mu_u=p["mu_u"], xi=p["xi"],
                             tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=source.dt, mode=p["mode"], generator=gen,
                             **init_kwargs) for s in sigmas]
-    pop = Population.stack(pops)
+    pop = NeuronPopulation.stack(pops)
     if rates is None:
         rates = np.full(source.n_inputs, source.poisson_rate) if source.poisson_rate is not None else measure_rates(source)
     pred_mu, pred_sigma = predicted_moments(pop, rates, tau_mem=p["tau_mem"], dt=source.dt,
