@@ -203,3 +203,38 @@ def test_dale_channels_equal_sim_dale_free_membrane():
     lm = math.exp(-2e-3 / 20e-3)
     got = M._filter([(torch.tensor(xe @ we.T), math.exp(-0.2)), (torch.tensor(xi @ wi.T), math.exp(-0.1))], lm)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["fan_in", "nu", "duration", "trials", "dt", "batch_size", "poisson_mode"])
+def test_poisson_source_constraints_each_parameter(name):
+    base = dict(fan_in=5, nu=10.0, duration=0.1, trials=2, dt=2e-3, batch_size=2, poisson_mode="bernoulli")
+    for bad in M.CONSTRAINTS[name].sample_invalid():
+        kw = dict(base, **{name: bad})
+        with pytest.raises(ParameterError) as err:
+            M.poisson_source(**kw)
+        assert f"`{name}`" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["n_neurons", "nu", "mu_u", "xi", "tau_mem", "tau_syn", "mode", "init",
+                                  "hist_neurons", "hist_bins", "hist_width"])
+def test_sweep_constraints_each_parameter(name):
+    src = M.tensor_source(torch.zeros(1, 10, 3), 2e-3)
+    for bad in M.CONSTRAINTS[name].sample_invalid():
+        with pytest.raises(ParameterError) as err:
+            M.sweep(src, [1.0], **{name: bad})
+        assert f"`{name}`" in str(err.value)
+    with pytest.raises(ParameterError, match="`sigma_u`"):
+        M.sweep(src, [1.0, -1.0])
+    with pytest.raises(ParameterError, match="`sigma_u`"):
+        M.sweep(src, [])
+
+
+def test_silent_data_and_mismatched_population_raise():
+    src = M.tensor_source(torch.zeros(2, 10, 3), 2e-3)
+    with pytest.raises(ValueError, match="no spikes"):
+        M.validate(src)  # the rate cannot be measured from silent data
+    pop = M.draw_population("feedforward", 2, 4, 5.0)
+    with pytest.raises(ParameterError, match="n_pre"):
+        M.measure_membrane(src, pop)
+    with pytest.raises(ParameterError, match="`x`"):
+        M.tensor_source(-torch.ones(1, 2, 2), 2e-3)
