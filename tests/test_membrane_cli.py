@@ -1,8 +1,4 @@
-"""`fluctinit validate poisson|randman|shd`: JSON keys, tables, histograms, exit 2 on bad input.
-
-Until `"validate": "_cli_validate"` is in validation/cli.py's SUBCOMMANDS (owned by the
-lead), the tests add it with monkeypatch.
-"""
+"""`fluctinit validate poisson|randman|shd`: JSON keys, tables, histograms, exit 2 on bad input."""
 
 import json
 import math
@@ -22,8 +18,7 @@ SMALL = ["--neurons", "32", "--fan-in", "40", "--trials", "4", "--duration", "0.
 
 
 @pytest.fixture(autouse=True)
-def validate_subcommand(monkeypatch):
-    monkeypatch.setitem(cli.SUBCOMMANDS, "validate", "_cli_validate")
+def one_thread():
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -168,7 +163,7 @@ def test_parser_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from fluctinit.validation import cli; cli.SUBCOMMANDS['validate'] = '_cli_validate'; "
+    code = ("import sys; from fluctinit.validation import cli; "
             "cli.build_parser(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
