@@ -120,11 +120,15 @@ def run_kernel(args) -> int:
 
 
 def _require(args, arch: str, *names: str) -> None:
+    from fluctinit.theory import dalian, feedforward, recurrent
     from fluctinit.theory._checks import ParameterError
 
+    table = {**dalian.CONSTRAINTS, **recurrent.CONSTRAINTS, **feedforward.CONSTRAINTS}
     for name in names:
         if getattr(args, name) is None:
-            raise ParameterError(f"`{name}` is required for {arch}; got None", [name], [None])
+            raise ParameterError(
+                f"`{name}` must be given for {arch} ({table[name].describe()}); got None", [name], [None]
+            )
 
 
 def _forbid(args, arch: str, *names: str) -> None:
