@@ -71,6 +71,7 @@ class SpikeEvents:
             torch.cumsum(counts[:-1], 0, out=self.offsets[1:])
         self._by_col: dict | None = None
         self.dense_time_major = True
+        self.source: Tensor | None = None
 
     @property
     def nnz(self) -> int:
@@ -116,6 +117,7 @@ class SpikeEvents:
         t, b = (first, second) if time_major else (second, first)
         ev = cls(rows, cols, values, (t, b, n), dense=x if x.requires_grad else None, layout=layout)
         ev.dense_time_major = time_major
+        ev.source = x.detach()  # a reference (no copy) for the dense fallback
         return ev
 
     @classmethod
@@ -319,10 +321,13 @@ def project(x: Tensor | SpikeEvents, weight: Tensor, *, mode: str = "auto") -> T
             )
             == "dense"
         ):
-            if x.dense is not None:
-                dense = x.dense if x.dense_time_major else x.dense.transpose(0, 1)
+            if x.dense is not None or x.source is not None:
+                src = x.dense if x.dense is not None else x.source
+                dense = src if x.dense_time_major else src.transpose(0, 1)
+                dense = dense if dense.dtype == weight.dtype else dense.to(weight.dtype)
             else:
-                dense = x.to_dense(weight.dtype)
+                x.source, x.dense_time_major = x.to_dense(weight.dtype), True  # built once
+                dense = x.source
             return torch.matmul(dense, weight.t())
         return _EventProject.apply(x, weight, x.dense)
     t, b, n_in = x.shape
