@@ -59,3 +59,12 @@ def test_bench_bad_flags_exit_2(bench_cli, capsys, argv, flag):
     assert bench_cli(["bench", *argv]) == 2
     err = capsys.readouterr().err
     assert f"`{flag}`" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_restores_denormal_flushing(bench_cli, capsys):
+    """The bench flushes denormals for every path alike, and leaves the process as it found it."""
+    from fluctinit.sim.lif import _flushing
+
+    before = _flushing()
+    assert bench_cli(["bench", "--shapes", "randman", "--batches", "1", "--batch-size", "1", "--no-peers", "--json"]) == 0
+    assert _flushing() == before

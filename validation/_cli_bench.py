@@ -384,7 +384,20 @@ def bench_shape(name: str, *, batches: int = 5, batch: int | None = None, device
     """Measure every path on one shape; returns the JSON record for it."""
     import torch
 
-    torch.set_flush_denormal(True)
+    from fluctinit.sim.lif import _flushing
+
+    was_flushing = _flushing()
+    torch.set_flush_denormal(True)  # every path alike (the issue's "denormals flushed")
+    try:
+        return _bench_shape(name, batches=batches, batch=batch, device=device, seed=seed, peers=peers, log=log)
+    finally:
+        if not was_flushing:
+            torch.set_flush_denormal(False)
+
+
+def _bench_shape(name, *, batches, batch, device, seed, peers, log) -> dict:
+    import torch
+
     prob = make_problem(name, batch=batch, device=device, seed=seed)
     t0 = time.perf_counter()
     from fluctinit.sim._fused import SpikeEvents
