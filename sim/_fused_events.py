@@ -18,7 +18,6 @@ machine, see benchmarks/bench_core.py).  Rows are time-major: ``row = t * batch 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor

@@ -156,10 +156,6 @@ class _Config:
     rec_index: list = field(default_factory=list)  # component index of each recurrent weight
 
 
-def _scale(x: Tensor, lam: float | Tensor) -> Tensor:
-    return x.mul_(lam)
-
-
 class _LIFScan(torch.autograd.Function):
     """Autograd function for :func:`lif_scan`; tensors time-major and flattened to (T, B, N)."""
 
