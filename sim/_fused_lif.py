@@ -182,9 +182,12 @@ class _LIFScan(torch.autograd.Function):
         itot = currents[0] if single else torch.empty((B, N), dtype=dtype, device=device)
         lam_m = cfg.lambda_mem
         theta = cfg.theta
+        # per-step views made once (indexing inside the loop costs a few us per view)
+        u_l, s_l = u_all.unbind(0), s_all.unbind(0)
+        j_l = {k: j.unbind(0) for k, j in j_of.items()}
         for n in range(T):
-            un = u_all[n]
-            sn = s_all[n]
+            un = u_l[n]
+            sn = s_l[n]
             # S[n] = Heaviside(U[n] - theta), written as 0/1 floats straight into the output
             torch.gt(un, theta, out=sn)
             if n + 1 < T:
@@ -194,7 +197,7 @@ class _LIFScan(torch.autograd.Function):
                         itot.add_(extra)
                 # U[n+1] = lambda_mem U[n] + (1 - lambda_mem) I[n]   (lerp), then the reset
                 # U[n+1] -= U[n+1] S[n]  (exactly U[n+1] (1 - S[n]) for S in {0, 1})
-                u_next = u_all[n + 1]
+                u_next = u_l[n + 1]
                 torch.lerp(itot, un, lam_m, out=u_next)
                 if cfg.reset:
                     u_next.addcmul_(u_next, sn, value=-1.0)
@@ -203,9 +206,9 @@ class _LIFScan(torch.autograd.Function):
                         cur = currents[k]
                         if k in j_of:
                             if isinstance(c.lambda_syn, Tensor):
-                                cur.mul_(c.lambda_syn).add_(j_of[k][n])
+                                cur.mul_(c.lambda_syn).add_(j_l[k][n])
                             else:
-                                torch.add(j_of[k][n], cur, alpha=c.lambda_syn, out=cur)
+                                torch.add(j_l[k][n], cur, alpha=c.lambda_syn, out=cur)
                         else:
                             cur.mul_(c.lambda_syn)
                         if k in w_of:
@@ -237,42 +240,53 @@ class _LIFScan(torch.autograd.Function):
         a_u = torch.zeros((B, N), dtype=dtype, device=device)
         m = torch.empty((B, N), dtype=dtype, device=device)
         q = torch.empty((B, N), dtype=dtype, device=device)
+        shift = torch.full((B, N), q_shift, dtype=dtype, device=device)
         ds = torch.empty((B, N), dtype=dtype, device=device) if w_of else None
+        # per-step views made once (indexing inside the loop costs a few us per view)
+        u_l, s_l = u_all.unbind(0), s_all.unbind(0)
+        dj_l = [dj.unbind(0) for dj in d_j]
+        gs_l = g_s.unbind(0) if g_s is not None else None
+        gu_l = g_u.unbind(0) if g_u is not None else None
+        lam_syn = [comp.lambda_syn for comp in comps]
+        vec_m = isinstance(lam_m, Tensor)
         for n in range(T - 1, -1, -1):
             # a_u holds a_U[n+1]; m = (1 - S[n]) a_U[n+1]
             if cfg.reset:
-                torch.addcmul(a_u, a_u, s_all[n], value=-1.0, out=m)
+                torch.addcmul(a_u, a_u, s_l[n], value=-1.0, out=m)
             else:
                 m.copy_(a_u)
             if n >= 1:
-                for k, comp in enumerate(comps):
-                    prev = d_j[k][n - 1]
-                    torch.mul(d_j[k][n], comp.lambda_syn, out=prev)
-                    if isinstance(one_m, Tensor):
+                for k in range(len(comps)):
+                    # a_I[n] = lambda_syn a_I[n+1] + (1 - lambda_mem) m
+                    prev = dj_l[k][n - 1]
+                    torch.mul(dj_l[k][n], lam_syn[k], out=prev)
+                    if vec_m:
                         prev.addcmul_(m, one_m)
                     else:
                         prev.add_(m, alpha=one_m)
             if has_s_grad:
                 if w_of:
-                    if g_s is not None:
-                        ds.copy_(g_s[n])
+                    if gs_l is not None:
+                        ds.copy_(gs_l[n])
                     else:
                         ds.zero_()
                     for k, w in w_of.items():
-                        comps[k].recurrence.add_input_grad(ds, d_j[k][n], w)
+                        comps[k].recurrence.add_input_grad(ds, dj_l[k][n], w)
                     dsn = ds
                 else:
-                    dsn = g_s[n]
-                torch.sub(u_all[n], cfg.theta, out=q).abs_().mul_(q_scale).add_(q_shift)
-                # a_U[n] = g_U[n] + h dS[n] + lambda_mem m
+                    dsn = gs_l[n]
+                # q = q_shift + q_scale |U[n] - theta|
+                torch.sub(u_l[n], cfg.theta, out=q).abs_()
+                torch.add(shift, q, alpha=q_scale, out=q)
+                # a_U[n] = g_U[n] + h dS[n] + lambda_mem m,   h = 1/q^2
                 torch.div(dsn, q, out=a_u).div_(q)
-                if g_u is not None:
-                    a_u.add_(g_u[n])
-            elif g_u is not None:
-                a_u.copy_(g_u[n])
+                if gu_l is not None:
+                    a_u.add_(gu_l[n])
+            elif gu_l is not None:
+                a_u.copy_(gu_l[n])
             else:
                 a_u.zero_()
-            if isinstance(lam_m, Tensor):
+            if vec_m:
                 a_u.addcmul_(m, lam_m)
             else:
                 a_u.add_(m, alpha=lam_m)
@@ -343,10 +357,11 @@ class _ReadoutScan(torch.autograd.Function):
         u_all = torch.empty_like(j)
         u_all[0].zero_()
         cur = torch.zeros_like(j[0])
+        u_l, j_l = u_all.unbind(0), j.unbind(0)
         for n in range(T - 1):
-            torch.lerp(cur, u_all[n], lam_m, out=u_all[n + 1])
+            torch.lerp(cur, u_l[n], lam_m, out=u_l[n + 1])
             if n + 2 < T:
-                torch.add(j[n], cur, alpha=lam_s, out=cur)
+                torch.add(j_l[n], cur, alpha=lam_s, out=cur)
         ctx.lams = (lam_m, lam_s)
         return u_all
 
@@ -359,11 +374,12 @@ class _ReadoutScan(torch.autograd.Function):
         d_j = torch.empty_like(g_u)
         d_j[T - 1].zero_()
         a_u = torch.zeros_like(g_u[0])
+        dj_l, gu_l = d_j.unbind(0), g_u.unbind(0)
         for n in range(T - 1, -1, -1):
             if n >= 1:
-                torch.mul(d_j[n], lam_s, out=d_j[n - 1]).add_(a_u, alpha=1.0 - lam_m)
+                torch.mul(dj_l[n], lam_s, out=dj_l[n - 1]).add_(a_u, alpha=1.0 - lam_m)
             # a_U[n] = g_U[n] + lambda_mem a_U[n+1]
-            torch.add(g_u[n], a_u, alpha=lam_m, out=a_u)
+            torch.add(gu_l[n], a_u, alpha=lam_m, out=a_u)
         return d_j, None, None
 
 
