@@ -148,6 +148,17 @@ def check_config(raw: dict, *, tiny: bool = False) -> dict:
         raise ParameterError(f"`config.randman.generator` must be an object of RandmanConfig fields; "
                              f"got {cfg['randman']['generator']!r}", ["config.randman.generator"],
                              [cfg["randman"]["generator"]])
+    from dataclasses import fields
+
+    from fluctinit.sim.inputs import RandmanConfig
+
+    known = {f.name for f in fields(RandmanConfig)} - {"seed"}
+    for k in cfg["randman"]["generator"]:
+        if k not in known:
+            raise ParameterError(f"`config.randman.generator.{k}` must be one of the RandmanConfig fields "
+                                 f"{sorted(known)} (the seed is config.randman.seed); got {k!r}",
+                                 [f"config.randman.generator.{k}"], [k])
+    RandmanConfig(seed=cfg["randman"]["seed"], **cfg["randman"]["generator"])  # range checks before any work
     cfg["shd"].setdefault("path", None)
     cfg["shd"].setdefault("duration", 0.7)
     cfg["shd"].setdefault("max_samples", None)
@@ -397,9 +408,13 @@ def plot(cfg: dict, results: dict[str, dict], out: str | os.PathLike) -> list[Pa
         axes[row][0].set_ylabel("density", fontsize=7)
         axes[row][0].legend(fontsize=5.5, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.9))
         _sweep_panel(axes[row][-1], res, f"({sl}) {name}")
-    extra = "; ".join(n for n in notes if "skipped" in n) or ""
-    fig.text(0.005, 0.005, C.stamp_footer(stamp, extra + (" | tiny" if cfg["tiny"] else "")), fontsize=5.5,
-             color="0.4", ha="left", va="bottom")
+    extra = [n for n in notes if "skipped" in n]
+    if results["shd"]["status"] != "skipped":
+        extra.append(f"SHD file {_shd_path(cfg)}")
+    if cfg["tiny"]:
+        extra.append("tiny (smoke-test sizes)")
+    fig.text(0.005, 0.005, C.stamp_footer(stamp, " | ".join(extra)), fontsize=5.5, color="0.4", ha="left",
+             va="bottom")
     fig.suptitle("Figure 2: free-membrane statistics, measured vs theory (eqs. 2-5, 9)", fontsize=9)
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.1, top=0.9, wspace=0.3, hspace=0.5)
     try:
@@ -465,10 +480,11 @@ def run(argv: Sequence[str] | None = None) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry; bad input prints one line to stderr and returns 2."""
+    """Command-line entry; bad input (config values, a missing cache for ``--plot-only``, a
+    malformed SHD file) prints one line to stderr and returns 2."""
     try:
         run(argv)
-    except (ParameterError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError) as e:  # ParameterError and the data loaders' DataError are ValueErrors
         print(f"fig2_membrane: error: {e}", file=sys.stderr)
         return 2
     return 0

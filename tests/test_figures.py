@@ -133,8 +133,50 @@ def test_fig2_cache_reused_and_changed_config_recomputes(tiny_run, tmp_path):
     new = _load(path)
     assert new["stamp"]["key"] != old["stamp"]["key"] and new["stamp"]["seed"] == raw["seed"]
     assert new["rows"][0]["per_neuron"]["sigma_u"] != old["rows"][0]["per_neuron"]["sigma_u"]
-    # --plot-only refuses results computed for another config (one line, exit status 2)
+    # --plot-only refuses results computed for another config (exit status 2) ...
     assert F2.main(["--tiny", "--out", str(out), "--plot-only"]) == 2
+    # ... and plots those of its own config without computing
+    png = out / "fig2.png"
+    before = png.stat().st_mtime_ns
+    info = F2.run(["--tiny", "--out", str(out), "--plot-only", "--config", str(cfg_path)])
+    assert info["status"] == {"randman": "cached", "shd": "cached"} and F2.COMPUTE_COUNT["randman"] == n + 1
+    assert png.stat().st_mtime_ns != before
+
+
+def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread, capsys):
+    """The SHD path is exercised on a small file in the official HDF5 layout given by the config
+    (independent Poisson events at 15.8 Hz on 700 units, the paper's SHD mean rate)."""
+    import numpy as np
+    from PIL import Image
+    from test_membrane_data import poisson_events, write_shd_file
+
+    rng = np.random.default_rng(3)
+    t, u = poisson_events(rng, 4)
+    shd = tmp_path / "shd_train.h5"
+    write_shd_file(shd, t, u, rng.integers(0, 20, 4))
+    raw = _load(F2.DEFAULT_CONFIG)
+    raw["shd"]["path"] = str(shd)
+    raw["tiny"]["neurons"] = 4
+    cfg_path = tmp_path / "fig2.json"
+    cfg_path.write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    info = F2.run(["--tiny", "--out", str(out), "--config", str(cfg_path)])
+    assert info["status"]["shd"] == "computed"
+    res = _load(out / "fig2_shd.json")
+    assert res["n_samples"] == 4 and res["n_inputs"] == 700 and res["stamp"]["notes"] == []
+    # measured input rate: 4 samples x 700 units x 0.7 s of Poisson events; 4 standard errors
+    assert abs(res["nu"] - 15.8) < 4 * math.sqrt(15.8 / (700 * 4 * 0.7))
+    assert [r["sigma_u_target"] for r in res["rows"]] == F2.load_config(tiny=True)["sigma_us"]
+    with Image.open(out / "fig2.png") as im:
+        stamp = json.loads(im.text["Description"])
+    assert stamp["results"]["shd"]["status"] == "computed" and not any("skipped" in n for n in stamp["notes"])
+    # a file that is not in the official format is an error (exit 2), never skipped or replaced
+    shd.write_bytes(b"not hdf5")
+    capsys.readouterr()
+    assert F2.main(["--tiny", "--out", str(out), "--config", str(cfg_path), "--compute-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fig2_membrane: error: ") and "shd_train.h5" in err
+    assert _load(out / "fig2_shd.json")["status"] == "computed"  # the earlier result is left as it was
 
 
 def test_fig2_configured_but_missing_shd_file_is_skipped(tmp_path, one_thread):
@@ -169,6 +211,10 @@ def test_fig2_config_structure_errors():
         F2.check_config(dict(raw, sigma_us=[1.0, -0.5]))
     with pytest.raises(ParameterError, match=r"`config\.shd\.path` must be"):
         F2.check_config(dict(raw, shd=dict(raw["shd"], path=3)))
+    with pytest.raises(ParameterError, match=r"`config\.randman\.generator\.samples` must be one of"):
+        F2.check_config(dict(raw, randman=dict(raw["randman"], generator={"samples": 3})))
+    with pytest.raises(ParameterError, match="samples_per_class"):  # RandmanConfig's own checks, before any work
+        F2.check_config(dict(raw, randman=dict(raw["randman"], generator={"samples_per_class": 7})))
     with pytest.raises(ParameterError, match=r"`config\.randman\.max_samples` must be"):
         F2.check_config(dict(raw, randman=dict(raw["randman"], max_samples=0)))
 
