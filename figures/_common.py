@@ -1,0 +1,218 @@
+"""Shared helpers of the figure scripts: stamps, config hashes, caches and atomic outputs.
+
+Every figure script (STYLE.md practice 13) keeps its expensive computation apart from its
+plotting: the computation writes JSON results under an output folder, each stamped with
+
+* ``version``: ``fluctinit.__version__`` (from pyproject.toml),
+* ``git_commit`` / ``git_dirty``: the commit of the source tree, if it is a git checkout,
+* ``seed`` and the full effective ``config`` with its ``config_hash``
+  (:func:`config_hash`: sha256 of the canonical JSON, 16 hex digits),
+* ``created_utc``, ``argv`` and the numpy/torch versions,
+* ``notes``: anything the reader must know (e.g. panels skipped because a data file is missing).
+
+A cached result is reused only when its stored ``key`` (the config hash, plus fingerprints of
+any input files) equals the current one (:func:`load_cached`).  Figures are written
+atomically (temporary file in the same folder, then ``os.replace``) with the stamp in the
+PNG/PDF metadata and a one-line text footer (:func:`save_figure`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from fluctinit.validation.membrane import write_json_atomic
+
+__all__ = [
+    "canonical_json",
+    "config_hash",
+    "file_fingerprint",
+    "git_commit",
+    "make_stamp",
+    "stamp_footer",
+    "load_cached",
+    "write_result",
+    "cache_dir",
+    "save_figure",
+    "deep_update",
+]
+
+#: the repository root (the folder above figures/), where the git commit is looked up
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal configs give equal strings."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def config_hash(obj: Any) -> str:
+    """First 16 hex digits of the sha256 of :func:`canonical_json` of ``obj``."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
+
+
+def file_fingerprint(path: str | os.PathLike | None) -> dict:
+    """Identity of an input file for cache keys: ``{"path", "size", "mtime_ns"}``, or
+    ``{"path", "missing": True}`` when there is no file (``path=None`` included).
+
+    A cached result computed without the file is thus recomputed once the file appears."""
+    if path is None:
+        return {"path": None, "missing": True}
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except OSError:
+        return {"path": p, "missing": True}
+    return {"path": p, "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+
+
+def git_commit(root: str | os.PathLike | None = None) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` of the git checkout holding the source, or ``(None, None)``.
+
+    ``dirty`` is True when tracked files differ from the commit (``git status --porcelain
+    --untracked-files=no`` is non-empty)."""
+    root = os.fspath(root or _SOURCE_ROOT)
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None, None
+        st = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True, timeout=10)
+        dirty = bool(st.stdout.strip()) if st.returncode == 0 else None
+        return head.stdout.strip(), dirty
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def make_stamp(config: dict, *, seed: int, key: str | None = None, notes: Iterable[str] = (),
+               argv: list[str] | None = None) -> dict:
+    """The provenance record stored with every result and figure.
+
+    Args:
+        config: the effective configuration (JSON-serializable); stored whole.
+        seed: the seed of all random draws of the computation.
+        key: the cache key (default: :func:`config_hash` of ``config``).
+        notes: human-readable remarks (skipped panels, substitutions refused, ...).
+        argv: the command line (default ``sys.argv``).
+
+    Returns:
+        dict with ``version, git_commit, git_dirty, seed, config, config_hash, key,
+        created_utc, argv, python, numpy, torch, notes``.
+    """
+    import numpy
+    import torch
+
+    from fluctinit import __version__
+
+    commit, dirty = git_commit()
+    h = config_hash(config)
+    return dict(
+        version=__version__,
+        git_commit=commit,
+        git_dirty=dirty,
+        seed=int(seed),
+        config=config,
+        config_hash=h,
+        key=key if key is not None else h,
+        created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        argv=list(sys.argv if argv is None else argv),
+        python=sys.version.split()[0],
+        numpy=numpy.__version__,
+        torch=torch.__version__,
+        notes=list(notes),
+    )
+
+
+def stamp_footer(stamp: dict, extra: str = "") -> str:
+    """One line for a figure footer: version, commit, seed, config hash (and ``extra``)."""
+    commit = stamp.get("git_commit")
+    c = "no git" if not commit else commit[:10] + ("+dirty" if stamp.get("git_dirty") else "")
+    s = f"fluctinit {stamp.get('version')} | commit {c} | seed {stamp.get('seed')} | config {stamp.get('config_hash')}"
+    return s + (f" | {extra}" if extra else "")
+
+
+def load_cached(path: str | os.PathLike, key: str) -> dict | None:
+    """The JSON result at ``path`` if it exists, parses and its ``stamp.key`` equals ``key``; else None."""
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("stamp"), dict) or obj["stamp"].get("key") != key:
+        return None
+    return obj
+
+
+def write_result(path: str | os.PathLike, obj: dict) -> None:
+    """Write a result (a dict holding ``"stamp"``) as JSON, atomically."""
+    if "stamp" not in obj:
+        raise ValueError(f"result for {os.fspath(path)!r} has no stamp")
+    write_json_atomic(path, obj)
+
+
+def cache_dir(out: str | os.PathLike, name: str) -> Path:
+    """``<out>/cache/<name>``, created: where a figure keeps intermediate data (e.g. generated data sets)."""
+    d = Path(out) / "cache" / name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def deep_update(base: dict, overrides: dict) -> dict:
+    """A copy of ``base`` with ``overrides`` merged in recursively (dicts merge, other values replace)."""
+    out = dict(base)
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_update(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_figure(fig, out: str | os.PathLike, name: str, stamp: dict, *, title: str = "",
+                formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Write ``fig`` as ``<out>/<name>.<fmt>`` atomically, with the stamp in the metadata.
+
+    PNG: text chunks ``Title``, ``Software`` (version and commit) and ``Description`` (the
+    whole stamp as JSON).  PDF: ``Title``, ``Creator``, ``Subject`` (the stamp as JSON) and
+    ``Keywords`` (seed and config hash).  The caller adds the visible footer
+    (:func:`stamp_footer`).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp_json = canonical_json(stamp)
+    software = f"fluctinit {stamp.get('version')} (commit {stamp.get('git_commit')})"
+    written = []
+    for fmt in formats:
+        if fmt == "png":
+            meta = {"Title": title or name, "Software": software, "Description": stamp_json}
+        elif fmt == "pdf":
+            meta = {"Title": title or name, "Creator": software, "Subject": stamp_json,
+                    "Keywords": f"seed={stamp.get('seed')} config_hash={stamp.get('config_hash')}"}
+        else:
+            meta = None
+        target = out / f"{name}.{fmt}"
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-", suffix=f".{fmt}")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=fmt, metadata=meta, dpi=150 if fmt == "png" else None)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        written.append(target)
+    return written

@@ -1,0 +1,238 @@
+"""Smoke tests of the figure scripts on tiny data (STYLE.md practice 13) and of their helpers.
+
+Figure 2 (fluctinit.figures.fig2_membrane): the --tiny run writes stamped results and
+figures; a second run with the same config reuses the cache, a changed config recomputes;
+without an SHD file the SHD panels are skipped and noted, never filled with generated data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+import fluctinit
+from fluctinit.figures import _common as C
+from fluctinit.figures import fig2_membrane as F2
+from fluctinit.theory import ParameterError
+
+STAMP_KEYS = {"version", "git_commit", "git_dirty", "seed", "config", "config_hash", "key", "created_utc", "argv",
+              "notes"}
+ROW_KEYS = {"sigma_u_target", "sigma_u_measured", "sigma_u_spread", "ratio", "ratio_sem", "sigma_u_predicted",
+            "sigma_u_spread_predicted", "mu_u_measured", "n_neurons", "n_samples", "seed", "per_neuron"}
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one intra-op thread is faster on a shared machine
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, one_thread):
+    out = tmp_path_factory.mktemp("fig2")
+    before = dict(F2.COMPUTE_COUNT)
+    info = F2.run(["--tiny", "--out", str(out)])
+    return out, info, before
+
+
+def _load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_fig2_tiny_results_are_stamped_with_expected_keys(tiny_run):
+    out, info, before = tiny_run
+    assert info["status"] == {"randman": "computed", "shd": "skipped"}
+    assert F2.COMPUTE_COUNT["randman"] == before["randman"] + 1
+    assert F2.COMPUTE_COUNT["shd"] == before["shd"]  # no SHD computation without the file
+    cfg = F2.load_config(tiny=True)
+    res = _load(out / "fig2_randman.json")
+    st = res["stamp"]
+    assert STAMP_KEYS <= set(st)
+    assert st["version"] == fluctinit.__version__
+    assert st["seed"] == cfg["seed"]
+    assert st["config"] == cfg and st["config"]["tiny"] is True
+    assert st["config_hash"] == C.config_hash(cfg)
+    assert st["key"] == F2.dataset_key(cfg, "randman")
+    assert {"dataset", "status", "rows", "histograms", "n_samples", "n_inputs", "nu", "elapsed_s"} <= set(res)
+    assert res["n_samples"] == cfg["randman"]["max_samples"] and res["n_inputs"] == 20
+    # Randman: one spike per unit per 200 ms trial, 5 Hz exactly (paper section 4.1)
+    assert math.isclose(res["nu"], 5.0, rel_tol=1e-9)
+    assert [r["sigma_u_target"] for r in res["rows"]] == cfg["sigma_us"]
+    for r in res["rows"]:
+        assert ROW_KEYS <= set(r)
+        assert r["n_neurons"] == cfg["neurons"]
+        # ratio is the mean of per-neuron sigma_i / target, i.e. mean(sigma_i) / target
+        assert math.isclose(r["ratio"], r["sigma_u_measured"] / r["sigma_u_target"], rel_tol=1e-9)
+        assert r["sigma_u_spread_predicted"] > 0 and r["sigma_u_spread"] > 0
+        assert len(r["per_neuron"]["sigma_u"]) == cfg["neurons"]
+    assert len(res["histograms"]) == len(cfg["sigma_us"])
+    for h in res["histograms"]:
+        widths = [b - a for a, b in zip(h["edges"][:-1], h["edges"][1:])]
+        mass = sum(d * w for d, w in zip(h["density"], widths)) + h["underflow"] + h["overflow"]
+        assert math.isclose(mass, 1.0, rel_tol=1e-9)  # a density over all values of U
+
+
+def test_fig2_tiny_figures_carry_the_stamp(tiny_run):
+    from PIL import Image
+
+    out, info, _ = tiny_run
+    png, pdf = out / "fig2.png", out / "fig2.pdf"
+    assert sorted(info["files"]) == sorted([str(png), str(pdf)])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    with Image.open(png) as im:
+        stamp = json.loads(im.text["Description"])
+        assert im.size[0] > 500
+    assert stamp["version"] == fluctinit.__version__
+    assert stamp["config_hash"] == C.config_hash(F2.load_config(tiny=True))
+    assert stamp["results"]["shd"]["status"] == "skipped"
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-"
+    assert stamp["config_hash"].encode() in data  # Keywords/Subject of the PDF info dictionary
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]  # atomic writes leave no temporaries
+
+
+def test_fig2_missing_shd_panels_skipped_and_noted(tiny_run):
+    out, _, _ = tiny_run
+    shd = _load(out / "fig2_shd.json")
+    assert shd["status"] == "skipped"
+    assert "rows" not in shd and "histograms" not in shd  # nothing substituted for SHD
+    assert "shd.path is null" in shd["reason"]
+    assert shd["reason"] in shd["stamp"]["notes"]
+    with __import__("PIL.Image").Image.open(out / "fig2.png") as im:
+        assert shd["reason"] in json.loads(im.text["Description"])["notes"]
+
+
+def test_fig2_cache_reused_and_changed_config_recomputes(tiny_run, tmp_path):
+    out, _, _ = tiny_run
+    path = out / "fig2_randman.json"
+    mtime = path.stat().st_mtime_ns
+    n = F2.COMPUTE_COUNT["randman"]
+    info = F2.run(["--tiny", "--out", str(out), "--compute-only"])
+    assert info["status"]["randman"] == "cached" and info["files"] == []
+    assert F2.COMPUTE_COUNT["randman"] == n and path.stat().st_mtime_ns == mtime
+    old = _load(path)
+    # changed config (another weight seed): recomputed, new key, other weights
+    raw = _load(F2.DEFAULT_CONFIG)
+    raw["seed"] = raw["seed"] + 1
+    cfg_path = tmp_path / "fig2.json"
+    cfg_path.write_text(json.dumps(raw))
+    info = F2.run(["--tiny", "--out", str(out), "--compute-only", "--config", str(cfg_path)])
+    assert info["status"]["randman"] == "computed"
+    assert F2.COMPUTE_COUNT["randman"] == n + 1
+    new = _load(path)
+    assert new["stamp"]["key"] != old["stamp"]["key"] and new["stamp"]["seed"] == raw["seed"]
+    assert new["rows"][0]["per_neuron"]["sigma_u"] != old["rows"][0]["per_neuron"]["sigma_u"]
+    # --plot-only refuses results computed for another config (exit status 2) ...
+    assert F2.main(["--tiny", "--out", str(out), "--plot-only"]) == 2
+    # ... and plots those of its own config without computing
+    png = out / "fig2.png"
+    before = png.stat().st_mtime_ns
+    info = F2.run(["--tiny", "--out", str(out), "--plot-only", "--config", str(cfg_path)])
+    assert info["status"] == {"randman": "cached", "shd": "cached"} and F2.COMPUTE_COUNT["randman"] == n + 1
+    assert png.stat().st_mtime_ns != before
+
+
+def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread, capsys):
+    """The SHD path is exercised on a small file in the official HDF5 layout given by the config
+    (independent Poisson events at 15.8 Hz on 700 units, the paper's SHD mean rate)."""
+    import numpy as np
+    from PIL import Image
+    from test_membrane_data import poisson_events, write_shd_file
+
+    rng = np.random.default_rng(3)
+    t, u = poisson_events(rng, 4)
+    shd = tmp_path / "shd_train.h5"
+    write_shd_file(shd, t, u, rng.integers(0, 20, 4))
+    raw = _load(F2.DEFAULT_CONFIG)
+    raw["shd"]["path"] = str(shd)
+    raw["tiny"]["neurons"] = 4
+    cfg_path = tmp_path / "fig2.json"
+    cfg_path.write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    info = F2.run(["--tiny", "--out", str(out), "--config", str(cfg_path)])
+    assert info["status"]["shd"] == "computed"
+    res = _load(out / "fig2_shd.json")
+    assert res["n_samples"] == 4 and res["n_inputs"] == 700 and res["stamp"]["notes"] == []
+    # measured input rate: 4 samples x 700 units x 0.7 s of Poisson events; 4 standard errors
+    assert abs(res["nu"] - 15.8) < 4 * math.sqrt(15.8 / (700 * 4 * 0.7))
+    assert [r["sigma_u_target"] for r in res["rows"]] == F2.load_config(tiny=True)["sigma_us"]
+    with Image.open(out / "fig2.png") as im:
+        stamp = json.loads(im.text["Description"])
+    assert stamp["results"]["shd"]["status"] == "computed" and not any("skipped" in n for n in stamp["notes"])
+    # a file that is not in the official format is an error (exit 2), never skipped or replaced
+    shd.write_bytes(b"not hdf5")
+    capsys.readouterr()
+    assert F2.main(["--tiny", "--out", str(out), "--config", str(cfg_path), "--compute-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fig2_membrane: error: ") and "shd_train.h5" in err
+    assert _load(out / "fig2_shd.json")["status"] == "computed"  # the earlier result is left as it was
+
+
+def test_fig2_configured_but_missing_shd_file_is_skipped(tmp_path, one_thread):
+    raw = _load(F2.DEFAULT_CONFIG)
+    raw["shd"]["path"] = str(tmp_path / "nowhere" / "shd_train.h5")
+    cfg = F2.check_config(raw, tiny=True)
+    res, status = F2.compute_dataset(cfg, "shd", tmp_path)
+    assert status == "skipped" and "no SHD file at" in res["reason"] and "nowhere" in res["reason"]
+    assert F2.compute_dataset(cfg, "shd", tmp_path)[1] == "cached"
+    # the file appearing changes the cache key, so a stale skip is never reused
+    (tmp_path / "nowhere").mkdir()
+    (tmp_path / "nowhere" / "shd_train.h5").write_bytes(b"not hdf5")
+    assert F2.dataset_key(cfg, "shd") != res["stamp"]["key"]
+
+
+@pytest.mark.parametrize("name", sorted(F2.CONFIG_CONSTRAINTS))
+def test_fig2_config_values_out_of_range_raise_naming_the_key(name):
+    raw = _load(F2.DEFAULT_CONFIG)
+    for bad in F2.CONFIG_CONSTRAINTS[name].sample_invalid():
+        raw[name] = bad
+        with pytest.raises(ParameterError, match=rf"`config\.{name}` must be"):
+            F2.check_config(raw)
+
+
+def test_fig2_config_structure_errors():
+    raw = _load(F2.DEFAULT_CONFIG)
+    with pytest.raises(ParameterError, match=r"`config\.sigma_uu` must be one of the known keys"):
+        F2.check_config(dict(raw, sigma_uu=[1.0]))
+    with pytest.raises(ParameterError, match="hist_sigma_us"):
+        F2.check_config(dict(raw, hist_sigma_us=[0.3]))
+    with pytest.raises(ParameterError, match=r"`config\.sigma_us` must be"):
+        F2.check_config(dict(raw, sigma_us=[1.0, -0.5]))
+    with pytest.raises(ParameterError, match=r"`config\.shd\.path` must be"):
+        F2.check_config(dict(raw, shd=dict(raw["shd"], path=3)))
+    with pytest.raises(ParameterError, match=r"`config\.randman\.generator\.samples` must be one of"):
+        F2.check_config(dict(raw, randman=dict(raw["randman"], generator={"samples": 3})))
+    with pytest.raises(ParameterError, match="samples_per_class"):  # RandmanConfig's own checks, before any work
+        F2.check_config(dict(raw, randman=dict(raw["randman"], generator={"samples_per_class": 7})))
+    with pytest.raises(ParameterError, match=r"`config\.randman\.max_samples` must be"):
+        F2.check_config(dict(raw, randman=dict(raw["randman"], max_samples=0)))
+
+
+def test_common_config_hash_and_cache(tmp_path):
+    a = {"x": 1, "y": {"b": 2.0, "a": [1, 2]}}
+    b = {"y": {"a": [1, 2], "b": 2.0}, "x": 1}
+    assert C.config_hash(a) == C.config_hash(b) and len(C.config_hash(a)) == 16
+    assert C.config_hash(a) != C.config_hash(dict(a, x=2))
+    p = tmp_path / "r.json"
+    assert C.load_cached(p, "k") is None  # missing
+    with pytest.raises(ValueError, match="no stamp"):
+        C.write_result(p, {"rows": []})
+    C.write_result(p, {"stamp": {"key": "k"}, "rows": [1]})
+    assert C.load_cached(p, "k") == {"stamp": {"key": "k"}, "rows": [1]}
+    assert C.load_cached(p, "other") is None
+    p.write_text("{truncated")
+    assert C.load_cached(p, "k") is None  # unreadable caches are recomputed, not trusted
+    assert C.deep_update({"a": {"b": 1, "c": 2}, "d": 3}, {"a": {"b": 5}}) == {"a": {"b": 5, "c": 2}, "d": 3}
+    assert C.file_fingerprint(None)["missing"] and C.file_fingerprint(tmp_path / "none")["missing"]
+    assert C.file_fingerprint(p)["size"] == p.stat().st_size
