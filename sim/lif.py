@@ -738,8 +738,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
     reported and nothing recurrent acts (the fused core would still report threshold
     crossings, so it is called without recurrence and ``S`` is zeroed); a Dale layer
     without excitatory recurrence gets zero ``w_re``/``w_ri``; several readout inputs
-    are summed through linearity (``U`` is linear in the currents).  ``dale_conv`` has
-    no fused version and falls back to the reference.
+    go through one scan (their currents are summed).
     """
 
     def sur(s: SuperSpike) -> dict:
@@ -790,18 +789,38 @@ def _fused_adapters(fused) -> dict[str, Callable]:
         return s_e, u_e, s_i, u_i
 
     @_denormal_scope
+    def f_dale_conv(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None, *, stride=1, padding=0,
+                    params=DaleParams(), surrogate=SuperSpike()):
+        if not isinstance(x, torch.Tensor):
+            raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
+        free = params.mode == "free"
+        if free:  # no recurrence acts in free mode: zero kernels keep the shapes (and the spatial size)
+            w_ie, w_ii = torch.zeros_like(w_ie), torch.zeros_like(w_ii)
+            w_re = w_ri = None
+        s_e, u_e, s_i, u_i = fused.fused_dale_conv(
+            _as_weight_dtype(x, w_fe), w_fe, w_fi, w_re, w_ri, w_ie, w_ii, stride=stride, padding=padding,
+            tau_mem_exc=params.tau_mem_exc, tau_mem_inh=params.tau_mem_inh, tau_syn_exc=params.tau_syn_exc,
+            tau_syn_inh=params.tau_syn_inh, dt=params.dt, theta=params.theta, reset=not free, **sur(surrogate),
+        )
+        if free:
+            s_e, s_i = torch.zeros_like(u_e), torch.zeros_like(u_i)
+        return s_e, u_e, s_i, u_i
+
+    @_denormal_scope
     def f_readout(inputs, weights, *, params):
         if len(inputs) == 0 or len(inputs) != len(weights):
             return readout(inputs, weights, params=params)  # raises the reference's error
-        out = None
-        for x, w in zip(inputs, weights):
-            flat = x.reshape(x.shape[0], x.shape[1], -1)
-            u = fused.fused_readout(_as_weight_dtype(flat, w), w, tau_mem=params.tau_out,
-                                    tau_syn=params.tau_syn, dt=params.dt)
-            out = u if out is None else out + u
-        return out
+        flat = [_as_weight_dtype(x.reshape(x.shape[0], x.shape[1], -1), w) for x, w in zip(inputs, weights)]
+        # all inputs (skip connections) summed into one current, then one scan
+        return fused.fused_readout(flat, list(weights), tau_mem=params.tau_out, tau_syn=params.tau_syn, dt=params.dt)
 
-    return {"lif_dense": f_lif_dense, "lif_conv": f_lif_conv, "dale_dense": f_dale_dense, "readout": f_readout}
+    return {
+        "lif_dense": f_lif_dense,
+        "lif_conv": f_lif_conv,
+        "dale_dense": f_dale_dense,
+        "dale_conv": f_dale_conv,
+        "readout": f_readout,
+    }
 
 
 def _register_fused() -> None:

@@ -89,6 +89,21 @@ def test_dale_dense(exc_rec, mode):
     compare("dale_dense", tuple([x] + ws), {"params": DaleParams(tau_mem_inh=15e-3, mode=mode)})
 
 
+@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("exc_rec", [True, False])
+@pytest.mark.parametrize("mode", ["reset", "free"])
+def test_dale_conv(nd, exc_rec, mode):
+    x = rand_spikes(2, 25, 3, *([10] * nd), p=0.3)
+    k3, k5 = (3,) * nd, (5,) * nd
+    ws = [weights(4, 3, *k3, scale=1.5, seed=4, positive=True), weights(2, 3, *k3, scale=1.5, seed=5, positive=True),
+          weights(4, 2, *k3, seed=6, positive=True), weights(2, 2, *k3, seed=7, positive=True)]
+    if exc_rec:
+        ws += [weights(4, 4, *k5, scale=0.3, seed=8, positive=True), weights(2, 4, *k5, scale=0.3, seed=9, positive=True)]
+    out = compare("dale_conv", tuple([x] + ws),
+                  {"stride": 1, "padding": 1, "params": DaleParams(tau_mem_inh=15e-3, mode=mode)})
+    assert (out[0].sum() > 0) == (mode == "reset")
+
+
 def test_readout_with_skip_inputs():
     xs = [rand_spikes(2, 30, 5, seed=1), rand_spikes(2, 30, 2, 3, seed=2)]
     ws = [weights(4, 5, seed=3), weights(4, 6, seed=4)]

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "_cli_theory",
     "data": "_cli_data",
     "validate": "_cli_validate",
+    "bench": "_cli_bench",
 }
 
 # Python parameter names -> command-line flags, so error messages name what the user typed.
