@@ -672,9 +672,10 @@ _BACKENDS: dict[str, dict[str, Callable]] = {
         "readout": readout,
     }
 }
-# The default backend; FLUCTINIT_SIM_BACKEND in the environment chooses another one
-# (checked on first use, so a backend registered later in the import still counts).
-_CURRENT = {"backend": os.environ.get("FLUCTINIT_SIM_BACKEND", "reference")}
+# The default backend: the fused core (registered at the end of this module) when it is
+# installed, else the reference loop; FLUCTINIT_SIM_BACKEND in the environment chooses another
+# one (checked on first use, so a backend registered later in the import still counts).
+_CURRENT = {"backend": os.environ.get("FLUCTINIT_SIM_BACKEND", "fused")}
 
 
 def register_backend(name: str, ops: Mapping[str, Callable]) -> None:
@@ -703,7 +704,7 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
-    """The current default backend name (initially ``"reference"``, or ``$FLUCTINIT_SIM_BACKEND``)."""
+    """The current default backend name (initially ``"fused"`` when installed, or ``$FLUCTINIT_SIM_BACKEND``)."""
     return _CURRENT["backend"]
 
 
@@ -824,11 +825,14 @@ def _fused_adapters(fused) -> dict[str, Callable]:
 
 
 def _register_fused() -> None:
-    """Register the ``"fused"`` backend when the fused core is installed (the default stays "reference")."""
+    """Register the ``"fused"`` backend when the fused core is installed; it is the default then
+    (the fast core with hand-written BPTT, tested gradient-equal to the reference loop)."""
     import importlib
     import importlib.util
 
     if importlib.util.find_spec(f"{__package__}._fused") is None:
+        if _CURRENT["backend"] == "fused" and "FLUCTINIT_SIM_BACKEND" not in os.environ:
+            _CURRENT["backend"] = "reference"
         return
     _BACKENDS["fused"] = _fused_adapters(importlib.import_module(f"{__package__}._fused"))
 
