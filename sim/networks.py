@@ -1,0 +1,178 @@
+"""A network container: hidden LIF layers, optional pooling and skip connections, a readout.
+
+Architecture (paper section 4.2): hidden layers in sequence; with ``pool=True``
+a 2x2 max pooling (on the spikes) after every second hidden layer (2-D
+convolutional networks, table 6); a non-spiking :class:`~fluctinit.sim.layers.Readout`
+that receives the (flattened) output of the last hidden layer and, with
+``skip=True``, a trainable all-to-all skip connection from every other hidden
+layer (supplementary figure S10).  What a layer passes on -- and what a skip
+connection carries -- is its output after pooling; for a Dale layer that is
+its excitatory population.  A fully connected layer after a convolutional one
+receives the flattened ``(batch, time, C * prod(spatial))`` spikes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fluctinit.theory._checks import Interval, ParameterError, check
+
+from .layers import DaleConv2d, DaleDense, LayerOutput, LIFConv2d, LIFDense, Readout, _DaleBase
+
+__all__ = ["Network", "NetworkOutput"]
+
+
+@dataclass
+class NetworkOutput:
+    """What :class:`Network` returns.
+
+    Attributes:
+        output: readout membrane potentials ``U_out``, ``(batch, time, n_out)``.
+        layers: one :class:`~fluctinit.sim.layers.LayerOutput` per hidden layer (before pooling).
+    """
+
+    output: torch.Tensor
+    layers: list[LayerOutput]
+
+    @property
+    def spikes(self) -> list[torch.Tensor]:
+        """Every hidden layer's output spikes ``(batch, time, *neurons)`` (E population for Dale layers)."""
+        return [rec.spikes for rec in self.layers]
+
+
+def _pool2x2(s: torch.Tensor) -> torch.Tensor:
+    """2x2 max pooling (stride 2) of ``(batch, time, C, H, W)`` over H and W."""
+    b, t = s.shape[:2]
+    y = F.max_pool2d(s.reshape(b * t, *s.shape[2:]), kernel_size=2)
+    return y.reshape(b, t, *y.shape[1:])
+
+
+class Network(nn.Module):
+    """Hidden LIF layers followed by a leaky readout.
+
+    Args:
+        layers: hidden layers (modules of :mod:`fluctinit.sim.layers`), applied in order.
+        n_out: number of readout units.
+        input_shape: neuron shape of one input time step, e.g. ``(700,)`` or ``(2, 32, 32)``.
+        tau_out: readout membrane time constant (s); the paper uses the stimulus duration.
+        tau_syn_out: readout synaptic time constant (s); default 10 ms.
+        dt: time step (s); default: that of the first layer (all layers must share it).
+        skip: add trainable skip connections from every hidden layer except the last to the readout.
+        pool: 2x2 max pooling after every second hidden layer (needs 2-D convolutional layers).
+        backend, generator, dtype, device: for the readout (see :class:`~fluctinit.sim.layers.Readout`).
+
+    ``forward(x)`` with ``x`` of shape ``(batch, time, *input_shape)`` returns a
+    :class:`NetworkOutput`.
+
+    Raises:
+        ParameterError: empty ``layers``, shapes that do not chain, mixed ``dt``,
+            ``pool`` with non-2-D layers.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[nn.Module],
+        n_out: int,
+        *,
+        input_shape: Sequence[int],
+        tau_out: float,
+        tau_syn_out: float = 10e-3,
+        dt: float | None = None,
+        skip: bool = False,
+        pool: bool = False,
+        backend: str | None = None,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        layers = list(layers)
+        if not layers:
+            raise ParameterError("`layers` must be a non-empty sequence of hidden layers; got []", ["layers"], [[]])
+        dts = {float(layer.params.dt) for layer in layers}
+        if dt is None:
+            dt = float(layers[0].params.dt)
+        dt = check("dt", dt, Interval(0.0, None))
+        if dts != {dt}:
+            raise ParameterError(
+                f"`dt` must be the same in every layer and the readout; got {sorted(dts | {dt})!r}", ["dt"], [dt]
+            )
+        if pool and not all(isinstance(layer, (LIFConv2d, DaleConv2d)) for layer in layers):
+            raise ParameterError(
+                "`pool` must be False unless every hidden layer is 2-D convolutional; got True", ["pool"], [pool]
+            )
+        self.hidden = nn.ModuleList(layers)
+        self.skip = bool(skip)
+        self.pool = bool(pool)
+        self.input_shape = tuple(int(n) for n in input_shape)
+        shape = self.input_shape
+        self.output_shapes: list[tuple[int, ...]] = []  # what each layer passes on (after pooling)
+        self._flatten: list[bool] = []  # flatten the input of a dense layer that follows a conv layer
+        for k, layer in enumerate(layers):
+            flatten = isinstance(layer, (LIFDense, DaleDense)) and len(shape) > 1
+            self._flatten.append(flatten)
+            if flatten:
+                shape = (math.prod(shape),)
+            try:
+                shape = tuple(layer.output_shape(shape))
+            except ParameterError as err:
+                raise ParameterError(
+                    f"`layers` must chain: layer {k} ({type(layer).__name__}) does not accept input {shape!r} "
+                    f"({err})", ["layers"], [k]
+                ) from err
+            if self.pool and k % 2 == 1:
+                c, h, w = shape
+                if h < 2 or w < 2:
+                    raise ParameterError(f"`pool` leaves no pixels after layer {k} (shape {shape!r})", ["pool"], [pool])
+                shape = (c, h // 2, w // 2)
+            self.output_shapes.append(shape)
+        feats = [math.prod(s) for s in self.output_shapes]
+        n_in = feats if self.skip else feats[-1:]
+        self.readout = Readout(
+            n_in, n_out, tau_out=tau_out, tau_syn=tau_syn_out, dt=dt,
+            backend=backend, generator=generator, dtype=dtype, device=device,
+        )
+
+    @property
+    def n_out(self) -> int:
+        return self.readout.n_out
+
+    def readout_sources(self) -> list[int]:
+        """Indices of the hidden layers feeding the readout (in the order of ``readout.weights``)."""
+        n = len(self.hidden)
+        return list(range(n)) if self.skip else [n - 1]
+
+    @torch.no_grad()
+    def apply_constraints_(self) -> None:
+        """Project every Dale layer's weights onto >= 0 (call after each optimizer step)."""
+        for layer in self.hidden:
+            if isinstance(layer, _DaleBase):
+                layer.apply_constraints_()
+
+    def forward(self, x: torch.Tensor) -> NetworkOutput:
+        if not isinstance(x, torch.Tensor) or tuple(x.shape[2:]) != self.input_shape or x.dim() < 3:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else x
+            raise ParameterError(
+                f"`x` must be a tensor of shape (batch, time, {', '.join(map(str, self.input_shape))}); "
+                f"got shape {shape!r}", ["x"], [shape]
+            )
+        records: list[LayerOutput] = []
+        passed: list[torch.Tensor] = []
+        h = x
+        for k, layer in enumerate(self.hidden):
+            if self._flatten[k]:
+                h = h.reshape(h.shape[0], h.shape[1], -1)
+            rec = layer(h)
+            records.append(rec)
+            h = rec.spikes
+            if self.pool and k % 2 == 1:
+                h = _pool2x2(h)
+            passed.append(h)
+        sources = [passed[k] for k in self.readout_sources()]
+        return NetworkOutput(self.readout(*sources), records)
