@@ -293,7 +293,9 @@ def parameter_count(network: dict[str, Any], recurrent: bool | None = None) -> i
     """Number of trainable weights (no biases; the paper's nets have none) of an architecture.
 
     Counts the feed-forward weights (dense ``n_in*n_out``; conv ``c_in*c_out*prod(kernel)``),
-    recurrent weights when ``recurrent`` (dense ``n*n``; conv ``c*c*rec_kernel``), the readout
+    recurrent weights when ``recurrent`` (dense ``n*n``; conv ``c*c*rec_kernel``), for Dale
+    layers the six matrices of eqs. 14-19 (E->E, E->I kernels ``rec_kernel_size``, I->E, I->I
+    kernels ``rec_kernel_size_inh``; the readout sees the E population only), the readout
     (``prod(last layer shape)*n_out``) and skip connections.  The CIFAR-10 encoder (30
     parameters) is not counted, as in the paper's table 6.
 
@@ -305,19 +307,28 @@ def parameter_count(network: dict[str, Any], recurrent: bool | None = None) -> i
     shapes = layer_shapes(network)
     kind = network["kind"]
     total = 0
+    dale = network.get("dale", False)
+    n_inh = network.get("n_inh") or [0] * len(network["hidden"])
     if kind == "dense":
         prev = network["n_in"]
-        for h in network["hidden"]:
-            total += prev * h + (h * h if rec else 0)
+        for h, hi in zip(network["hidden"], n_inh):
+            if dale:  # FE, FI, IE, II always; RE, RI with excitatory recurrence (eqs. 14-19)
+                total += prev * (h + hi) + hi * (h + hi) + (h * (h + hi) if rec else 0)
+            else:
+                total += prev * h + (h * h if rec else 0)
             prev = h
     else:
         dims = 1 if kind == "conv1d" else 2
         c_in = network.get("in_channels", 1)
         if network.get("encoder"):
             c_in *= network["encoder"]["fan_out"]
-        rk = network.get("rec_kernel_size", 5)
-        for c, k in zip(network["hidden"], network["kernel_size"]):
-            total += c_in * c * k**dims + (c * c * rk**dims if rec else 0)
+        rk = network.get("rec_kernel_size", 5) ** dims
+        ik = network.get("rec_kernel_size_inh", 3) ** dims
+        for c, k, ci in zip(network["hidden"], network["kernel_size"], n_inh):
+            if dale:
+                total += c_in * (c + ci) * k**dims + ci * (c + ci) * ik + (c * (c + ci) * rk if rec else 0)
+            else:
+                total += c_in * c * k**dims + (c * c * rk if rec else 0)
             c_in = c
     readout_from = shapes if network.get("skip") else shapes[-1:]
     total += sum(math.prod(s) * network["n_out"] for s in readout_from)

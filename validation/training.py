@@ -46,6 +46,7 @@ __all__ = [
     "SNNModel",
     "ModelOutput",
     "Splits",
+    "TensorSplit",
     "build_model",
     "load_data",
     "initialize_model",
@@ -239,8 +240,8 @@ def build_model(
                 layers.append(
                     dconv(prev, c, net["n_inh"][i], kernel_size=k, stride=s, padding=net.get("padding", 0),
                           exc_recurrent=net.get("recurrent", True),
-                          rec_kernel_size=net.get("rec_kernel_size", 5),
-                          inh_kernel_size=net.get("rec_kernel_size_inh", 3), **dale_kw)
+                          exc_rec_kernel_size=net.get("rec_kernel_size", 5),
+                          inh_rec_kernel_size=net.get("rec_kernel_size_inh", 3), **dale_kw)
                 )
             else:
                 layers.append(
@@ -278,6 +279,32 @@ class Splits:
     valid: Any
     test: Any
     nu: float | None = None  # measured mean input rate (Hz), where the loader gives one
+
+
+class TensorSplit:
+    """A split held in memory: ``x`` of shape ``(samples, ...)`` and integer ``labels``.
+
+    ``batches(batch_size, shuffle, generator)`` yields ``(x[idx], labels[idx])`` in the order
+    ``torch.randperm(n, generator=generator)`` (or storage order without shuffling).
+    """
+
+    def __init__(self, x: torch.Tensor, labels: torch.Tensor):
+        if len(x) != len(labels):
+            raise ParameterError(
+                f"`labels` must have one entry per sample ({len(x)}); got {len(labels)}",
+                ["labels"], [len(labels)],
+            )
+        self.x, self.labels = x, labels.long()
+
+    def __len__(self):
+        return len(self.x)
+
+    def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+        n = len(self.x)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield self.x[idx], self.labels[idx]
 
 
 class _SpikeSplit:
@@ -587,15 +614,15 @@ def train_experiment(
             sgs = rec.magnitudes()
             dws = list(weight_update_magnitudes(before, model).values())
             acc = float((scores.argmax(1) == y).float().mean())
-            rows.append({"loss": float(loss), "sup_loss": float(sup), "ub_loss": float(l_ub),
-                         "hp_loss": float(l_hp), "accuracy": acc})
+            rows.append({"loss": float(loss.detach()), "sup_loss": float(sup.detach()), "ub_loss": float(l_ub.detach()),
+                         "hp_loss": float(l_hp.detach()), "accuracy": acc})
             rate_rows.append(rates)
             sg_rows.append(sgs)
             dw_rows.append(dws)
             if recorded_init is None:
                 recorded_init = {"rates_hz": rates, "sg_magnitude": sgs, "dw_magnitude": dws,
                                  "layers": [n for n in weight_update_magnitudes(before, model)]}
-            bar.set_postfix(loss=f"{float(loss):.3f}", acc=f"{acc:.2f}",
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", acc=f"{acc:.2f}",
                             rate=f"{sum(rates) / max(len(rates), 1):.1f}Hz")
         bar.close()
         mean = _mean_dicts(rows)
