@@ -1,6 +1,76 @@
-"""fluctinit.sim: a PyTorch simulator for current-based LIF networks.
+"""fluctinit.sim: a PyTorch simulator for current-based LIF networks (paper eqs. 10-19).
 
-(Filled in by the simulator issue.)
+Public API:
+
+* dynamics (pure functions, :mod:`fluctinit.sim.lif`): :func:`lif_dense`, :func:`lif_conv`,
+  :func:`dale_dense`, :func:`dale_conv`, :func:`readout`; parameter records
+  :class:`NeuronParams`, :class:`DaleParams`, :class:`ReadoutParams`;
+  backend choice :func:`set_backend`, :func:`get_backend`, :func:`use_backend`,
+  :func:`register_backend`, :func:`available_backends`, :func:`dispatch`;
+  :func:`set_flush_denormal`.
+* surrogate (eqs. 28-29): :class:`SuperSpike`, :func:`spike`, :func:`superspike`.
+* layers (``torch.nn.Module``, inputs ``(batch, time, ...)``): :class:`LIFDense`,
+  :class:`LIFConv1d`, :class:`LIFConv2d`, :class:`DaleDense`, :class:`DaleConv1d`,
+  :class:`DaleConv2d`, :class:`Readout`, :class:`LayerOutput`; :class:`Network`,
+  :class:`NetworkOutput`.
+* initializers (``torch.nn.init`` style, :mod:`fluctinit.sim.init`):
+  :func:`fluctuation_normal_`, :func:`fluctuation_recurrent_`, :func:`dale_exponential_`,
+  :func:`dale_lognormal_`, :func:`kaiming_normal_`, :func:`init_network_`,
+  :func:`fan_in_of`, :func:`layer_kernels`.
 """
 
-__all__: list[str] = []
+from .init import (
+    dale_exponential_,
+    dale_lognormal_,
+    fan_in_of,
+    fluctuation_normal_,
+    fluctuation_recurrent_,
+    init_network_,
+    kaiming_normal_,
+    layer_kernels,
+)
+from .layers import (
+    DaleConv1d,
+    DaleConv2d,
+    DaleDense,
+    LayerOutput,
+    LIFConv1d,
+    LIFConv2d,
+    LIFDense,
+    Readout,
+)
+from .lif import (
+    DaleParams,
+    NeuronParams,
+    ReadoutParams,
+    available_backends,
+    dale_conv,
+    dale_dense,
+    dispatch,
+    get_backend,
+    lif_conv,
+    lif_dense,
+    readout,
+    register_backend,
+    set_backend,
+    set_flush_denormal,
+    use_backend,
+)
+from .networks import Network, NetworkOutput
+from .surrogate import SuperSpike, spike, superspike
+
+__all__ = [
+    # dynamics
+    "NeuronParams", "DaleParams", "ReadoutParams",
+    "lif_dense", "lif_conv", "dale_dense", "dale_conv", "readout",
+    "set_backend", "get_backend", "use_backend", "register_backend", "available_backends", "dispatch",
+    "set_flush_denormal",
+    # surrogate
+    "SuperSpike", "spike", "superspike",
+    # layers and networks
+    "LIFDense", "LIFConv1d", "LIFConv2d", "DaleDense", "DaleConv1d", "DaleConv2d", "Readout",
+    "LayerOutput", "Network", "NetworkOutput",
+    # initializers
+    "fluctuation_normal_", "fluctuation_recurrent_", "dale_exponential_", "dale_lognormal_",
+    "kaiming_normal_", "init_network_", "fan_in_of", "layer_kernels",
+]

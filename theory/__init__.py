@@ -1,9 +1,84 @@
 """fluctinit.theory: kernel integrals and closed-form initialization parameters.
 
-Pure calculators on floats and numpy arrays; never imports torch.
-(The full API is filled in by the theory issue.)
+Pure calculators on floats and numpy arrays (never imports torch).  Units are SI: time
+constants and kernel integrals in seconds, rates in Hz, membrane quantities in the units
+of the threshold theta (default 1).
+
+Kernel integrals (eqs. 2-3, supplementary S1):
+    :func:`kernel_integrals`, :func:`epsilon_bar`, :func:`epsilon_hat`,
+    :func:`numeric_kernel_integrals`, :func:`psp_kernel`, :func:`psp_kernel_continuous`
+Forward map, weights -> membrane moments (eqs. 2-5, 35-36, 40-43, 48-49):
+    :func:`membrane_moments`, :func:`membrane_moments_from_weights`,
+    :func:`population_moments`, :class:`Population`, :func:`bernoulli_variance_factor`
+Inverse maps, membrane target -> weight parameters:
+    :func:`feedforward_params` (eqs. 6-9), :func:`recurrent_params` (eqs. 34-39),
+    :func:`dalian_params` (eqs. 42-55, exponential; log-normal derived here),
+    :func:`kaiming_params` (eq. 56)
+Errors: :class:`ParameterError` (a ValueError) with one grammar,
+    "`name` must be <constraint>; got <value>".
+The sympy derivations the numeric path is tested against live in
+:mod:`fluctinit.theory.symbolic` (imported on demand; sympy is slow to import).
 """
 
 from ._checks import Integer, Interval, OneOf, ParameterError
+from .dalian import (
+    DEFAULT_TAU_SYN_EXC,
+    DEFAULT_TAU_SYN_INH,
+    DalianExponentialParams,
+    DalianLognormalParams,
+    dalian_params,
+)
+from .feedforward import FeedforwardParams, KaimingParams, feedforward_params, kaiming_params
+from .kernels import (
+    DEFAULT_DT,
+    DEFAULT_TAU_MEM,
+    DEFAULT_TAU_SYN,
+    KernelIntegrals,
+    epsilon_bar,
+    epsilon_hat,
+    kernel_integrals,
+    numeric_kernel_integrals,
+    psp_kernel,
+    psp_kernel_continuous,
+)
+from .moments import (
+    Population,
+    bernoulli_variance_factor,
+    membrane_moments,
+    membrane_moments_from_weights,
+    population_moments,
+)
+from .recurrent import RecurrentParams, recurrent_params
 
-__all__ = ["ParameterError", "Interval", "Integer", "OneOf"]
+__all__ = [
+    "ParameterError",
+    "Interval",
+    "Integer",
+    "OneOf",
+    "KernelIntegrals",
+    "kernel_integrals",
+    "epsilon_bar",
+    "epsilon_hat",
+    "numeric_kernel_integrals",
+    "psp_kernel",
+    "psp_kernel_continuous",
+    "DEFAULT_TAU_MEM",
+    "DEFAULT_TAU_SYN",
+    "DEFAULT_DT",
+    "DEFAULT_TAU_SYN_EXC",
+    "DEFAULT_TAU_SYN_INH",
+    "Population",
+    "population_moments",
+    "membrane_moments",
+    "membrane_moments_from_weights",
+    "bernoulli_variance_factor",
+    "FeedforwardParams",
+    "feedforward_params",
+    "KaimingParams",
+    "kaiming_params",
+    "RecurrentParams",
+    "recurrent_params",
+    "DalianExponentialParams",
+    "DalianLognormalParams",
+    "dalian_params",
+]

@@ -1,0 +1,421 @@
+"""Weight initializers in the style of ``torch.nn.init`` (paper section 4.3, tables 8-9).
+
+Every ``*_`` function takes the tensor(s) first, fills them in place under
+``torch.no_grad()`` and returns them; randomness comes only from the optional
+``generator`` (a ``torch.Generator`` on the tensor's device).  Distribution
+parameters are computed by :mod:`fluctinit.theory` (pure calculators); these
+functions only sample.
+
+Fan-in follows torch: ``tensor.shape[1] * prod(tensor.shape[2:])``, i.e.
+``n_in`` for a ``(n_out, n_in)`` matrix and ``in_channels * prod(kernel)``
+for a convolution kernel ``(out_channels, in_channels, *kernel)``.
+
+``kernel`` arguments are :class:`fluctinit.theory.KernelIntegrals`
+(``epsilon_bar``, ``epsilon_hat`` in s); None means the paper's default
+(tau_mem 20 ms, tau_syn 10 ms, dt 2 ms, discrete).  :func:`init_network_`
+computes them from each layer's own time constants (discrete mode by default).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from fluctinit import theory
+from fluctinit.theory._checks import Integer, Interval, OneOf, ParameterError, check
+
+from .layers import Readout, _DaleBase
+from .networks import Network
+
+__all__ = [
+    "fan_in_of",
+    "layer_kernels",
+    "fluctuation_normal_",
+    "fluctuation_recurrent_",
+    "dale_exponential_",
+    "dale_lognormal_",
+    "kaiming_normal_",
+    "init_network_",
+    "INIT_NETWORK_CONSTRAINTS",
+]
+
+INIT_NETWORK_CONSTRAINTS = {
+    "nu": Interval(0.0, None),
+    "sigma_u": Interval(0.0, None),
+    "alpha": Interval(0.0, 1.0),
+    "method": OneOf(("fluctuation", "kaiming")),
+    "dist": OneOf(("exponential", "lognormal")),
+    "kernel_mode": OneOf(("discrete", "continuous")),
+}
+
+
+def _check_tensor(name: str, t: Any) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        raise ParameterError(f"`{name}` must be a floating-point torch.Tensor; got {type(t).__name__}", [name], [t])
+    if t.dim() < 2:
+        raise ParameterError(
+            f"`{name}` must have at least 2 dimensions (n_out, n_in, *kernel); got shape {tuple(t.shape)!r}",
+            [name], [tuple(t.shape)],
+        )
+    return t
+
+
+def _check_generator(generator: Any) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ParameterError(
+            f"`generator` must be a torch.Generator or None; got {type(generator).__name__}", ["generator"], [generator]
+        )
+
+
+def fan_in_of(tensor: torch.Tensor) -> int:
+    """Inputs per postsynaptic unit: ``tensor.shape[1] * prod(tensor.shape[2:])``.
+
+    For a ``(n_out, n_in)`` matrix this is ``n_in``; for a convolution kernel
+    ``(C_out, C_in, k...)`` it is ``C_in * prod(k)`` (paper: "n = fan_in").
+    """
+    _check_tensor("tensor", tensor)
+    return int(tensor.shape[1] * math.prod(tensor.shape[2:]))
+
+
+def _fan_in(name: str, tensor: torch.Tensor, fan_in: int | None) -> int:
+    _check_tensor(name, tensor)
+    if fan_in is None:
+        return fan_in_of(tensor)
+    return check("fan_in", fan_in, Integer(1))
+
+
+def fluctuation_normal_(
+    tensor: torch.Tensor,
+    nu: float,
+    *,
+    sigma_u: float | None = None,
+    mu_u: float = 0.0,
+    xi: float | None = None,
+    theta: float = 1.0,
+    kernel: Any = None,
+    fan_in: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Fluctuation-driven normal weights ``W ~ N(mu_w, sigma_w^2)`` (eqs. 4-9, table 8).
+
+    From ``mu_U = n mu_w nu eps_bar`` and ``sigma_U^2 = n (sigma_w^2 + mu_w^2) nu eps_hat``:
+    centered (``mu_u = 0``): ``sigma_w^2 = sigma_u^2 / (n nu eps_hat)``;
+    non-centered: ``mu_w = mu_u / (n nu eps_bar)``,
+    ``sigma_w^2 = ((theta - mu_u)/xi)^2 / (n nu eps_hat) - mu_w^2``.
+    Parameters from :func:`fluctinit.theory.feedforward_params`.
+
+    Args:
+        tensor: weights ``(n_out, n_in)`` or a kernel ``(C_out, C_in, *k)``; filled in place.
+        nu: presynaptic firing rate (Hz), > 0.
+        sigma_u: target membrane std (threshold units); give it or ``xi``; both None: ``sigma_u = 1``.
+        mu_u: target membrane mean (threshold units), < theta.
+        xi: target ``(theta - mu_u)/sigma_u`` (eq. 8), alternative to ``sigma_u``.
+        theta: threshold.  kernel: :class:`~fluctinit.theory.KernelIntegrals` or None (paper default).
+        fan_in: override the fan-in computed from ``tensor`` (e.g. a readout fed by several inputs).
+        generator: torch.Generator for reproducible fills.
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ParameterError: bad tensor, rates, targets (before any sampling).
+    """
+    _check_generator(generator)
+    n = _fan_in("tensor", tensor, fan_in)
+    if sigma_u is None and xi is None:
+        sigma_u = 1.0
+    p = theory.feedforward_params(n, nu, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, kernel=kernel)
+    with torch.no_grad():
+        return tensor.normal_(float(p.mu_w), float(p.sigma_w), generator=generator)
+
+
+def fluctuation_recurrent_(
+    weight: torch.Tensor,
+    rec_weight: torch.Tensor,
+    nu: float,
+    *,
+    alpha: float = 0.9,
+    sigma_u: float | None = None,
+    mu_u: float = 0.0,
+    xi: float | None = None,
+    theta: float = 1.0,
+    nu_rec: float | None = None,
+    kernel: Any = None,
+    fan_in: int | None = None,
+    fan_in_rec: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fluctuation-driven feed-forward and recurrent weights ``(W, V)`` (eqs. 34-39, table 8).
+
+    A fraction ``alpha`` of ``sigma_U^2`` comes from the ``n_F`` feed-forward
+    inputs and ``1 - alpha`` from the ``n_R`` recurrent ones; both share the
+    mean ``mu_wv = mu_u / ((n_F + n_R) nu eps_bar)`` (eq. 37).  Parameters from
+    :func:`fluctinit.theory.recurrent_params`.
+
+    Args:
+        weight: feed-forward ``(n, n_in)`` or kernel ``(C, C_in, *k)`` (``n_F`` = its fan-in).
+        rec_weight: recurrent ``(n, n)`` or kernel ``(C, C, *k_r)`` (``n_R`` = its fan-in).
+        nu: feed-forward rate (Hz).  nu_rec: recurrent rate (Hz), default ``nu``.
+        alpha: feed-forward share of the variance, 0 < alpha < 1 (paper 0.9).
+        sigma_u, mu_u, xi, theta, kernel, generator: as :func:`fluctuation_normal_`.
+        fan_in, fan_in_rec: overrides of the computed fan-ins.
+
+    Returns:
+        ``(weight, rec_weight)``, filled in place.
+    """
+    _check_generator(generator)
+    n_f = _fan_in("weight", weight, fan_in)
+    n_r = _fan_in("rec_weight", rec_weight, fan_in_rec)
+    if sigma_u is None and xi is None:
+        sigma_u = 1.0
+    p = theory.recurrent_params(
+        n_f, n_r, nu, alpha=alpha, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, nu_rec=nu_rec, kernel=kernel
+    )
+    with torch.no_grad():
+        weight.normal_(float(p.mu_w), float(p.sigma_w), generator=generator)
+        rec_weight.normal_(float(p.mu_w), float(p.sigma_v), generator=generator)
+    return weight, rec_weight
+
+
+def _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, alpha, nu_exc_rec,
+                 kernel_exc, kernel_inh, dist, sigma_log, generator):
+    _check_generator(generator)
+    n_exc = _fan_in("w_exc", w_exc, None)
+    n_inh = _fan_in("w_inh", w_inh, None)
+    n_exc_rec = None if w_exc_rec is None else _fan_in("w_exc_rec", w_exc_rec, None)
+    return theory.dalian_params(
+        n_exc, n_inh, nu_exc, nu_inh, sigma_u=sigma_u, mu_u=mu_u, n_exc_rec=n_exc_rec, alpha=alpha,
+        nu_exc_rec=nu_exc_rec, kernel_exc=kernel_exc, kernel_inh=kernel_inh, dist=dist, sigma_log=sigma_log,
+    )
+
+
+def dale_exponential_(
+    w_exc: torch.Tensor,
+    w_inh: torch.Tensor,
+    nu_exc: float,
+    nu_inh: float | None = None,
+    *,
+    w_exc_rec: torch.Tensor | None = None,
+    sigma_u: float = 1.0,
+    mu_u: float = 0.0,
+    alpha: float = 0.9,
+    nu_exc_rec: float | None = None,
+    kernel_exc: Any = None,
+    kernel_inh: Any = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Exponential weights for the inputs of one population of a Dale layer (eqs. 40-55, table 9).
+
+    ``w ~ Exp(rate)`` (mean ``1/rate``).  Without excitatory recurrence
+    (eqs. 44-47): ``rate_inh = Delta_EI rate_exc``,
+    ``Delta_EI = n_I nu_I eps_bar_I / (n_E nu_E eps_bar_E)``,
+    ``rate_exc = sqrt(2 (Delta_EI^2 n_E nu_E eps_hat_E + n_I nu_I eps_hat_I)) / (sigma_u Delta_EI)``.
+    With ``w_exc_rec`` (eqs. 48-55) a share ``alpha`` of the excitatory
+    variance is feed-forward.  Rates from :func:`fluctinit.theory.dalian_params`
+    (``dist="exponential"``).
+
+    For the excitatory population of a :class:`~fluctinit.sim.layers.DaleDense`
+    pass ``(w_fe, w_ie, w_exc_rec=w_re)``; for the inhibitory one ``(w_fi, w_ii, w_exc_rec=w_ri)``.
+
+    Args:
+        w_exc: feed-forward excitatory weights ``(n_post, n_E)`` or kernel (fan-in ``n_E``).
+        w_inh: inhibitory weights ``(n_post, n_I)`` or kernel (fan-in ``n_I``).
+        nu_exc, nu_inh: presynaptic E and I rates (Hz); ``nu_inh`` default ``nu_exc``.
+        w_exc_rec: recurrent excitatory weights (fan-in ``n_R``), or None.
+        sigma_u: target membrane std.  mu_u: target mean (the paper's derivation uses 0).
+        alpha: feed-forward share of the excitatory variance (only with ``w_exc_rec``).
+        nu_exc_rec: rate of the recurrent excitatory inputs (Hz), default ``nu_exc``.
+        kernel_exc, kernel_inh: kernel integrals of excitatory / inhibitory synapses onto this population.
+        generator: torch.Generator.
+
+    Returns:
+        ``(w_exc, w_inh)`` or ``(w_exc, w_inh, w_exc_rec)``, filled in place (all >= 0).
+    """
+    p = _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, alpha, nu_exc_rec,
+                     kernel_exc, kernel_inh, "exponential", 1.0, generator)
+    with torch.no_grad():
+        w_exc.exponential_(float(p.rate_exc), generator=generator)
+        w_inh.exponential_(float(p.rate_inh), generator=generator)
+        if w_exc_rec is None:
+            return w_exc, w_inh
+        w_exc_rec.exponential_(float(p.rate_exc_rec), generator=generator)
+    return w_exc, w_inh, w_exc_rec
+
+
+def dale_lognormal_(
+    w_exc: torch.Tensor,
+    w_inh: torch.Tensor,
+    nu_exc: float,
+    nu_inh: float | None = None,
+    *,
+    w_exc_rec: torch.Tensor | None = None,
+    sigma_u: float = 1.0,
+    mu_u: float = 0.0,
+    sigma_log: float = 1.0,
+    alpha: float = 0.9,
+    nu_exc_rec: float | None = None,
+    kernel_exc: Any = None,
+    kernel_inh: Any = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Log-normal weights for one population of a Dale layer (supplementary S3).
+
+    ``w = exp(mu_log + sigma_log z)``, ``z ~ N(0, 1)``: mean ``exp(mu_log + sigma_log^2/2)``,
+    second moment ``exp(2 mu_log + 2 sigma_log^2)``; the ``mu_log`` of each
+    population come from :func:`fluctinit.theory.dalian_params` (``dist="lognormal"``)
+    so that eqs. 40-41 (48-49 with ``w_exc_rec``) give mean ``mu_u`` and std ``sigma_u``.
+    Arguments as :func:`dale_exponential_`, plus ``sigma_log`` > 0.
+
+    Returns:
+        ``(w_exc, w_inh)`` or ``(w_exc, w_inh, w_exc_rec)``, filled in place (all > 0).
+    """
+    p = _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, alpha, nu_exc_rec,
+                     kernel_exc, kernel_inh, "lognormal", sigma_log, generator)
+    s = float(p.sigma_log)
+    with torch.no_grad():
+        w_exc.log_normal_(float(p.mu_log_exc), s, generator=generator)
+        w_inh.log_normal_(float(p.mu_log_inh), s, generator=generator)
+        if w_exc_rec is None:
+            return w_exc, w_inh
+        w_exc_rec.log_normal_(float(p.mu_log_exc_rec), s, generator=generator)
+    return w_exc, w_inh, w_exc_rec
+
+
+def kaiming_normal_(
+    tensor: torch.Tensor,
+    *,
+    fan_in: int | None = None,
+    gain: float = math.sqrt(2.0),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Kaiming (He) normal weights, eq. 56: ``W ~ N(0, gain^2 / fan_in)`` (``gain = sqrt(2)``: ``2/n``).
+
+    ``sigma_w`` from :func:`fluctinit.theory.kaiming_params`.
+
+    Args:
+        tensor: weights or kernel, filled in place.  fan_in: override of the computed fan-in.
+        gain: > 0, default ``sqrt(2)``.  generator: torch.Generator.
+
+    Returns:
+        ``tensor``.
+    """
+    _check_generator(generator)
+    n = _fan_in("tensor", tensor, fan_in)
+    p = theory.kaiming_params(n, gain=gain)
+    with torch.no_grad():
+        return tensor.normal_(0.0, float(p.sigma_w), generator=generator)
+
+
+# --------------------------------------------------------------------------- whole networks
+
+
+def layer_kernels(layer: nn.Module, mode: str = "discrete") -> dict[str, Any]:
+    """Kernel integrals of a layer from its own time constants (:func:`fluctinit.theory.kernel_integrals`).
+
+    Returns:
+        ``{"kernel": K}`` for LIF layers and readouts (readout: ``tau_mem = tau_out``);
+        for Dale layers ``{"exc_exc", "exc_inh", "inh_exc", "inh_inh"}`` meaning
+        (postsynaptic population, synapse type): e.g. ``"inh_exc"`` is excitatory
+        synapses onto inhibitory neurons (``tau_mem_inh``, ``tau_syn_exc``).
+    """
+    check("kernel_mode", mode, INIT_NETWORK_CONSTRAINTS["kernel_mode"])
+    p = layer.params
+    ki = theory.kernel_integrals
+    if isinstance(layer, Readout):
+        return {"kernel": ki(tau_mem=p.tau_out, tau_syn=p.tau_syn, dt=p.dt, mode=mode)}
+    if isinstance(layer, _DaleBase):
+        return {
+            "exc_exc": ki(tau_mem=p.tau_mem_exc, tau_syn=p.tau_syn_exc, dt=p.dt, mode=mode),
+            "exc_inh": ki(tau_mem=p.tau_mem_exc, tau_syn=p.tau_syn_inh, dt=p.dt, mode=mode),
+            "inh_exc": ki(tau_mem=p.tau_mem_inh, tau_syn=p.tau_syn_exc, dt=p.dt, mode=mode),
+            "inh_inh": ki(tau_mem=p.tau_mem_inh, tau_syn=p.tau_syn_inh, dt=p.dt, mode=mode),
+        }
+    return {"kernel": ki(tau_mem=p.tau_mem, tau_syn=p.tau_syn, dt=p.dt, mode=mode)}
+
+
+def init_network_(
+    network: Network,
+    nu: float,
+    sigma_u: float = 1.0,
+    alpha: float = 0.9,
+    method: str = "fluctuation",
+    generator: torch.Generator | None = None,
+    *,
+    dist: str = "exponential",
+    kernel_mode: str = "discrete",
+) -> Network:
+    """Initialize every layer of a :class:`~fluctinit.sim.networks.Network` in place.
+
+    ``method="fluctuation"`` (section 4.3): every layer gets the data set rate
+    ``nu`` as its presynaptic rate (as in the paper) and the target ``sigma_u``
+    (centered, ``mu_u = 0``); kernel integrals come from each layer's own time
+    constants (:func:`layer_kernels`).  Feed-forward layers: :func:`fluctuation_normal_`;
+    recurrent ones: :func:`fluctuation_recurrent_` with ``alpha``; Dale layers:
+    :func:`dale_exponential_` (or :func:`dale_lognormal_` with ``dist="lognormal"``)
+    for each population; the readout: :func:`fluctuation_normal_` with the total
+    fan-in of all its inputs (skip connections included).
+    ``method="kaiming"``: :func:`kaiming_normal_` everywhere (eq. 56); not defined
+    for Dale layers (their weights must be non-negative).
+
+    Args:
+        network: the network (modified in place).
+        nu: data set firing rate (Hz), > 0.
+        sigma_u: target membrane std (threshold units), > 0.
+        alpha: feed-forward share of the variance in recurrent layers, 0 < alpha < 1.
+        method: ``"fluctuation"`` or ``"kaiming"``.
+        generator: torch.Generator (on the weights' device).
+        dist: Dale weight distribution, ``"exponential"`` (paper default) or ``"lognormal"``.
+        kernel_mode: ``"discrete"`` (default) or ``"continuous"`` kernel integrals.
+
+    Returns:
+        ``network``.
+    """
+    if not isinstance(network, Network):
+        raise ParameterError(f"`network` must be a fluctinit.sim.Network; got {type(network).__name__}",
+                             ["network"], [network])
+    c = INIT_NETWORK_CONSTRAINTS
+    nu = check("nu", nu, c["nu"])
+    sigma_u = check("sigma_u", sigma_u, c["sigma_u"])
+    alpha = check("alpha", alpha, c["alpha"])
+    check("method", method, c["method"])
+    check("dist", dist, c["dist"])
+    check("kernel_mode", kernel_mode, c["kernel_mode"])
+    _check_generator(generator)
+    has_dale = any(isinstance(layer, _DaleBase) for layer in network.hidden)
+    if method == "kaiming" and has_dale:
+        raise ParameterError(
+            "`method` must be 'fluctuation' for networks with Dale's-law layers (Kaiming weights are signed); "
+            "got 'kaiming'", ["method"], [method],
+        )
+    g = generator
+    for layer in network.hidden:
+        if method == "kaiming":
+            kaiming_normal_(layer.weight, generator=g)
+            if layer.rec_weight is not None:
+                kaiming_normal_(layer.rec_weight, generator=g)
+            continue
+        kern = layer_kernels(layer, kernel_mode)
+        if isinstance(layer, _DaleBase):
+            fill = dale_exponential_ if dist == "exponential" else dale_lognormal_
+            for post, w_exc, w_inh, w_rec in (
+                ("exc", layer.w_fe, layer.w_ie, layer.w_re),
+                ("inh", layer.w_fi, layer.w_ii, layer.w_ri),
+            ):
+                fill(w_exc, w_inh, nu, nu, w_exc_rec=w_rec, sigma_u=sigma_u, alpha=alpha,
+                     kernel_exc=kern[f"{post}_exc"], kernel_inh=kern[f"{post}_inh"], generator=g)
+        elif layer.rec_weight is not None:
+            fluctuation_recurrent_(layer.weight, layer.rec_weight, nu, alpha=alpha, sigma_u=sigma_u,
+                                   kernel=kern["kernel"], generator=g)
+        else:
+            fluctuation_normal_(layer.weight, nu, sigma_u=sigma_u, kernel=kern["kernel"], generator=g)
+    ro = network.readout
+    for w in ro.weights:
+        if method == "kaiming":
+            kaiming_normal_(w, fan_in=ro.fan_in, generator=g)
+        else:
+            fluctuation_normal_(w, nu, sigma_u=sigma_u, kernel=layer_kernels(ro, kernel_mode)["kernel"],
+                                fan_in=ro.fan_in, generator=g)
+    return network

@@ -1,0 +1,461 @@
+"""Input spike trains: homogeneous Poisson processes and the Randman data set.
+
+Two kinds of input drive the simulator:
+
+* :func:`poisson_spikes` -- homogeneous Poisson spike trains on the simulation
+  grid, the input the paper's theory assumes (section 2, eqs. 2-5).
+* :func:`make_randman` -- the paper's synthetic classification task (section
+  4.1, "Randman"; Zenke & Vogels 2021), generated from smooth random manifolds,
+  returned as :class:`fluctinit.sim.data.SpikeDataset` splits in event form
+  (sample, unit, time), from which dense ``(batch, time, units)`` tensors are
+  binned per mini-batch.
+
+Conventions: SI units (seconds, Hz); dense spike tensors have shape
+``(batch, time, units)``; randomness is explicit (a ``torch.Generator`` for
+torch samplers, a seed or ``numpy.random.Generator`` for the numpy generator).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fluctinit.theory._checks import (
+    Integer,
+    Interval,
+    OneOf,
+    ParameterError,
+    check,
+    check_all,
+    conflict,
+)
+
+from .data import SpikeDataset
+
+__all__ = [
+    "POISSON_CONSTRAINTS",
+    "RANDMAN_CONSTRAINTS",
+    "bernoulli_variance_factor",
+    "poisson_spikes",
+    "RandmanConfig",
+    "RandmanSplits",
+    "randman_cutoff",
+    "randman_manifold_params",
+    "randman_manifold",
+    "make_randman",
+]
+
+# ----------------------------------------------------------------------------
+# Poisson spike trains
+# ----------------------------------------------------------------------------
+
+POISSON_CONSTRAINTS = {
+    "batch": Integer(low=0),
+    "n_steps": Integer(low=0),
+    "n_units": Integer(low=0),
+    "nu": Interval(0.0, None, closed="left"),
+    "dt": Interval(0.0, None, closed="neither"),
+    "mode": OneOf(("bernoulli", "count")),
+}
+
+
+def bernoulli_variance_factor(nu: float, dt: float) -> float:
+    """Variance of a Bernoulli spike train relative to a Poisson one, ``1 - nu*dt``.
+
+    A Bernoulli train with spike probability ``p = nu*dt`` per step has
+    per-step mean ``p`` (the same as the Poisson count's) but variance
+    ``p*(1 - p)`` instead of ``p``.  The shot-noise (temporal) part of the
+    membrane variance, ``sigma_u**2 = sum_j w_j**2 * nu * epsilon_hat`` (paper
+    eq. 3; eq. 5 averaged over weights), is therefore multiplied by
+    ``1 - nu*dt``:  ``sigma_u**2(Bernoulli) = (1 - nu*dt) * sigma_u**2(Poisson)``.
+
+    Args:
+        nu: rate in Hz, ``nu >= 0``.
+        dt: time step in seconds, ``dt > 0``; ``nu*dt <= 1``.
+
+    Returns:
+        ``1 - nu*dt`` (dimensionless, in [0, 1]).
+
+    Raises:
+        ParameterError: ``nu`` or ``dt`` out of range, or ``nu*dt > 1``.
+    """
+    nu = check("nu", nu, POISSON_CONSTRAINTS["nu"])
+    dt = check("dt", dt, POISSON_CONSTRAINTS["dt"])
+    if nu * dt > 1.0:
+        raise conflict("a spike probability nu*dt above 1; lower nu or dt", nu=nu, dt=dt)
+    return 1.0 - nu * dt
+
+
+def _rates_tensor(nu, n_units: int) -> tuple[torch.Tensor | float, float]:
+    """Check ``nu`` (a scalar or one rate per unit); return it and its maximum."""
+    if isinstance(nu, (int, float, np.integer, np.floating)) and not isinstance(nu, bool):
+        nu_f = check("nu", nu, POISSON_CONSTRAINTS["nu"])
+        return nu_f, nu_f
+    try:
+        arr = np.asarray(
+            nu.detach().cpu().numpy() if isinstance(nu, torch.Tensor) else nu, dtype=np.float64
+        )
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"`nu` must be a rate in Hz (a number >= 0 or one per unit); got {nu!r}", ["nu"], [nu]
+        ) from None
+    if arr.ndim != 1 or arr.shape[0] != n_units:
+        raise ParameterError(
+            f"`nu` must be a number or have shape (n_units,) = ({n_units},); got shape {arr.shape}",
+            ["nu"],
+            [nu],
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ParameterError(
+            f"`nu` must hold finite rates >= 0 Hz; got {nu!r}", ["nu"], [nu]
+        )
+    return torch.from_numpy(arr), float(arr.max()) if arr.size else 0.0
+
+
+def poisson_spikes(
+    batch: int,
+    n_steps: int,
+    n_units: int,
+    nu,
+    dt: float = 2e-3,
+    *,
+    mode: str = "bernoulli",
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Homogeneous Poisson spike trains on a grid of step ``dt``.
+
+    Two discretizations of a Poisson process of rate ``nu``:
+
+    * ``mode="bernoulli"``: ``S[b, n, i] ~ Bernoulli(p)`` with ``p = nu*dt``
+      (at most one spike per step; needs ``nu*dt <= 1``).  Mean per step
+      ``p``, variance ``p*(1 - p)``: the temporal variance the theory's
+      eqs. 2-5 predict is lowered by :func:`bernoulli_variance_factor`
+      ``= 1 - nu*dt`` (e.g. 0.99 at 5 Hz and dt = 2 ms).
+    * ``mode="count"``: ``S[b, n, i] ~ Poisson(nu*dt)``, the exact spike count
+      of a Poisson process in each bin (mean and variance ``nu*dt``).
+
+    Either way the mean rate is ``nu`` (Hz): ``E[S]/dt = nu``.
+
+    Args:
+        batch, n_steps, n_units: output shape ``(batch, n_steps, n_units)``.
+        nu: rate in Hz, a number ``>= 0`` or a sequence/tensor of shape
+            ``(n_units,)`` (one rate per input unit).
+        dt: time step in seconds (default 2 ms, the paper's).
+        mode: ``"bernoulli"`` or ``"count"``.
+        generator: torch random generator (``None``: torch's default one).
+        dtype, device: of the returned tensor.
+
+    Returns:
+        Tensor of shape ``(batch, n_steps, n_units)`` holding spike counts
+        (0/1 for ``"bernoulli"``).
+
+    Raises:
+        ParameterError: any argument out of range, or ``nu*dt > 1`` with
+        ``mode="bernoulli"``.
+    """
+    v = check_all(
+        {k: POISSON_CONSTRAINTS[k] for k in ("batch", "n_steps", "n_units", "dt", "mode")},
+        batch=batch,
+        n_steps=n_steps,
+        n_units=n_units,
+        dt=dt,
+        mode=mode,
+    )
+    rates, nu_max = _rates_tensor(nu, v["n_units"])
+    if v["mode"] == "bernoulli" and nu_max * v["dt"] > 1.0:
+        raise conflict(
+            "the Bernoulli spike probability nu*dt exceeds 1; lower nu or dt, or use mode='count'",
+            nu=nu_max,
+            dt=v["dt"],
+        )
+    shape = (v["batch"], v["n_steps"], v["n_units"])
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    if isinstance(rates, torch.Tensor):
+        p = (rates * v["dt"]).to(device=gen_device, dtype=torch.float64).expand(shape).contiguous()
+    else:
+        p = torch.full(shape, rates * v["dt"], dtype=torch.float64, device=gen_device)
+    if v["mode"] == "bernoulli":
+        out = torch.bernoulli(p.clamp(0.0, 1.0), generator=generator)
+    else:
+        out = torch.poisson(p, generator=generator)
+    return out.to(dtype=dtype, device=device if device is not None else gen_device)
+
+
+# ----------------------------------------------------------------------------
+# Randman: smooth random manifolds (paper section 4.1; Zenke & Vogels 2021)
+# ----------------------------------------------------------------------------
+
+RANDMAN_CONSTRAINTS = {
+    "n_units": Integer(low=1),
+    "n_classes": Integer(low=1),
+    "dim_manifold": Integer(low=1),
+    "alpha": Interval(0.0, None, closed="neither"),
+    "samples_per_class": Integer(low=1),
+    "n_train": Integer(low=0),
+    "n_valid": Integer(low=0),
+    "n_test": Integer(low=0),
+    "spike_window": Interval(0.0, None, closed="neither"),
+    "silence": Interval(0.0, None, closed="left"),
+    "spikes_per_unit": Integer(low=1),
+    "precision": Interval(0.0, 1.0, closed="neither"),
+    "max_terms": Integer(low=1),
+    "seed": Integer(low=0),
+}
+
+
+@dataclass(frozen=True)
+class RandmanConfig:
+    """Parameters of a Randman data set; defaults are the paper's (section 4.1).
+
+    Attributes:
+        n_units: embedding dimension M = number of input units (20).
+        n_classes: number of classes, one manifold each (10).
+        dim_manifold: intrinsic dimension D (1).
+        alpha: smoothness, the spectral fall-off ``1/k**alpha`` (1.0).
+        samples_per_class: samples drawn per class (1000).
+        n_train, n_valid, n_test: per-class split sizes (800/100/100); must sum
+            to ``samples_per_class``.
+        spike_window: spiking window T_spk in seconds (0.1).
+        silence: silent period appended after the window, seconds (0.1).
+        spikes_per_unit: spikes per unit and sample, one manifold per spike
+            index (1).
+        precision, max_terms: the Fourier cutoff K is the smallest k with
+            ``k**-alpha < precision``, at most ``max_terms`` (1e-3, 1000).
+        seed: fully determines the data set (0).
+    """
+
+    n_units: int = 20
+    n_classes: int = 10
+    dim_manifold: int = 1
+    alpha: float = 1.0
+    samples_per_class: int = 1000
+    n_train: int = 800
+    n_valid: int = 100
+    n_test: int = 100
+    spike_window: float = 0.1
+    silence: float = 0.1
+    spikes_per_unit: int = 1
+    precision: float = 1e-3
+    max_terms: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, constraint in RANDMAN_CONSTRAINTS.items():
+            check(name, getattr(self, name), constraint)
+        if self.n_train + self.n_valid + self.n_test != self.samples_per_class:
+            raise conflict(
+                "the split sizes must sum to samples_per_class",
+                n_train=self.n_train,
+                n_valid=self.n_valid,
+                n_test=self.n_test,
+                samples_per_class=self.samples_per_class,
+            )
+
+    @property
+    def duration(self) -> float:
+        """Sample duration ``T = spike_window + silence`` in seconds (0.2)."""
+        return self.spike_window + self.silence
+
+    @property
+    def mean_rate(self) -> float:
+        """Mean input rate ``spikes_per_unit / T`` in Hz, exact by construction (5 Hz)."""
+        return self.spikes_per_unit / self.duration
+
+
+@dataclass(frozen=True)
+class RandmanSplits:
+    """Train/validation/test splits of a Randman data set (event form)."""
+
+    train: SpikeDataset
+    valid: SpikeDataset
+    test: SpikeDataset
+    config: RandmanConfig
+
+
+def randman_cutoff(alpha: float, precision: float = 1e-3, max_terms: int = 1000) -> int:
+    """Number of Fourier terms K: the smallest k with ``k**-alpha < precision``, capped.
+
+    ``K = min(floor(precision**(-1/alpha)) + 1, max_terms)``; for the paper's
+    ``alpha = 1`` and ``precision = 1e-3``: ``K = min(1001, 1000) = 1000``.
+    """
+    v = check_all(
+        {k: RANDMAN_CONSTRAINTS[k] for k in ("alpha", "precision", "max_terms")},
+        alpha=alpha,
+        precision=precision,
+        max_terms=max_terms,
+    )
+    k = 1
+    # exact integer search (no floating-point root edge cases); bounded by max_terms
+    while k < v["max_terms"] and k ** (-v["alpha"]) >= v["precision"]:
+        k += 1
+    return k
+
+
+def randman_manifold_params(
+    n_units: int, dim_manifold: int, n_terms: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Random parameters of one manifold: array ``(3, n_units, dim_manifold, n_terms)``.
+
+    Rows are ``a``, ``b``, ``c``, each uniform on [0, 1) for every output
+    coordinate, intrinsic coordinate and Fourier index k.
+    """
+    return rng.random((3, n_units, dim_manifold, n_terms))
+
+
+def randman_manifold(x: np.ndarray, params: np.ndarray, alpha: float, chunk: int = 64) -> np.ndarray:
+    """Evaluate one smooth random manifold ``f: [0,1]^D -> R^M``.
+
+    ``f_m(x) = prod_{d=1..D} g_{m,d}(x_d)`` with
+    ``g_{m,d}(x) = sum_{k=1..K} a_{m,d,k} / k**alpha * sin(2*pi*(k*x*b_{m,d,k} + c_{m,d,k}))``
+    (Zenke & Vogels 2021; /work/shared/randman.md).
+
+    Args:
+        x: points, shape ``(n_points, D)`` in [0, 1].
+        params: from :func:`randman_manifold_params`, shape ``(3, M, D, K)``.
+        alpha: smoothness (> 0).
+        chunk: points evaluated at once (bounds memory to ``chunk*M*D*K`` floats).
+
+    Returns:
+        Array of shape ``(n_points, M)``.
+    """
+    a, b, c = params
+    n_terms = a.shape[-1]
+    k = np.arange(1, n_terms + 1, dtype=np.float64)
+    amp = a / k**alpha  # (M, D, K)
+    freq = k * b  # (M, D, K)
+    out = np.empty((x.shape[0], a.shape[0]), dtype=np.float64)
+    for start in range(0, x.shape[0], chunk):
+        xs = x[start : start + chunk]  # (n, D)
+        phase = 2.0 * np.pi * (xs[:, None, :, None] * freq[None] + c[None])  # (n, M, D, K)
+        g = np.einsum("nmdk,mdk->nmd", np.sin(phase), amp)
+        out[start : start + chunk] = np.prod(g, axis=2)
+    return out
+
+
+def _randman_cache_path(cache_dir: Path, config: RandmanConfig) -> Path:
+    key = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir / f"randman-{key}.npz"
+
+
+def _generate_randman_arrays(config: RandmanConfig) -> dict[str, np.ndarray]:
+    """Spike times ``(n_samples, n_units*spikes_per_unit)``, unit ids and labels, per split."""
+    rng = np.random.default_rng(config.seed)
+    n_terms = randman_cutoff(config.alpha, config.precision, config.max_terms)
+    m, spu = config.n_units, config.spikes_per_unit
+    split_sizes = {"train": config.n_train, "valid": config.n_valid, "test": config.n_test}
+    parts: dict[str, list] = {s: [] for s in split_sizes}
+    labels: dict[str, list] = {s: [] for s in split_sizes}
+    # the half-open window [0, T_spk): the largest sample sits 1e-12 (relative) below T_spk
+    # so that binning at a dt that divides T_spk puts every spike in the first T_spk/dt steps.
+    t_max = config.spike_window * (1.0 - 1e-12)
+    for cls in range(config.n_classes):
+        x = rng.random((config.samples_per_class, config.dim_manifold))
+        times = np.empty((config.samples_per_class, spu, m))
+        for s in range(spu):
+            params = randman_manifold_params(m, config.dim_manifold, n_terms, rng)
+            y = randman_manifold(x, params, config.alpha)
+            lo, hi = y.min(axis=0), y.max(axis=0)
+            span = np.where(hi > lo, hi - lo, 1.0)
+            u = (y - lo) / span  # each coordinate rescaled to [0, 1] over this class's samples
+            times[:, s, :] = np.minimum(u * config.spike_window, t_max)
+        order = rng.permutation(config.samples_per_class)
+        start = 0
+        for split, size in split_sizes.items():
+            idx = order[start : start + size]
+            parts[split].append(times[idx].reshape(size, spu * m))
+            labels[split].append(np.full(size, cls, dtype=np.int64))
+            start += size
+    out: dict[str, np.ndarray] = {}
+    for split in split_sizes:
+        t = np.concatenate(parts[split], axis=0)
+        lab = np.concatenate(labels[split])
+        perm = rng.permutation(t.shape[0])  # interleave the classes
+        out[f"{split}_times"] = t[perm]
+        out[f"{split}_labels"] = lab[perm]
+    return out
+
+
+def _to_dataset(times: np.ndarray, labels: np.ndarray, config: RandmanConfig) -> SpikeDataset:
+    n, k = times.shape
+    units = np.tile(np.arange(k, dtype=np.int64) % config.n_units, n)
+    return SpikeDataset.from_flat(
+        times=times.reshape(-1),
+        units=units,
+        counts=np.full(n, k, dtype=np.int64),
+        labels=labels,
+        n_units=config.n_units,
+        duration=config.duration,
+        n_classes=config.n_classes,
+    )
+
+
+def make_randman(config: RandmanConfig | None = None, *, cache_dir: str | os.PathLike | None = None,
+                 **overrides) -> RandmanSplits:
+    """Generate the Randman classification data set (paper section 4.1).
+
+    For each class c (one manifold per class and spike index, random
+    parameters from the seed): draw ``x ~ U([0,1]^D)``, evaluate the manifold
+    (:func:`randman_manifold`), rescale each of the M coordinates to [0, 1]
+    with the min and max over that class's samples, and fire each unit once at
+    ``t = value * spike_window`` (seconds; the window is half-open, a value of
+    exactly 1 lands 1e-12 (relative) below ``spike_window``).  A silent period follows,
+    so a sample lasts ``T = spike_window + silence`` and the mean rate is
+    exactly ``spikes_per_unit / T`` (5 Hz with the defaults: 20 units, 10
+    classes, D = alpha = 1, 800/100/100 samples per class, 100 ms + 100 ms).
+    Information is in relative spike timing only.
+
+    Args:
+        config: a :class:`RandmanConfig` (default: the paper's settings).
+        cache_dir: if given, the arrays are cached there as ``.npz`` keyed by
+            the config (written atomically) and reused on the next call.
+        **overrides: fields replacing those of ``config``, e.g. ``seed=3``.
+
+    Returns:
+        :class:`RandmanSplits` of :class:`~fluctinit.sim.data.SpikeDataset`
+        (event form; ``.dense(...)``/``.batches(...)`` bin them at any ``dt``
+        into ``(batch, time, units)`` tensors).  Samples of all classes are
+        interleaved in a seeded order.
+
+    Raises:
+        ParameterError: a config field out of range or inconsistent splits.
+    """
+    if config is None:
+        config = RandmanConfig(**overrides)
+    elif overrides:
+        config = RandmanConfig(**{**asdict(config), **overrides})
+    arrays = None
+    if cache_dir is not None:
+        cache_path = _randman_cache_path(Path(cache_dir), config)
+        if cache_path.exists():
+            try:
+                with np.load(cache_path) as f:
+                    arrays = {k: f[k] for k in f.files}
+            except (OSError, ValueError):
+                arrays = None  # unreadable cache entry: regenerate and overwrite
+    if arrays is None:
+        arrays = _generate_randman_arrays(config)
+        if cache_dir is not None:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cache_path.parent, suffix=".npz.tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(fh, **arrays)
+                os.replace(tmp, cache_path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    return RandmanSplits(
+        train=_to_dataset(arrays["train_times"], arrays["train_labels"], config),
+        valid=_to_dataset(arrays["valid_times"], arrays["valid_labels"], config),
+        test=_to_dataset(arrays["test_times"], arrays["test_labels"], config),
+        config=config,
+    )
