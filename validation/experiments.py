@@ -335,38 +335,45 @@ def parameter_count(network: dict[str, Any], recurrent: bool | None = None) -> i
     return total
 
 
-#: Files each data set needs under --data-root, and where they come from.
+#: Files each data set needs under --data-root: alternatives (any complete one will do).
+DATA_FILES = {
+    "randman": [[]],
+    "shd": [["shd_train.h5", "shd_test.h5"]],
+    "cifar10": [
+        ["cifar-10-python.tar.gz"],
+        [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)] + ["cifar-10-batches-py/test_batch"],
+    ],
+    "dvs_gesture": [
+        ["DvsGesture/trials_to_train.txt", "DvsGesture/trials_to_test.txt"],
+        ["trials_to_train.txt", "trials_to_test.txt"],
+    ],
+}
 _SOURCES = {
-    "shd": "https://zenkelab.org/datasets/ (gunzip shd_train.h5.gz and shd_test.h5.gz), "
-    "or run `fluctinit data shd --root DIR --download`",
-    "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (keep the .tar.gz)",
-    "dvs_gesture": "https://research.ibm.com/interactive/dvsgesture/ (DvsGesture.tar.gz, "
-    "keep the .tar.gz or its extracted DvsGesture/ folder)",
+    "shd": "get shd_train.h5.gz and shd_test.h5.gz from https://zenkelab.org/datasets/ and gunzip "
+    "them, or run `fluctinit data shd --root DIR --download`",
+    "cifar10": "get the python version from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    "dvs_gesture": "extract DvsGesture.tar.gz from https://research.ibm.com/interactive/dvsgesture/ "
+    "there (it holds the trial lists, userXX_lighting.aedat and _labels.csv files)",
 }
 
 
 def required_files(config: dict[str, Any]) -> list[str]:
-    """File names the experiment's data set needs under the data root (none for Randman)."""
-    files = config["data"].get("files", {})
-    return [files[k] for k in sorted(files)]
+    """Files the experiment's data set needs under the data root (first alternative; none for Randman)."""
+    return list(DATA_FILES[config["data"]["dataset"]][0])
 
 
 def check_data_files(config: dict[str, Any], root: str | os.PathLike) -> None:
-    """Raise FileNotFoundError (one line: which files to put where) if data files are missing.
+    """Raise FileNotFoundError -- one line saying which files to put where -- if data are missing.
 
-    The DVS-Gesture archive may also be present in extracted form (a ``DvsGesture`` folder).
+    Only presence is checked here (fast, before anything is built); the loaders validate
+    the contents.
     """
-    missing = []
-    for name in required_files(config):
-        p = Path(root) / name
-        if p.exists():
-            continue
-        if config["data"]["dataset"] == "dvs_gesture" and (Path(root) / "DvsGesture").is_dir():
-            continue
-        missing.append(name)
-    if missing:
-        ds = config["data"]["dataset"]
-        raise FileNotFoundError(
-            f"experiment {config['name']!r} needs {', '.join(missing)} in "
-            f"{os.path.abspath(root)} (get them from {_SOURCES[ds]}; or pass --data-root DIR)"
-        )
+    ds = config["data"]["dataset"]
+    options = DATA_FILES[ds]
+    if any(all((Path(root) / f).exists() for f in files) for files in options):
+        return
+    missing = [f for f in options[0] if not (Path(root) / f).exists()]
+    raise FileNotFoundError(
+        f"experiment {config['name']!r} needs {', '.join(missing)} in {os.path.abspath(root)}: "
+        f"{_SOURCES[ds]} (or pass --data-root DIR)"
+    )

@@ -324,17 +324,22 @@ class _SpikeSplit:
 
 
 class _GenericSplit:
-    """Adapter for loaders whose ``batches`` takes (batch_size, shuffle=, generator=, ...)."""
+    """Adapter for loaders whose ``batches`` takes ``(batch_size, shuffle=, generator=, **kwargs)``.
 
-    def __init__(self, ds, kwargs: dict, device):
-        self.ds, self.kwargs, self.device = ds, kwargs, device
+    Evaluation passes (``generator=None``) get a fixed generator, so any preprocessing
+    randomness (DVS-Gesture event dropping) is the same at every evaluation.
+    """
+
+    def __init__(self, ds, kwargs: dict):
+        self.ds, self.kwargs = ds, kwargs
 
     def __len__(self):
         return len(self.ds)
 
     def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None):
-        for x, y in self.ds.batches(batch_size, shuffle=shuffle, generator=generator, **self.kwargs):
-            yield x.to(self.device), y.to(self.device)
+        if generator is None:
+            generator = torch.Generator().manual_seed(0)
+        return self.ds.batches(batch_size, shuffle=shuffle, generator=generator, **self.kwargs)
 
 
 def load_data(
@@ -371,23 +376,41 @@ def load_data(
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=rc.mean_rate)
     if ds == "shd":
         sp = simdata.load_shd(
-            root, duration=d["duration"], validation_fraction=d.get("validation_fraction", 0.1),
+            root, duration=d["duration"], valid_fraction=d.get("validation_fraction", 0.1),
             seed=d.get("split_seed", 0),
         )
         mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device)  # noqa: E731
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=float(sp.train.mean_rate))
     if ds == "cifar10":
         sp = simdata.load_cifar10(
-            root, validation_fraction=d.get("validation_fraction", 0.1), seed=d.get("split_seed", 0)
+            root, valid_fraction=d.get("validation_fraction", 0.1), seed=d.get("split_seed", 0)
         )
-        mk = lambda s: _GenericSplit(s, {"dtype": dtype}, device)  # noqa: E731
+        mk = lambda s: _GenericSplit(s, {"dtype": dtype, "device": device})  # noqa: E731
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=None)
-    sp = simdata.load_dvs_gesture(
-        root, validation_fraction=d.get("validation_fraction", 0.1), seed=d.get("split_seed", 0),
+    sp = simdata.load_dvs_gesture(root, factor=128 // d.get("size", 32))
+    train, valid = _split_dvs(sp.train, d.get("validation_fraction", 0.1), d.get("split_seed", 0))
+    opts = {"dt": d["dt"], "crop": d["duration"], "drop_prob": d.get("drop_probability", 0.5),
+            "dtype": dtype, "device": device}
+    return Splits(
+        _GenericSplit(train, dict(opts, random_crop=True)),
+        _GenericSplit(valid, dict(opts, random_crop=False)),
+        _GenericSplit(sp.test, dict(opts, random_crop=False)),
+        nu=None,
     )
-    opts = {"dt": d["dt"], "duration": d["duration"], "dtype": dtype}
-    mk = lambda s, aug: _GenericSplit(s, dict(opts, augment=aug), device)  # noqa: E731
-    return Splits(mk(sp.train, True), mk(sp.valid, False), mk(sp.test, False), nu=None)
+
+
+def _split_dvs(ds, fraction: float, seed: int):
+    """Seeded validation split of a DVS-Gesture training set (the official split has none)."""
+    import numpy as np
+
+    from fluctinit.sim.data import DvsGestureDataset
+
+    n = len(ds)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_valid = max(1, int(round(fraction * n))) if n > 1 else 0
+    va, tr = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    mk = lambda idx: DvsGestureDataset(ds.events.subset(idx), ds.lengths[idx], ds.side)  # noqa: E731
+    return mk(tr), mk(va)
 
 
 # ----------------------------------------------------------------------------- init
