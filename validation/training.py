@@ -158,6 +158,9 @@ class SNNModel(torch.nn.Module):
         if self.encoder is not None:
             enc = self.encoder(x)
             x = enc
+        shape = tuple(self.network.input_shape)
+        if tuple(x.shape[2:]) != shape and x.dim() >= 3 and math.prod(x.shape[2:]) == math.prod(shape):
+            x = x.reshape(*x.shape[:2], *shape)  # e.g. SHD (batch, time, 700) -> (batch, time, 1, 700)
         out = self.network(x)
         layer_spikes = []
         for rec in out.layers:
