@@ -68,7 +68,12 @@ def run(args) -> int:
 
     from .experiments import check_data_files, load_experiment
 
-    config = load_experiment(args.experiment)
+    try:
+        config = load_experiment(args.experiment)
+    except ParameterError as err:
+        # Config fields (`training.lr`) and the positional EXPERIMENT are not flags: keep the
+        # message as it is (cli.main rewrites the names it is given into --flags).
+        raise ParameterError(str(err)) from None
     # Check every flag before any work, and the data files before loading anything.
     if args.epochs is not None:
         check("epochs", args.epochs, Integer(0))
