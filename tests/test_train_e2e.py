@@ -202,6 +202,14 @@ def test_shrunk_experiment_learns(name, data_root, tmp_path):
     r = train_experiment(config, seed=0, data_root=data_root, out=tmp_path, progress=False)
     _check_learned(r, config)
     assert (tmp_path / f"{name}_fluctuation-sigma1_seed0.json").is_file()
+    if config["training"]["homeostasis"] == "priming":
+        assert [h["phase"] for h in r["history"]][:2] == ["priming", "supervised"]
+    if config["network"].get("dale"):
+        # Dale's law kept during training: hidden weights >= 0, readout unconstrained.
+        state = torch.load(tmp_path / f"{name}_fluctuation-sigma1_seed0.ckpt", weights_only=False)["model"]
+        hidden = {k: v for k, v in state.items() if k.startswith("network.hidden.")}
+        assert hidden and all(bool((v >= 0).all()) for v in hidden.values())
+        assert any(bool((v < 0).any()) for k, v in state.items() if k.startswith("network.readout."))
 
 
 @pytest.mark.parametrize("name", ["cifar10-conv2", "dvs-conv6"])

@@ -550,9 +550,12 @@ def train_experiment(
         _exp.check_data_files(config, data_root)
         data = load_data(config, data_root, dtype=dtype, device=device)
     gen = torch.Generator().manual_seed(seed)
-    model = build_model(config, generator=gen, dtype=dtype, device=device)
+    model = build_model(config, generator=gen, dtype=dtype)
     if model.encoder is not None:
         model.encoder.reset_parameters(gen)
+    if device != "cpu":
+        model.to(device)
+        gen = torch.Generator(device=device).manual_seed(seed)
     nu = config["init"]["nu"]
     if nu == "measured":
         if model.encoder is not None:
@@ -569,8 +572,6 @@ def train_experiment(
                 f"`init.nu` measured as {nu!r} Hz (silent encoder); set a rate in Hz", ["init.nu"], [nu]
             )
     initialize_model(model, config, float(nu), gen)
-    if device != "cpu":
-        model.to(device)
     optimizer = make_optimizer(tr["optimizer"], model.parameters(), tr["lr"])
 
     n_priming = tr["priming_epochs"] if tr["homeostasis"] == "priming" else 0
