@@ -7,7 +7,8 @@ Public API:
   :class:`NeuronParams`, :class:`DaleParams`, :class:`ReadoutParams`;
   backend choice :func:`set_backend`, :func:`get_backend`, :func:`use_backend`,
   :func:`register_backend`, :func:`available_backends`, :func:`dispatch`;
-  :func:`set_flush_denormal`.
+  :func:`set_flush_denormal` (on by default: denormals are flushed to zero on CPU
+  while the simulator's forward and backward passes run; the process-wide setting is restored).
 * surrogate (eqs. 28-29): :class:`SuperSpike`, :func:`spike`, :func:`superspike`.
 * layers (``torch.nn.Module``, inputs ``(batch, time, ...)``): :class:`LIFDense`,
   :class:`LIFConv1d`, :class:`LIFConv2d`, :class:`DaleDense`, :class:`DaleConv1d`,

@@ -25,7 +25,7 @@ import torch
 
 from fluctinit.theory._checks import Integer, Interval, check, check_all
 
-from .data import DataError
+from ._spikes import DataError
 
 __all__ = [
     "CIFAR_ARCHIVE",

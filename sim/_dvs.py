@@ -44,7 +44,7 @@ import torch
 
 from fluctinit.theory._checks import Integer, Interval, check, check_all
 
-from .data import DataError, SpikeDataset, n_steps_for
+from ._spikes import DataError, SpikeDataset, n_steps_for
 
 __all__ = [
     "DVS_SENSOR_SIZE",
@@ -199,8 +199,10 @@ class DvsGestureDataset:
 
     Attributes:
         events: a :class:`SpikeDataset` with ``n_units = 2*side*side`` (unit =
-            :func:`downsampled_unit`), spike times in seconds from the gesture
-            start, ``duration`` = the longest gesture.
+            :func:`downsampled_unit`, stored as int16), spike times in seconds
+            from the gesture start (stored as float32: below 8 s the spacing of
+            float32 values is under 1 us, the sensor's resolution), ``duration``
+            = the longest gesture.
         lengths: gesture durations in seconds, ``(n_samples,)``.
         side: downsampled image side (32).
     """

@@ -26,7 +26,7 @@ import numpy as np
 
 from fluctinit.theory._checks import Integer, Interval, ParameterError, check, check_all
 
-from .data import DataError, SpikeDataset
+from ._spikes import DataError, SpikeDataset
 
 __all__ = [
     "SHD_URL",

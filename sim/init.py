@@ -110,7 +110,7 @@ def fluctuation_normal_(
     Args:
         tensor: weights ``(n_out, n_in)`` or a kernel ``(C_out, C_in, *k)``; filled in place.
         nu: presynaptic firing rate (Hz), > 0.
-        sigma_u: target membrane std (threshold units); give it or ``xi``; both None: ``sigma_u = 1``.
+        sigma_u: target membrane std (threshold units); give it or ``xi``; neither: ``sigma_u = 1``.
         mu_u: target membrane mean (threshold units), < theta.
         xi: target ``(theta - mu_u)/sigma_u`` (eq. 8), alternative to ``sigma_u``.
         theta: threshold.  kernel: :class:`~fluctinit.theory.KernelIntegrals` or None (paper default).
@@ -125,8 +125,6 @@ def fluctuation_normal_(
     """
     _check_generator(generator)
     n = _fan_in("tensor", tensor, fan_in)
-    if sigma_u is None and xi is None:
-        sigma_u = 1.0
     p = theory.feedforward_params(n, nu, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, kernel=kernel)
     with torch.no_grad():
         return tensor.normal_(float(p.mu_w), float(p.sigma_w), generator=generator)
@@ -169,8 +167,6 @@ def fluctuation_recurrent_(
     _check_generator(generator)
     n_f = _fan_in("weight", weight, fan_in)
     n_r = _fan_in("rec_weight", rec_weight, fan_in_rec)
-    if sigma_u is None and xi is None:
-        sigma_u = 1.0
     p = theory.recurrent_params(
         n_f, n_r, nu, alpha=alpha, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, nu_rec=nu_rec, kernel=kernel
     )
@@ -180,14 +176,14 @@ def fluctuation_recurrent_(
     return weight, rec_weight
 
 
-def _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, alpha, nu_exc_rec,
+def _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, xi, theta, alpha, nu_exc_rec,
                  kernel_exc, kernel_inh, dist, sigma_log, generator):
     _check_generator(generator)
     n_exc = _fan_in("w_exc", w_exc, None)
     n_inh = _fan_in("w_inh", w_inh, None)
     n_exc_rec = None if w_exc_rec is None else _fan_in("w_exc_rec", w_exc_rec, None)
     return theory.dalian_params(
-        n_exc, n_inh, nu_exc, nu_inh, sigma_u=sigma_u, mu_u=mu_u, n_exc_rec=n_exc_rec, alpha=alpha,
+        n_exc, n_inh, nu_exc, nu_inh, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, n_exc_rec=n_exc_rec, alpha=alpha,
         nu_exc_rec=nu_exc_rec, kernel_exc=kernel_exc, kernel_inh=kernel_inh, dist=dist, sigma_log=sigma_log,
     )
 
@@ -199,9 +195,11 @@ def dale_exponential_(
     nu_inh: float | None = None,
     *,
     w_exc_rec: torch.Tensor | None = None,
-    sigma_u: float = 1.0,
+    sigma_u: float | None = None,
     mu_u: float = 0.0,
-    alpha: float = 0.9,
+    xi: float | None = None,
+    theta: float = 1.0,
+    alpha: float | None = None,
     nu_exc_rec: float | None = None,
     kernel_exc: Any = None,
     kernel_inh: Any = None,
@@ -225,8 +223,11 @@ def dale_exponential_(
         w_inh: inhibitory weights ``(n_post, n_I)`` or kernel (fan-in ``n_I``).
         nu_exc, nu_inh: presynaptic E and I rates (Hz); ``nu_inh`` default ``nu_exc``.
         w_exc_rec: recurrent excitatory weights (fan-in ``n_R``), or None.
-        sigma_u: target membrane std.  mu_u: target mean (the paper's derivation uses 0).
-        alpha: feed-forward share of the excitatory variance (only with ``w_exc_rec``).
+        sigma_u: target membrane std (or give ``xi``; neither: ``sigma_u = 1``).
+        mu_u: target mean; must be 0 (balanced E/I; the theory rejects anything else).
+        theta: threshold.
+        alpha: feed-forward share of the excitatory variance, 0 < alpha < 1; only with
+            ``w_exc_rec`` (None: 0.9).
         nu_exc_rec: rate of the recurrent excitatory inputs (Hz), default ``nu_exc``.
         kernel_exc, kernel_inh: kernel integrals of excitatory / inhibitory synapses onto this population.
         generator: torch.Generator.
@@ -234,7 +235,7 @@ def dale_exponential_(
     Returns:
         ``(w_exc, w_inh)`` or ``(w_exc, w_inh, w_exc_rec)``, filled in place (all >= 0).
     """
-    p = _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, alpha, nu_exc_rec,
+    p = _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, xi, theta, alpha, nu_exc_rec,
                      kernel_exc, kernel_inh, "exponential", 1.0, generator)
     with torch.no_grad():
         w_exc.exponential_(float(p.rate_exc), generator=generator)
@@ -252,10 +253,12 @@ def dale_lognormal_(
     nu_inh: float | None = None,
     *,
     w_exc_rec: torch.Tensor | None = None,
-    sigma_u: float = 1.0,
+    sigma_u: float | None = None,
     mu_u: float = 0.0,
+    xi: float | None = None,
+    theta: float = 1.0,
     sigma_log: float = 1.0,
-    alpha: float = 0.9,
+    alpha: float | None = None,
     nu_exc_rec: float | None = None,
     kernel_exc: Any = None,
     kernel_inh: Any = None,
@@ -272,7 +275,7 @@ def dale_lognormal_(
     Returns:
         ``(w_exc, w_inh)`` or ``(w_exc, w_inh, w_exc_rec)``, filled in place (all > 0).
     """
-    p = _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, alpha, nu_exc_rec,
+    p = _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, xi, theta, alpha, nu_exc_rec,
                      kernel_exc, kernel_inh, "lognormal", sigma_log, generator)
     s = float(p.sigma_log)
     with torch.no_grad():
@@ -404,7 +407,8 @@ def init_network_(
                 ("exc", layer.w_fe, layer.w_ie, layer.w_re),
                 ("inh", layer.w_fi, layer.w_ii, layer.w_ri),
             ):
-                fill(w_exc, w_inh, nu, nu, w_exc_rec=w_rec, sigma_u=sigma_u, alpha=alpha,
+                fill(w_exc, w_inh, nu, nu, w_exc_rec=w_rec, sigma_u=sigma_u,
+                     alpha=None if w_rec is None else alpha,
                      kernel_exc=kern[f"{post}_exc"], kernel_inh=kern[f"{post}_inh"], generator=g)
         elif layer.rec_weight is not None:
             fluctuation_recurrent_(layer.weight, layer.rec_weight, nu, alpha=alpha, sigma_u=sigma_u,

@@ -37,7 +37,9 @@ from fluctinit.theory._checks import (
     conflict,
 )
 
-from .data import SpikeDataset
+from fluctinit.theory import bernoulli_variance_factor  # re-exported: one source of truth
+
+from ._spikes import SpikeDataset
 
 __all__ = [
     "POISSON_CONSTRAINTS",
@@ -64,33 +66,6 @@ POISSON_CONSTRAINTS = {
     "dt": Interval(0.0, None, closed="neither"),
     "mode": OneOf(("bernoulli", "count")),
 }
-
-
-def bernoulli_variance_factor(nu: float, dt: float) -> float:
-    """Variance of a Bernoulli spike train relative to a Poisson one, ``1 - nu*dt``.
-
-    A Bernoulli train with spike probability ``p = nu*dt`` per step has
-    per-step mean ``p`` (the same as the Poisson count's) but variance
-    ``p*(1 - p)`` instead of ``p``.  The shot-noise (temporal) part of the
-    membrane variance, ``sigma_u**2 = sum_j w_j**2 * nu * epsilon_hat`` (paper
-    eq. 3; eq. 5 averaged over weights), is therefore multiplied by
-    ``1 - nu*dt``:  ``sigma_u**2(Bernoulli) = (1 - nu*dt) * sigma_u**2(Poisson)``.
-
-    Args:
-        nu: rate in Hz, ``nu >= 0``.
-        dt: time step in seconds, ``dt > 0``; ``nu*dt <= 1``.
-
-    Returns:
-        ``1 - nu*dt`` (dimensionless, in [0, 1]).
-
-    Raises:
-        ParameterError: ``nu`` or ``dt`` out of range, or ``nu*dt > 1``.
-    """
-    nu = check("nu", nu, POISSON_CONSTRAINTS["nu"])
-    dt = check("dt", dt, POISSON_CONSTRAINTS["dt"])
-    if nu * dt > 1.0:
-        raise conflict("a spike probability nu*dt above 1; lower nu or dt", nu=nu, dt=dt)
-    return 1.0 - nu * dt
 
 
 def _rates_tensor(nu, n_units: int) -> tuple[torch.Tensor | float, float]:

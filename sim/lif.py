@@ -27,20 +27,22 @@ currents decay with ``lambda_syn^E`` and the inhibitory one with
 ``lambda_syn^I``.  Since F and R share their decay, their sum obeys the same
 recursion; it is kept as one state (exact, by linearity).
 
-Denormal numbers: the decaying states ``lambda^n`` reach the denormal range
-(below ~1e-38 in float32) in silent stretches, and CPU arithmetic on
-denormals is up to ~100x slower.  The first call into this module therefore
-runs ``torch.set_flush_denormal(True)`` (a process-wide setting that flushes
-them to zero; no effect on CUDA).  Opt out with ``set_flush_denormal(False)``
-or the environment variable ``FLUCTINIT_FLUSH_DENORMAL=0``;
-``benchmarks/denormal_flush.py`` measures the effect.
+Denormal numbers: the decaying states ``lambda^n`` (and their gradients) reach
+the denormal range (below ~1.2e-38 in float32) in silent stretches, and CPU
+arithmetic on denormals is many times slower.  Every layer function therefore
+flushes denormals to zero (``torch.set_flush_denormal(True)``) while its forward
+and backward passes run, and restores the previous setting afterwards (no effect
+on CUDA).  Opt out with ``set_flush_denormal(False)`` or the environment variable
+``FLUCTINIT_FLUSH_DENORMAL=0``; ``benchmarks/denormal_flush.py`` measures the effect.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -160,15 +162,24 @@ class ReadoutParams:
 
 # --------------------------------------------------------------------------- denormals
 
-_FLUSH = {"enabled": os.environ.get("FLUCTINIT_FLUSH_DENORMAL", "1") not in ("0", "false", "no"), "applied": False}
+_FLUSH = {"enabled": os.environ.get("FLUCTINIT_FLUSH_DENORMAL", "1") not in ("0", "false", "no")}
+_TINY = sys.float_info.min  # smallest normal double
+
+
+def _flushing() -> bool:
+    """Whether this thread currently flushes denormals (probed: the halved smallest normal double is 0)."""
+    return _TINY * 0.5 == 0.0
 
 
 def set_flush_denormal(enabled: bool) -> bool:
-    """Turn the flushing of denormal floats on CPU on or off (process-wide).
+    """Choose whether the simulator flushes denormal floats to zero on CPU while it runs.
 
-    The simulator calls ``torch.set_flush_denormal(True)`` once, on its first
-    run, unless this was called with ``False`` (or ``FLUCTINIT_FLUSH_DENORMAL=0``).
-    Calling it applies the setting at once.
+    On (the default; ``FLUCTINIT_FLUSH_DENORMAL=0`` in the environment turns it off):
+    every simulator function switches ``torch.set_flush_denormal(True)`` on for its
+    forward pass and, through gradient hooks on its outputs and identity autograd nodes
+    on its inputs, for its backward pass, and restores the previous state afterwards.  The process-wide
+    setting outside the simulator is left as it was (other code, e.g. hypothesis'
+    subnormal floats, keeps working).
 
     Returns:
         Whether the CPU supports flushing (``torch.set_flush_denormal``'s answer).
@@ -176,14 +187,78 @@ def set_flush_denormal(enabled: bool) -> bool:
     if not isinstance(enabled, bool):
         raise ParameterError(f"`enabled` must be True or False; got {enabled!r}", ["enabled"], [enabled])
     _FLUSH["enabled"] = enabled
-    _FLUSH["applied"] = True
-    return bool(torch.set_flush_denormal(enabled))
+    prev = _flushing()
+    supported = bool(torch.set_flush_denormal(True))
+    if not prev:
+        torch.set_flush_denormal(False)
+    return supported
 
 
-def _ensure_flush() -> None:
-    if _FLUSH["enabled"] and not _FLUSH["applied"]:
-        torch.set_flush_denormal(True)
-        _FLUSH["applied"] = True
+def _flush_on_hook(state: dict) -> Callable[[torch.Tensor], None]:
+    """Gradient hook for a function's outputs: the first one to run turns flushing on."""
+
+    def hook(grad: torch.Tensor) -> None:
+        if state["prev"] is None:
+            state["prev"] = _flushing()
+            if not state["prev"]:
+                torch.set_flush_denormal(True)
+
+    return hook
+
+
+class _BackwardFlushOff(torch.autograd.Function):
+    """Identity on a function's inputs; its backward (run after the function's own) restores the state."""
+
+    @staticmethod
+    def forward(ctx, state: dict, tensor: torch.Tensor):  # noqa: D102
+        ctx.state = state
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        if ctx.state["prev"] is False:
+            torch.set_flush_denormal(False)
+        ctx.state["prev"] = None
+        return None, grad
+
+
+def _mark_inputs(value, state):
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        return _BackwardFlushOff.apply(state, value)
+    if isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) and v.requires_grad for v in value):
+        return type(value)(_mark_inputs(v, state) for v in value)
+    return value
+
+
+def _denormal_scope(fn: Callable) -> Callable:
+    """Run ``fn`` (forward and backward) with denormal flushing, if enabled; see :func:`set_flush_denormal`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not _FLUSH["enabled"]:
+            return fn(*args, **kwargs)
+        prev = _flushing()
+        grad = torch.is_grad_enabled()
+        state: dict = {"prev": None}
+        if grad:
+            args = tuple(_mark_inputs(a, state) for a in args)
+            kwargs = {k: _mark_inputs(v, state) for k, v in kwargs.items()}
+        if not prev:
+            torch.set_flush_denormal(True)
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            if not prev:
+                torch.set_flush_denormal(False)
+        if not grad:
+            return out
+        hook = _flush_on_hook(state)
+        for t in out if isinstance(out, tuple) else (out,):
+            if t.requires_grad:
+                t.register_hook(hook)
+        return out
+
+    return wrapper
 
 
 # --------------------------------------------------------------------------- checks
@@ -221,6 +296,15 @@ def _check_input(x: torch.Tensor, dims: int, what: str) -> None:
         raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
     if x.dim() != dims:
         raise _shape_error("x", x, f"a {dims}-d tensor {what}")
+
+
+def _check_features(x: torch.Tensor, w: torch.Tensor, wname: str) -> None:
+    """``x`` (batch, time, n_in) must match the weight matrix ``w`` (n, n_in)."""
+    _check_tensor(wname, w)
+    if w.dim() != 2:
+        raise _shape_error(wname, w, "a 2-d weight matrix (n_out, n_in)")
+    if x.shape[2] != w.shape[1]:
+        raise _shape_error("x", x, f"(batch, time, {w.shape[1]}) to match `{wname}` {tuple(w.shape)}")
 
 
 def _check_rec_conv(name: str, v: torch.Tensor | None, c_out: int, c_in: int, nd: int) -> None:
@@ -348,6 +432,7 @@ def _as_weight_dtype(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- layer functions
 
 
+@_denormal_scope
 def lif_dense(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -375,13 +460,13 @@ def lif_dense(
         ParameterError: shapes that do not fit together.
     """
     _check_input(x, 3, "(batch, time, n_in)")
-    _check_dense("weight", weight, None, x.shape[2])
+    _check_features(x, weight, "weight")
     _check_square("rec_weight", rec_weight, weight.shape[0])
-    _ensure_flush()
     ff = _as_weight_dtype(x, weight) @ weight.t()
     return _lif_loop(ff, _dense_rec(rec_weight), params, surrogate)
 
 
+@_denormal_scope
 def lif_conv(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -415,11 +500,11 @@ def lif_conv(
     if x.shape[2] != weight.shape[1]:
         raise _shape_error("x", x, f"a tensor with C_in = {weight.shape[1]} channels in dim 2")
     _check_rec_conv("rec_weight", rec_weight, weight.shape[0], weight.shape[0], nd)
-    _ensure_flush()
     ff = _conv_ff(_as_weight_dtype(x, weight), weight, stride, padding, nd)
     return _lif_loop(ff, _conv_rec(rec_weight, nd), params, surrogate)
 
 
+@_denormal_scope
 def dale_dense(
     x: torch.Tensor,
     w_fe: torch.Tensor,
@@ -453,7 +538,7 @@ def dale_dense(
         ``(S_E, U_E, S_I, U_I)`` with shapes ``(batch, time, n_exc)`` and ``(batch, time, n_inh)``.
     """
     _check_input(x, 3, "(batch, time, n_in)")
-    _check_dense("w_fe", w_fe, None, x.shape[2])
+    _check_features(x, w_fe, "w_fe")
     n_exc = w_fe.shape[0]
     _check_dense("w_fi", w_fi, None, x.shape[2])
     n_inh = w_fi.shape[0]
@@ -463,7 +548,6 @@ def dale_dense(
         _check_dense("w_re", w_re, n_exc, n_exc)
     if w_ri is not None:
         _check_dense("w_ri", w_ri, n_inh, n_exc)
-    _ensure_flush()
     x = _as_weight_dtype(x, w_fe)
     return _dale_loop(
         x @ w_fe.t(), x @ w_fi.t(),
@@ -472,6 +556,7 @@ def dale_dense(
     )
 
 
+@_denormal_scope
 def dale_conv(
     x: torch.Tensor,
     w_fe: torch.Tensor,
@@ -518,7 +603,6 @@ def dale_conv(
         _check_rec_conv(name, w, co, ci, nd)
     _check_rec_conv("w_re", w_re, c_e, c_e, nd)
     _check_rec_conv("w_ri", w_ri, c_i, c_e, nd)
-    _ensure_flush()
     x = _as_weight_dtype(x, w_fe)
     ff_e = _conv_ff(x, w_fe, stride, padding, nd)
     ff_i = _conv_ff(x, w_fi, stride, padding, nd)
@@ -529,6 +613,7 @@ def dale_conv(
     )
 
 
+@_denormal_scope
 def readout(
     inputs: Sequence[torch.Tensor],
     weights: Sequence[torch.Tensor],
@@ -555,7 +640,6 @@ def readout(
             f"got lengths {len(inputs)} and {len(weights)}",
             ["inputs", "weights"], [len(inputs), len(weights)],
         )
-    _ensure_flush()
     ff = None
     n_out = None
     b_t = None
@@ -588,7 +672,9 @@ _BACKENDS: dict[str, dict[str, Callable]] = {
         "readout": readout,
     }
 }
-_CURRENT = {"backend": "reference"}
+# The default backend; FLUCTINIT_SIM_BACKEND in the environment chooses another one
+# (checked on first use, so a backend registered later in the import still counts).
+_CURRENT = {"backend": os.environ.get("FLUCTINIT_SIM_BACKEND", "reference")}
 
 
 def register_backend(name: str, ops: Mapping[str, Callable]) -> None:
@@ -617,7 +703,7 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
-    """The current default backend name (initially ``"reference"``)."""
+    """The current default backend name (initially ``"reference"``, or ``$FLUCTINIT_SIM_BACKEND``)."""
     return _CURRENT["backend"]
 
 
@@ -640,3 +726,92 @@ def dispatch(op: str, backend: str | None = None) -> Callable:
     check("op", op, OneOf(OPS))
     name = _check_backend(get_backend() if backend is None else backend)
     return _BACKENDS[name].get(op, _BACKENDS["reference"][op])
+
+
+# --------------------------------------------------------------------------- fused core adapters
+
+
+def _fused_adapters(fused) -> dict[str, Callable]:
+    """Wrap the fused core (``fluctinit.sim._fused``) in the reference signatures.
+
+    Semantics are kept identical to the reference: in mode ``"free"`` no spikes are
+    reported and nothing recurrent acts (the fused core would still report threshold
+    crossings, so it is called without recurrence and ``S`` is zeroed); a Dale layer
+    without excitatory recurrence gets zero ``w_re``/``w_ri``; several readout inputs
+    are summed through linearity (``U`` is linear in the currents).  ``dale_conv`` has
+    no fused version and falls back to the reference.
+    """
+
+    def sur(s: SuperSpike) -> dict:
+        return {"surrogate": "superspike_rescaled" if s.rescaled else "superspike", "beta": s.beta}
+
+    @_denormal_scope
+    def f_lif_dense(x, weight, rec_weight=None, *, params=NeuronParams(), surrogate=SuperSpike()):
+        _check_input(x, 3, "(batch, time, n_in)")
+        free = params.mode == "free"
+        s, u = fused.fused_lif(
+            _as_weight_dtype(x, weight), weight, None if free else rec_weight,
+            tau_mem=params.tau_mem, tau_syn=params.tau_syn, dt=params.dt, theta=params.theta,
+            reset=not free, **sur(surrogate),
+        )
+        return (torch.zeros_like(u) if free else s), u
+
+    @_denormal_scope
+    def f_lif_conv(x, weight, rec_weight=None, *, stride=1, padding=0, params=NeuronParams(), surrogate=SuperSpike()):
+        if not isinstance(x, torch.Tensor):
+            raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
+        free = params.mode == "free"
+        s, u = fused.fused_conv(
+            _as_weight_dtype(x, weight), weight, None if free else rec_weight, stride=stride, padding=padding,
+            tau_mem=params.tau_mem, tau_syn=params.tau_syn, dt=params.dt, theta=params.theta,
+            reset=not free, **sur(surrogate),
+        )
+        return (torch.zeros_like(u) if free else s), u
+
+    @_denormal_scope
+    def f_dale_dense(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None, *, params=DaleParams(), surrogate=SuperSpike()):
+        _check_input(x, 3, "(batch, time, n_in)")
+        free = params.mode == "free"
+        n_exc, n_inh = w_fe.shape[0], w_fi.shape[0]
+        zeros = lambda r, c: w_fe.new_zeros(r, c)  # noqa: E731
+        if free:
+            w_re = w_ri = w_ie = w_ii = None
+        w_re = zeros(n_exc, n_exc) if w_re is None else w_re
+        w_ri = zeros(n_inh, n_exc) if w_ri is None else w_ri
+        w_ie = zeros(n_exc, n_inh) if w_ie is None else w_ie
+        w_ii = zeros(n_inh, n_inh) if w_ii is None else w_ii
+        s_e, u_e, s_i, u_i = fused.fused_dale(
+            _as_weight_dtype(x, w_fe), w_fe, w_fi, w_re, w_ri, w_ie, w_ii,
+            tau_mem_exc=params.tau_mem_exc, tau_mem_inh=params.tau_mem_inh, tau_syn_exc=params.tau_syn_exc,
+            tau_syn_inh=params.tau_syn_inh, dt=params.dt, theta=params.theta, reset=not free, **sur(surrogate),
+        )
+        if free:
+            s_e, s_i = torch.zeros_like(u_e), torch.zeros_like(u_i)
+        return s_e, u_e, s_i, u_i
+
+    @_denormal_scope
+    def f_readout(inputs, weights, *, params):
+        if len(inputs) == 0 or len(inputs) != len(weights):
+            return readout(inputs, weights, params=params)  # raises the reference's error
+        out = None
+        for x, w in zip(inputs, weights):
+            flat = x.reshape(x.shape[0], x.shape[1], -1)
+            u = fused.fused_readout(_as_weight_dtype(flat, w), w, tau_mem=params.tau_out,
+                                    tau_syn=params.tau_syn, dt=params.dt)
+            out = u if out is None else out + u
+        return out
+
+    return {"lif_dense": f_lif_dense, "lif_conv": f_lif_conv, "dale_dense": f_dale_dense, "readout": f_readout}
+
+
+def _register_fused() -> None:
+    """Register the ``"fused"`` backend when the fused core is installed (the default stays "reference")."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(f"{__package__}._fused") is None:
+        return
+    _BACKENDS["fused"] = _fused_adapters(importlib.import_module(f"{__package__}._fused"))
+
+
+_register_fused()

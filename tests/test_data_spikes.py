@@ -143,3 +143,55 @@ def test_bad_labels_and_parameters():
         next(ds.batches(0))
     with pytest.raises(ParameterError, match="`form`"):
         next(ds.batches(1, form="sparse"))
+    for bad in ("a", 1.5, 0):
+        with pytest.raises(ParameterError, match="`n_steps`"):
+            ds.dense(dt=1e-3, n_steps=bad)
+        with pytest.raises(ParameterError, match="`n_steps`"):
+            ds.events(dt=1e-3, n_steps=bad)
+    with pytest.raises(ParameterError, match="`max_elements`"):
+        ds.dense(dt=1e-3, max_elements=0)
+
+
+# ------------------------------------------------------------- properties ----------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+
+@given(arrays(np.int64, st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5)),
+              elements=st.integers(0, 3)),
+       st.sampled_from([1e-3, 2e-3, 0.1]))
+def test_dense_event_dense_round_trip(x, dt):
+    """dense -> events -> dense is the identity, and both binned forms agree."""
+    ds = SpikeDataset.from_dense(x, dt, np.zeros(x.shape[0], dtype=np.int64))
+    dense = ds.dense(dt=dt, dtype=torch.float64)
+    assert np.array_equal(dense.numpy(), x)
+    assert torch.equal(ds.events(dt=dt, dtype=torch.float64).to_dense(), dense)
+    assert ds.n_events == x.sum()
+    assert ds.mean_rate == pytest.approx(x.sum() / (x.size * dt), rel=1e-12)
+
+
+@given(st.lists(st.tuples(st.floats(0, 0.05, allow_nan=False), st.integers(0, 2)), max_size=30),
+       st.sampled_from([1e-3, 3e-3, 7e-3]))
+def test_binning_keeps_every_spike_inside_the_duration(events, dt):
+    times = [t for t, _ in events]
+    units = [u for _, u in events]
+    ds = SpikeDataset.from_samples([times], [units], [0], 3, 0.05)
+    x = ds.dense(dt=dt)
+    n_t = ds.n_steps(dt)
+    inside = sum(1 for t in times if int(np.floor(t / dt)) < n_t)
+    assert x.sum().item() == inside
+    assert x.shape == (1, n_t, 3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_binning_on_cuda_matches_cpu():
+    x = poisson_spikes(8, 50, 16, 40.0, 1e-3, generator=torch.Generator().manual_seed(0))
+    ds = SpikeDataset.from_dense(x, 1e-3, np.zeros(8, dtype=np.int64))
+    assert torch.equal(ds.dense(dt=1e-3, device="cuda").cpu(), x)
+    assert torch.equal(ds.events(dt=1e-3, device="cuda").to_dense().cpu(), x)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    y = poisson_spikes(2, 10, 3, 100.0, 1e-3, generator=g, device="cuda")
+    assert y.device.type == "cuda" and y.shape == (2, 10, 3)

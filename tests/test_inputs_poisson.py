@@ -84,7 +84,6 @@ def test_bernoulli_probability_above_one_is_rejected_but_counts_allowed():
 
 def test_bernoulli_variance_factor_closed_form_and_errors():
     assert bernoulli_variance_factor(5.0, 2e-3) == pytest.approx(0.99, rel=1e-15)
-    assert bernoulli_variance_factor(0.0, 2e-3) == 1.0
     assert bernoulli_variance_factor(500.0, 2e-3) == pytest.approx(0.0, abs=1e-15)
     for bad in [(-1.0, 2e-3), (5.0, 0.0), (float("nan"), 1e-3), (600.0, 2e-3)]:
         with pytest.raises(ParameterError):

@@ -209,18 +209,45 @@ def test_float32_and_float64_agree():
     assert torch.allclose(u32.double(), u64, rtol=1e-5, atol=1e-5)
 
 
-def test_flush_denormal_switch():
-    tiny = torch.tensor([1 << 20], dtype=torch.int32).view(torch.float32)  # a float32 denormal, ~1.5e-39
+def test_denormals_are_flushed_only_while_the_simulator_runs():
+    seen = []
+
+    def probe(x, w):
+        seen.append(("forward", lif._flushing()))
+        y = x * w
+        y.register_hook(lambda g: seen.append(("backward", lif._flushing())))
+        return y * 2
+
+    scoped = lif._denormal_scope(probe)
+    w = torch.ones(3, requires_grad=True)
+    assert not lif._flushing()
+    out = scoped(torch.ones(3), w)
+    assert not lif._flushing()  # restored after the forward pass
+    out.sum().backward()
+    assert not lif._flushing()  # and after the backward pass
+    assert w.grad.tolist() == [2.0, 2.0, 2.0]
+    if lif.set_flush_denormal(True):
+        assert seen == [("forward", True), ("backward", True)]
+    # opt out: nothing is flushed
+    seen.clear()
     try:
-        supported = lif.set_flush_denormal(True)
-        if supported:
-            assert (tiny * 1.0).item() == 0.0
         lif.set_flush_denormal(False)
-        assert (tiny * 1.0).item() > 0.0
+        scoped(torch.ones(3), w).sum().backward()
+        assert seen == [("forward", False), ("backward", False)]
     finally:
         lif.set_flush_denormal(True)
     with pytest.raises(ParameterError, match="`enabled`"):
         lif.set_flush_denormal("yes")
+
+
+def test_layers_leave_the_process_wide_setting_alone():
+    # a float32 denormal survives arithmetic outside the simulator, before and after a run
+    tiny = torch.tensor([1 << 20], dtype=torch.int32).view(torch.float32)  # ~1.5e-39
+    w = torch.full((4, 3), 2.0, requires_grad=True)
+    s, u = lif.lif_dense(torch.ones(2, 5, 3), w, torch.zeros(4, 4, requires_grad=True))
+    assert (tiny * 1.0).item() > 0.0
+    (s.sum() + u.sum()).backward()
+    assert (tiny * 1.0).item() > 0.0 and not lif._flushing()
 
 
 @pytest.mark.parametrize(
@@ -247,8 +274,10 @@ def test_dale_and_readout_params_reject_bad_values():
 
 def test_functions_reject_bad_shapes():
     x = torch.zeros(2, 5, 3)
-    with pytest.raises(ParameterError, match="`weight`"):
+    with pytest.raises(ParameterError, match=r"`x` must be \(batch, time, 2\)"):
         lif.lif_dense(x, torch.zeros(4, 2))
+    with pytest.raises(ParameterError, match="`weight`"):
+        lif.lif_dense(x, torch.zeros(4, 3, 1))
     with pytest.raises(ParameterError, match="`rec_weight`"):
         lif.lif_dense(x, torch.zeros(4, 3), torch.zeros(3, 3))
     with pytest.raises(ParameterError, match="`x`"):
@@ -270,15 +299,43 @@ def test_backend_dispatch_and_registration(monkeypatch):
 
     monkeypatch.setitem(lif._BACKENDS, "counting", {"lif_dense": counting})
     assert "counting" in lif.available_backends()
-    assert lif.dispatch("lif_dense") is lif.lif_dense
+    assert lif.dispatch("lif_dense", "reference") is lif.lif_dense
+    before = lif.get_backend()
     with lif.use_backend("counting"):
         assert lif.get_backend() == "counting"
         assert lif.dispatch("lif_dense") is counting
         assert lif.dispatch("readout") is lif.readout  # missing ops fall back to the reference
-    assert lif.get_backend() == "reference"
+    assert lif.get_backend() == before
     with pytest.raises(ParameterError, match="`backend` must be one of"):
         lif.set_backend("nope")
     with pytest.raises(ParameterError, match="`ops`"):
         lif.register_backend("bad", {"lif_sparse": counting})
     with pytest.raises(ParameterError, match="`op`"):
         lif.dispatch("lif_sparse")
+
+
+@pytest.mark.parametrize("tau_mem, tau_syn", [(20e-3, 10e-3), (20e-3, 20e-3), (50e-3, 5e-3)])
+def test_simulated_kernel_integrals_equal_theory_discrete_mode(tau_mem, tau_syn):
+    # DEVELOPING.md: epsilon_bar = dt * sum K, epsilon_hat = dt * sum K^2 over the simulated response.
+    from fluctinit import theory
+
+    n = 2000  # long enough for lambda^n to vanish in float64
+    params = NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=DT, mode="free")
+    _, u = lif.lif_dense(one_spike(n), torch.ones(1, 1, dtype=torch.float64), params=params)
+    k = theory.kernel_integrals(tau_mem=tau_mem, tau_syn=tau_syn, dt=DT, mode="discrete")
+    assert DT * u.sum().item() == pytest.approx(k.epsilon_bar, rel=1e-10)
+    assert DT * (u**2).sum().item() == pytest.approx(k.epsilon_hat, rel=1e-10)
+
+
+def test_default_backend_from_the_environment():
+    import os
+    import subprocess
+    import sys
+
+    # one subprocess (importing torch is slow): the variable is read, and checked on first use
+    code = "from fluctinit.sim import get_backend, dispatch; print(get_backend()); dispatch('lif_dense')"
+    env = dict(os.environ, FLUCTINIT_SIM_BACKEND="no-such-backend")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "no-such-backend"
+    assert out.returncode != 0 and "`backend` must be one of" in out.stderr
+    assert lif.get_backend() == os.environ.get("FLUCTINIT_SIM_BACKEND", "reference")

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "kernel": "_cli_theory",
     "params": "_cli_theory",
     "demo": "_cli_theory",
+    "data": "_cli_data",
 }
 
 # Python parameter names -> command-line flags, so error messages name what the user typed.
