@@ -137,3 +137,37 @@ def test_missing_data_message_names_files_and_folder(name, files, tmp_path):
     for f in files:
         assert f in msg
     check_data_files(load_experiment("randman-ff"), tmp_path)  # generated: needs nothing
+
+
+def test_surrogate_choice_reaches_every_layer():
+    from fluctinit.validation.training import build_model
+
+    c = load_experiment("shd-conv3-skip")
+    for name, rescaled in (("superspike", False), ("rescaled", True)):
+        model = build_model(c, surrogate=name)
+        assert all(layer.surrogate.rescaled is rescaled for layer in model.network.hidden)
+        assert all(layer.surrogate.beta == 20.0 for layer in model.network.hidden)
+    enc = build_model(load_experiment("cifar10-conv2"), surrogate="rescaled").encoder
+    assert enc.surrogate == "rescaled"
+
+
+@pytest.mark.parametrize("method", ["fluctuation", "kaiming"])
+def test_initialization_follows_the_theory(method):
+    # Randman hidden layer: fan-in 20, nu = 5 Hz; sigma_w from theory eq. 9 (sigma_u = 1) or
+    # Kaiming sqrt(2/fan_in) (eq. 56).  Sample std of 20*128 weights within 4 standard errors.
+    import math
+
+    import torch
+
+    from fluctinit.theory import feedforward_params
+    from fluctinit.validation.training import build_model, initialize_model
+
+    c = load_experiment("randman-ff")
+    c["init"]["method"] = method
+    model = build_model(c)
+    initialize_model(model, c, 5.0, torch.Generator().manual_seed(0))
+    w = model.network.hidden[0].weight.detach().double()
+    want = feedforward_params(20, 5.0, sigma_u=1.0).sigma_w if method == "fluctuation" else math.sqrt(2 / 20)
+    n = w.numel()
+    assert abs(float(w.std()) - want) < 4 * want / math.sqrt(2 * (n - 1))
+    assert abs(float(w.mean())) < 4 * want / math.sqrt(n)
