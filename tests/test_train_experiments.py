@@ -105,6 +105,10 @@ def test_other_structural_errors():
     c["training"].update(homeostasis="priming", priming_epochs=0)
     with pytest.raises(ParameterError, match="`training.priming_epochs`"):
         validate_experiment(c)
+    c = json.loads(json.dumps(base))
+    c["training"].update(homeostasis="ongoing", lambda_lower=0.0)
+    with pytest.raises(ParameterError, match="`training.lambda_lower`"):
+        validate_experiment(c)
     with pytest.raises(ParameterError, match="`experiment`"):
         load_experiment("no-such-experiment")
 

@@ -289,6 +289,13 @@ def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
             ["training.priming_epochs"],
             [tr.get("priming_epochs")],
         )
+    if tr.get("homeostasis", "off") != "off" and not tr.get("lambda_lower", 0) > 0:
+        raise ParameterError(
+            f"`training.lambda_lower` must be > 0 when homeostasis is {tr['homeostasis']!r}; "
+            f"got {tr.get('lambda_lower')!r}",
+            ["training.lambda_lower"],
+            [tr.get("lambda_lower")],
+        )
     return config
 
 

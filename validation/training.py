@@ -594,9 +594,9 @@ def train_experiment(
             )
         model.load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["rng"]["torch"])
-        if device == "cuda" and ck["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        # Training draws no numbers from torch's global generators (all randomness comes from
+        # explicit generators seeded by (seed, epoch)), so the saved global states are a record
+        # only and are not written back: library code leaves global RNG state alone.
         history = ck["history"]
         recorded_init = ck["recorded_init"]
         start_epoch = ck["epoch"]
