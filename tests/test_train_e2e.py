@@ -152,7 +152,7 @@ def shrink(config: dict, big: bool = False) -> dict:
         tr.update(batch_size=60)
         net["hidden"] = [24]
     elif d["dataset"] == "shd":
-        d.update(duration=0.04 + (0.004 * n if big else 0.0), validation_fraction=0.125)
+        d.update(duration=0.04 + (0.012 * n if big else 0.0), validation_fraction=0.125)
         tr.update(batch_size=28)
         if net["kind"] == "dense":
             net["hidden"] = [16]
@@ -163,12 +163,12 @@ def shrink(config: dict, big: bool = False) -> dict:
             if net.get("dale"):
                 net["n_inh"] = [max(ch // 4, 1)] * n
     elif d["dataset"] == "cifar10":
-        d.update(duration=0.06 if big else 0.02, validation_fraction=0.2)
+        d.update(duration=(0.06 if n <= 2 else 0.1) if big else 0.02, validation_fraction=0.2)
         tr.update(batch_size=32)
         net["hidden"] = [ch] * n
         c["init"]["nu"] = "measured"
     else:
-        d.update(duration=0.08 if big else 0.02, size=16, validation_fraction=0.125)
+        d.update(duration=0.05 + 0.012 * n if big else 0.02, size=16, validation_fraction=0.125)
         tr.update(batch_size=16)
         net["hidden"] = [ch] * n
         net["n_in"] = [16, 16]
