@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "params": "_cli_theory",
     "demo": "_cli_theory",
     "data": "_cli_data",
+    "validate": "_cli_validate",
 }
 
 # Python parameter names -> command-line flags, so error messages name what the user typed.
