@@ -204,6 +204,9 @@ def test_shrunk_experiment_learns(name, data_root, tmp_path):
     assert (tmp_path / f"{name}_fluctuation-sigma1_seed0.json").is_file()
     if config["training"]["homeostasis"] == "priming":
         assert [h["phase"] for h in r["history"]][:2] == ["priming", "supervised"]
+        # priming optimizes L_HP alone, which does not depend on the readout: it stays put
+        assert r["history"][0]["dw_magnitude"][-1] == 0.0 < r["history"][1]["dw_magnitude"][-1]
+        assert r["history"][0]["dw_magnitude"][0] > 0.0
     if config["network"].get("dale"):
         # Dale's law kept during training: hidden weights >= 0, readout unconstrained.
         state = torch.load(tmp_path / f"{name}_fluctuation-sigma1_seed0.ckpt", weights_only=False)["model"]
