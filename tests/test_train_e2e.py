@@ -146,7 +146,11 @@ def shrink(config: dict, big: bool = False) -> dict:
     tr.update(epochs=6 if big else 4, lr=0.02 if big else 0.05, lambda_upper=0.01)
     if tr["homeostasis"] == "priming":
         tr["priming_epochs"] = 1
-    ch = 8 if big else 4
+    if tr["homeostasis"] != "off":
+        tr["lambda_lower"] = 0.1  # with trials this short the paper-scale term swamps L_sup
+    ch = (16 if n >= 7 else 8) if big else 4
+    if big and n >= 8:
+        tr["epochs"] = 10
     if d["dataset"] == "randman":
         d.update(samples_per_class=30, split=[24, 3, 3])
         tr.update(batch_size=60)
