@@ -1,0 +1,125 @@
+"""Subcommands ``train`` and ``experiments``.
+
+    fluctinit train EXPERIMENT [--epochs N] [--seed S | --seeds N] [--sigma-u X]
+                    [--init fluctuation|kaiming] [--surrogate superspike|rescaled]
+                    [--device cpu|cuda] [--data-root DIR] [--out DIR] [--resume] [--quiet]
+    fluctinit experiments [--json]
+
+EXPERIMENT is a name from ``fluctinit experiments`` or a path to a JSON config (copy one from
+validation/experiments/ and edit it).  Results go to ``--out`` (default ``runs/``):
+``<experiment>_<init>_seed<S>.json`` per seed, a checkpoint ``.ckpt`` per seed (every epoch),
+and with ``--seeds N`` a ``<experiment>_<init>_summary.json`` with mean and std over seeds.
+Missing data files stop the run at once with one line saying which files to put where (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_parser", "run", "run_experiments"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a named experiment (paper tables 4-6)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", help="experiment name (see `fluctinit experiments`) or path to a .json config")
+    p.add_argument("--epochs", type=int, default=None, help="supervised epochs (default: the config's)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--seed", type=int, default=None, help="one seed (default 0)")
+    g.add_argument("--seeds", type=int, default=None, help="run seeds 0..N-1 and summarize")
+    p.add_argument("--sigma-u", type=float, default=None, dest="sigma_u", help="target membrane std (threshold units)")
+    p.add_argument("--init", choices=("fluctuation", "kaiming"), default=None, help="initialization method")
+    p.add_argument("--surrogate", choices=("superspike", "rescaled"), default=None,
+                   help="surrogate derivative: SuperSpike (eq. 28) or rescaled (eq. 29)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--data-root", default=".", dest="data_root", help="folder holding the data files")
+    p.add_argument("--out", default="runs", help="output folder (results JSON and checkpoints)")
+    p.add_argument("--resume", action="store_true", help="continue interrupted runs from their checkpoints")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    p.set_defaults(run=run)
+
+    q = sub.add_parser("experiments", help="list the named training experiments")
+    q.add_argument("--json", action="store_true", help="print one JSON object (name -> description)")
+    q.set_defaults(run=run_experiments)
+
+
+def run_experiments(args) -> int:
+    import json
+
+    from .experiments import list_experiments, load_experiment
+
+    rows = {n: load_experiment(n) for n in list_experiments()}
+    if args.json:
+        print(json.dumps({n: c["description"] for n, c in rows.items()}, indent=1))
+        return 0
+    width = max(len(n) for n in rows)
+    for n, c in rows.items():
+        t = c["training"]
+        print(f"{n:<{width}}  {c['description']}  [{t['epochs']} epochs, batch {t['batch_size']}]")
+    return 0
+
+
+def run(args) -> int:
+    import statistics
+
+    from fluctinit.theory import Integer, Interval, ParameterError
+    from fluctinit.theory._checks import check
+
+    from .experiments import check_data_files, load_experiment
+
+    try:
+        config = load_experiment(args.experiment)
+    except ParameterError as err:
+        # Config fields (`training.lr`) and the positional EXPERIMENT are not flags: keep the
+        # message as it is (cli.main rewrites the names it is given into --flags).
+        raise ParameterError(str(err)) from None
+    # Check every flag before any work, and the data files before loading anything.
+    if args.epochs is not None:
+        check("epochs", args.epochs, Integer(0))
+    if args.seed is not None:
+        check("seed", args.seed, Integer(0))
+    if args.seeds is not None:
+        check("seeds", args.seeds, Integer(1))
+    if args.sigma_u is not None:
+        check("sigma_u", args.sigma_u, Interval(0.0, None, "neither"))
+    check_data_files(config, args.data_root)
+
+    from .training import atomic_write_json, load_data, train_experiment
+
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("`device` must be 'cpu' on a machine without CUDA; got 'cuda'", ["device"], ["cuda"])
+    seeds = list(range(args.seeds)) if args.seeds is not None else [args.seed or 0]
+    data = load_data(config, args.data_root, device=args.device)
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    results = []
+    for s in seeds:
+        r = train_experiment(
+            config, seed=s, epochs=args.epochs, sigma_u=args.sigma_u, init=args.init,
+            surrogate=args.surrogate, device=args.device, data_root=args.data_root, out=args.out,
+            resume=args.resume, progress=not args.quiet, data=data, log=log,
+        )
+        f = r["final"]
+        print(
+            f"{r['experiment']} seed {s}: train {100 * f['train_accuracy']:.1f}%  "
+            f"valid {100 * f['validation_accuracy']:.1f}%  test {100 * f['test_accuracy']:.1f}%  "
+            f"({r['time_s']:.0f} s)"
+        )
+        results.append(r)
+    if len(results) > 1:
+        from pathlib import Path
+
+        summary = {"experiment": config["name"], "seeds": seeds, "init": results[0]["config"]["init"]}
+        for key in ("train_accuracy", "validation_accuracy", "test_accuracy"):
+            vals = [r["final"][key] for r in results]
+            summary[key] = {"mean": statistics.fmean(vals), "std": statistics.stdev(vals), "values": vals}
+        times = [r["time_s"] for r in results]
+        summary["time_s_per_seed"] = {"mean": statistics.fmean(times), "values": times}
+        stem = results[0]["config"]["init"]
+        tag = f"fluctuation-sigma{stem['sigma_u']:g}" if stem["method"] == "fluctuation" else "kaiming"
+        atomic_write_json(Path(args.out) / f"{config['name']}_{tag}_summary.json", summary)
+        t = summary["test_accuracy"]
+        print(f"{config['name']}: test {100 * t['mean']:.1f} +- {100 * t['std']:.1f}% over {len(seeds)} seeds")
+    return 0

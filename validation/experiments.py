@@ -1,0 +1,414 @@
+"""Named training experiments: one JSON config per experiment (paper tables 4-6).
+
+Each file in ``validation/experiments/*.json`` is a complete, copyable description of one
+experiment: data set, architecture, initialization and training hyper-parameters.  A user can
+copy one, edit it and pass its path wherever a name is accepted
+(``fluctinit train path/to/my.json``).
+
+Schema (all times in seconds, rates in Hz)::
+
+    {
+      "name": str, "description": str,
+      "paper": {...},                      # where the numbers come from (informational)
+      "data": {"dataset": "randman" | "shd" | "cifar10" | "dvs_gesture",
+               "dt": 0.002, "duration": T, ... data-set options ...},
+      "network": {"kind": "dense" | "conv1d" | "conv2d",
+                  "n_in": int | [h, w], "n_out": int, "hidden": [int, ...],
+                  "recurrent": bool, "dale": bool, "skip": bool,
+                  "tau_mem", "tau_syn", "tau_out", "theta",
+                  conv: "in_channels", "kernel_size": [..], "stride": [..], "padding",
+                        "rec_kernel_size", "pool_every";
+                  dale: "n_inh": [..], "tau_mem_inh", "tau_syn_inh", "rec_kernel_size_inh";
+                  cifar10: "encoder": {"fan_out": 5, "tau_mem", "tau_syn", "theta"}},
+      "init": {"method": "fluctuation" | "kaiming", "sigma_u", "mu_u", "alpha",
+               "nu": Hz | "measured"},
+      "training": {"epochs", "batch_size", "optimizer": "smorms3" | "adam" | "sgd", "lr",
+                   "surrogate": "superspike" | "rescaled", "beta",
+                   "lambda_upper", "rate_upper", "lambda_lower", "v_lower",
+                   "homeostasis": "off" | "ongoing" | "priming", "priming_epochs"}
+    }
+
+Choices where the paper is silent (ours, not the paper's):
+
+* learning rate (SMORMS3 ``eta``): 5e-3 for the one-hidden-layer networks (Randman, SHD), 2e-3
+  for all CSNNs;
+* ``lambda_upper = 0.01`` everywhere ("weak" regularization; ``v_upper = 10 Hz * T``, the
+  paper's ``T_data/100``); ``lambda_lower = 1.0`` (``v_lower = 1``) where homeostasis is on;
+  5 epochs of homeostatic priming (``shd-conv3-priming``);
+* validation splits: 10 % of the training set for SHD (the paper), CIFAR-10 and DVS-Gesture
+  (the paper does not say; table 2's 54 000 CIFAR-10 "training samples" is unexplained);
+  the DVS-Gesture validation/test data are cropped from the gesture start (random 1 s crops
+  for training only), events are dropped with p = 0.5 in every split (preprocessing);
+* readout synaptic time constant = the hidden ``tau_syn`` (10 ms); ``tau_out = T_data``;
+* the Randman data seed is fixed (``data.seed = 1``) for every run, as the paper prescribes;
+  ``--seed`` changes initialization and data order only;
+* ``init.nu``: the data set rate of table 2 (5, 15.8, 9.2 Hz); CIFAR-10 uses ``"measured"``:
+  the encoder's mean rate at initialization on training images (the paper's procedure; it
+  measured 14.3 Hz);
+* Dale's-law networks have no Kaiming variant (signed weights would break the sign
+  constraint); ``--init kaiming`` on them stops with a ParameterError.
+
+Architectures against the parameter counts of tables 5-6 (:func:`parameter_count`, checked in
+tests/test_train_experiments.py; biases: none; the CIFAR-10 encoder's 30 parameters are not
+counted, as the table does not count them):
+
+* CIFAR-10 (2 and 4 layers) and DVS-Gesture (6 and 8 layers) match exactly (95 456, 109 792,
+  308 800, 586 816) -- but only with padding 1 ("same" for 3x3 kernels); the table's
+  "padding 2" would grow every map by 2 pixels and cannot give these counts.  We use 1.
+* SHD 7 and 10 layers match exactly (ff 99 952 / 157 520, rec 208 752 / 327 760).
+* SHD 3 layers: the recurrent part matches (rec - ff = 26 880 = sum c^2 * 5) but the
+  feed-forward count does not: the printed kernels/strides give 7 output positions
+  (readout 64*7*20), ours 27 216 vs the table's 24 656, which needs 5 positions
+  (64*5*20 = 6 400 = 2 560 fewer).  No stride/padding combination consistent with the other
+  printed values gives 5; we keep the printed architecture.
+* SHD 1 layer: 16 channels, kernel 21, stride 10, padding 2 give 336 + 16*69*20 = 22 416
+  weights; the table prints 24 858 (ff) and 52 734 (rec), whose difference 27 876 is not a
+  recurrent kernel count (16*16*5 = 1 280) either.  We could not reconstruct it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fluctinit.theory import Integer, Interval, OneOf, ParameterError
+from fluctinit.theory._checks import check
+
+__all__ = [
+    "DATASETS",
+    "list_experiments",
+    "load_experiment",
+    "validate_experiment",
+    "parameter_count",
+    "layer_shapes",
+    "required_files",
+    "check_data_files",
+]
+
+DATASETS = ("randman", "shd", "cifar10", "dvs_gesture")
+
+#: Constraint tables per section (data, so tests can push every field out of range).
+DATA_CONSTRAINTS = {
+    "dataset": OneOf(DATASETS),
+    "dt": Interval(0.0, 0.1, "right"),
+    "duration": Interval(0.0, None, "neither"),
+    "validation_fraction": Interval(0.0, 1.0, "neither"),
+}
+NETWORK_CONSTRAINTS = {
+    "kind": OneOf(("dense", "conv1d", "conv2d")),
+    "n_out": Integer(2),
+    "tau_mem": Interval(0.0, None, "neither"),
+    "tau_syn": Interval(0.0, None, "neither"),
+    "tau_out": Interval(0.0, None, "neither"),
+    "theta": Interval(0.0, None, "neither"),
+    "padding": Integer(0),
+    "rec_kernel_size": Integer(1),
+    "pool_every": Integer(0),
+}
+INIT_CONSTRAINTS = {
+    "method": OneOf(("fluctuation", "kaiming")),
+    "sigma_u": Interval(0.0, None, "neither"),
+    "mu_u": Interval(None, None),
+    "alpha": Interval(0.0, 1.0, "right"),
+}
+TRAINING_CONSTRAINTS = {
+    "epochs": Integer(0),
+    "batch_size": Integer(1),
+    "optimizer": OneOf(("smorms3", "adam", "sgd")),
+    "lr": Interval(0.0, None, "neither"),
+    "surrogate": OneOf(("superspike", "rescaled")),
+    "beta": Interval(0.0, None, "neither"),
+    "lambda_upper": Interval(0.0, None, "left"),
+    "rate_upper": Interval(0.0, None, "left"),
+    "lambda_lower": Interval(0.0, None, "left"),
+    "v_lower": Interval(0.0, None, "left"),
+    "homeostasis": OneOf(("off", "ongoing", "priming")),
+    "priming_epochs": Integer(0),
+}
+SECTIONS = {
+    "data": DATA_CONSTRAINTS,
+    "network": NETWORK_CONSTRAINTS,
+    "init": INIT_CONSTRAINTS,
+    "training": TRAINING_CONSTRAINTS,
+}
+
+
+def _experiment_dir():
+    return resources.files("fluctinit.validation") / "experiments"
+
+
+def list_experiments() -> list[str]:
+    """Names of the shipped experiments (sorted)."""
+    return sorted(
+        p.name[: -len(".json")] for p in _experiment_dir().iterdir() if p.name.endswith(".json")
+    )
+
+
+def load_experiment(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate an experiment by name (shipped) or by path to a JSON file.
+
+    Args:
+        name_or_path: a name from :func:`list_experiments`, or a path ending in ``.json``
+            (or any existing file).
+
+    Returns:
+        The validated config (a fresh dict; ``config["source"]`` records where it came from).
+
+    Raises:
+        ParameterError: unknown name, or a field out of range (naming the field).
+        FileNotFoundError: a path that does not exist.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if text.endswith(".json") or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"experiment file {text!r} does not exist")
+        with open(path) as fh:
+            try:
+                config = json.load(fh)
+            except json.JSONDecodeError as err:
+                raise ParameterError(
+                    f"`experiment` must be a valid JSON file; got {text!r} ({err})",
+                    ["experiment"],
+                    [text],
+                ) from None
+        source = str(path.resolve())
+    else:
+        names = list_experiments()
+        if text not in names:
+            raise ParameterError(
+                f"`experiment` must be one of {', '.join(names)} or a path to a .json file; "
+                f"got {text!r}",
+                ["experiment"],
+                [text],
+            )
+        config = json.loads((_experiment_dir() / f"{text}.json").read_text())
+        source = f"builtin:{text}"
+    config = validate_experiment(config)
+    config["source"] = source
+    return config
+
+
+def _listify(value, n: int, name: str) -> list:
+    if isinstance(value, list):
+        if len(value) != n:
+            raise ParameterError(
+                f"`{name}` must be a list with one entry per hidden layer ({n}); got {value!r}",
+                [name],
+                [value],
+            )
+        return list(value)
+    return [value] * n
+
+
+def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
+    """Check every field of an experiment config; return a normalized deep copy.
+
+    Normalization: per-layer conv settings become lists of length ``len(hidden)``.
+
+    Raises:
+        ParameterError: "`section.field` must be ...; got ..." for the first bad field.
+    """
+    if not isinstance(config, dict):
+        raise ParameterError(
+            f"`experiment` must be a JSON object; got {type(config).__name__}",
+            ["experiment"],
+            [config],
+        )
+    config = copy.deepcopy(config)
+    for section, table in SECTIONS.items():
+        block = config.get(section)
+        if not isinstance(block, dict):
+            raise ParameterError(
+                f"`{section}` must be an object in the experiment config; got {block!r}",
+                [section],
+                [block],
+            )
+        for field, constraint in table.items():
+            if field in block:
+                try:
+                    check(field, block[field], constraint)
+                except ParameterError as err:
+                    raise ParameterError(
+                        str(err).replace(f"`{field}`", f"`{section}.{field}`", 1),
+                        [f"{section}.{field}"],
+                        [block[field]],
+                    ) from None
+    net = config["network"]
+    hidden = net.get("hidden")
+    if (
+        not isinstance(hidden, list)
+        or not hidden
+        or not all(Integer(1).contains(h) for h in hidden)
+    ):
+        raise ParameterError(
+            f"`network.hidden` must be a non-empty list of integers >= 1; got {hidden!r}",
+            ["network.hidden"],
+            [hidden],
+        )
+    n = len(hidden)
+    if net["kind"] != "dense":
+        for key in ("kernel_size", "stride"):
+            net[key] = _listify(net.get(key), n, f"network.{key}")
+            for v in net[key]:
+                if not Integer(1).contains(v):
+                    raise ParameterError(
+                        f"`network.{key}` must hold integers >= 1; got {net[key]!r}",
+                        [f"network.{key}"],
+                        [net[key]],
+                    )
+    if net.get("dale"):
+        n_inh = _listify(net.get("n_inh"), n, "network.n_inh")
+        if not all(Integer(1).contains(v) for v in n_inh):
+            raise ParameterError(
+                f"`network.n_inh` must hold integers >= 1; got {n_inh!r}",
+                ["network.n_inh"],
+                [n_inh],
+            )
+        net["n_inh"] = n_inh
+    nu = config["init"].get("nu")
+    if nu != "measured":
+        try:
+            check("nu", nu, Interval(0.0, None, "neither"))
+        except ParameterError:
+            raise ParameterError(
+                f"`init.nu` must be a finite number > 0 (Hz) or \"measured\"; got {nu!r}",
+                ["init.nu"],
+                [nu],
+            ) from None
+    tr = config["training"]
+    if tr.get("homeostasis") == "priming" and not tr.get("priming_epochs"):
+        raise ParameterError(
+            "`training.priming_epochs` must be an integer >= 1 when homeostasis is "
+            f"'priming'; got {tr.get('priming_epochs')!r}",
+            ["training.priming_epochs"],
+            [tr.get("priming_epochs")],
+        )
+    if tr.get("homeostasis", "off") != "off" and not tr.get("lambda_lower", 0) > 0:
+        raise ParameterError(
+            f"`training.lambda_lower` must be > 0 when homeostasis is {tr['homeostasis']!r}; "
+            f"got {tr.get('lambda_lower')!r}",
+            ["training.lambda_lower"],
+            [tr.get("lambda_lower")],
+        )
+    return config
+
+
+def n_steps(config: dict[str, Any]) -> int:
+    """Number of time steps ``T_data / dt`` (rounded)."""
+    return int(round(config["data"]["duration"] / config["data"]["dt"]))
+
+
+def layer_shapes(network: dict[str, Any]) -> list[tuple[int, ...]]:
+    """Neuron shape of every hidden layer (after its own pooling), e.g. ``(channels, positions)``.
+
+    1-D conv output length: ``floor((n + 2 p - k)/s) + 1``; 2-D likewise per axis; with
+    ``pool_every = 2`` a 2x2 max pooling halves the spatial size after layers 2, 4, ....
+    """
+    kind = network["kind"]
+    if kind == "dense":
+        return [(h,) for h in network["hidden"]]
+    p = network.get("padding", 0)
+    size = [network["n_in"]] if kind == "conv1d" else list(network["n_in"])
+    shapes = []
+    for i, (c, k, s) in enumerate(zip(network["hidden"], network["kernel_size"], network["stride"])):
+        size = [(x + 2 * p - k) // s + 1 for x in size]
+        if network.get("pool_every") and (i + 1) % network["pool_every"] == 0:
+            size = [x // 2 for x in size]
+        shapes.append((c, *size))
+    return shapes
+
+
+def parameter_count(network: dict[str, Any], recurrent: bool | None = None) -> int:
+    """Number of trainable weights (no biases; the paper's nets have none) of an architecture.
+
+    Counts the feed-forward weights (dense ``n_in*n_out``; conv ``c_in*c_out*prod(kernel)``),
+    recurrent weights when ``recurrent`` (dense ``n*n``; conv ``c*c*rec_kernel``), for Dale
+    layers the six matrices of eqs. 14-19 (E->E, E->I kernels ``rec_kernel_size``, I->E, I->I
+    kernels ``rec_kernel_size_inh``; the readout sees the E population only), the readout
+    (``prod(last layer shape)*n_out``) and skip connections.  The CIFAR-10 encoder (30
+    parameters) is not counted, as in the paper's table 6.
+
+    Args:
+        network: the ``network`` section of a validated config.
+        recurrent: override ``network["recurrent"]`` (table 5 lists both counts).
+    """
+    rec = network.get("recurrent", False) if recurrent is None else recurrent
+    shapes = layer_shapes(network)
+    kind = network["kind"]
+    total = 0
+    dale = network.get("dale", False)
+    n_inh = network.get("n_inh") or [0] * len(network["hidden"])
+    if kind == "dense":
+        prev = network["n_in"]
+        for h, hi in zip(network["hidden"], n_inh):
+            if dale:  # FE, FI, IE, II always; RE, RI with excitatory recurrence (eqs. 14-19)
+                total += prev * (h + hi) + hi * (h + hi) + (h * (h + hi) if rec else 0)
+            else:
+                total += prev * h + (h * h if rec else 0)
+            prev = h
+    else:
+        dims = 1 if kind == "conv1d" else 2
+        c_in = network.get("in_channels", 1)
+        if network.get("encoder"):
+            c_in *= network["encoder"]["fan_out"]
+        rk = network.get("rec_kernel_size", 5) ** dims
+        ik = network.get("rec_kernel_size_inh", 3) ** dims
+        for c, k, ci in zip(network["hidden"], network["kernel_size"], n_inh):
+            if dale:
+                total += c_in * (c + ci) * k**dims + ci * (c + ci) * ik + (c * (c + ci) * rk if rec else 0)
+            else:
+                total += c_in * c * k**dims + (c * c * rk if rec else 0)
+            c_in = c
+    readout_from = shapes if network.get("skip") else shapes[-1:]
+    total += sum(math.prod(s) * network["n_out"] for s in readout_from)
+    return total
+
+
+#: Files each data set needs under --data-root: alternatives (any complete one will do).
+DATA_FILES = {
+    "randman": [[]],
+    "shd": [["shd_train.h5", "shd_test.h5"]],
+    "cifar10": [
+        ["cifar-10-python.tar.gz"],
+        [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)] + ["cifar-10-batches-py/test_batch"],
+    ],
+    "dvs_gesture": [
+        ["DvsGesture/trials_to_train.txt", "DvsGesture/trials_to_test.txt"],
+        ["trials_to_train.txt", "trials_to_test.txt"],
+    ],
+}
+_SOURCES = {
+    "shd": "get shd_train.h5.gz and shd_test.h5.gz from https://zenkelab.org/datasets/ and gunzip "
+    "them, or run `fluctinit data shd --root DIR --download`",
+    "cifar10": "get the python version from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    "dvs_gesture": "extract DvsGesture.tar.gz from https://research.ibm.com/interactive/dvsgesture/ "
+    "there (it holds the trial lists, userXX_lighting.aedat and _labels.csv files)",
+}
+
+
+def required_files(config: dict[str, Any]) -> list[str]:
+    """Files the experiment's data set needs under the data root (first alternative; none for Randman)."""
+    return list(DATA_FILES[config["data"]["dataset"]][0])
+
+
+def check_data_files(config: dict[str, Any], root: str | os.PathLike) -> None:
+    """Raise FileNotFoundError -- one line saying which files to put where -- if data are missing.
+
+    Only presence is checked here (fast, before anything is built); the loaders validate
+    the contents.
+    """
+    ds = config["data"]["dataset"]
+    options = DATA_FILES[ds]
+    if any(all((Path(root) / f).exists() for f in files) for files in options):
+        return
+    missing = [f for f in options[0] if not (Path(root) / f).exists()]
+    raise FileNotFoundError(
+        f"experiment {config['name']!r} needs {', '.join(missing)} in {os.path.abspath(root)}: "
+        f"{_SOURCES[ds]} (or pass --data-root DIR)"
+    )
