@@ -18,6 +18,7 @@ Public API:
   :func:`fluctuation_normal_`, :func:`fluctuation_recurrent_`, :func:`dale_exponential_`,
   :func:`dale_lognormal_`, :func:`kaiming_normal_`, :func:`init_network_`,
   :func:`fan_in_of`, :func:`layer_kernels`.
+* :class:`SensoryEncoder` (:mod:`fluctinit.sim.encoding`): the CIFAR-10 sensory encoding layer.
 * inputs (:mod:`fluctinit.sim.inputs`): :func:`poisson_spikes`, :func:`bernoulli_variance_factor`,
   :func:`make_randman`, :class:`RandmanConfig`, :class:`RandmanSplits`.
 * data sets (:mod:`fluctinit.sim.data`): :class:`SpikeDataset` (event form, dense or event
@@ -55,6 +56,7 @@ from .init import (
     kaiming_normal_,
     layer_kernels,
 )
+from .encoding import SensoryEncoder
 from .inputs import RandmanConfig, RandmanSplits, bernoulli_variance_factor, make_randman, poisson_spikes
 from .layers import (
     DaleConv1d,
@@ -100,6 +102,8 @@ __all__ = [
     # initializers
     "fluctuation_normal_", "fluctuation_recurrent_", "dale_exponential_", "dale_lognormal_",
     "kaiming_normal_", "init_network_", "fan_in_of", "layer_kernels",
+    # CIFAR-10 sensory encoding layer
+    "SensoryEncoder",
     # inputs
     "poisson_spikes", "bernoulli_variance_factor", "make_randman", "RandmanConfig", "RandmanSplits",
     # data sets

@@ -7,13 +7,6 @@ import pytest
 from fluctinit.validation import cli
 
 
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    # The lead adds these two lines to cli.SUBCOMMANDS at merge; until then register them here.
-    monkeypatch.setitem(cli.SUBCOMMANDS, "train", "_cli_train")
-    monkeypatch.setitem(cli.SUBCOMMANDS, "experiments", "_cli_train")
-
-
 def test_experiments_lists_every_config(capsys):
     from fluctinit.validation.experiments import list_experiments
 

@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "data": "_cli_data",
     "validate": "_cli_validate",
     "bench": "_cli_bench",
+    "train": "_cli_train",
+    "experiments": "_cli_train",
 }
 
 # Python parameter names -> command-line flags, so error messages name what the user typed.
