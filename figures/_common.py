@@ -24,10 +24,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from fluctinit._io import atomic_path
 from fluctinit.validation.membrane import write_json_atomic
 
 __all__ = [
@@ -175,12 +175,6 @@ def deep_update(base: dict, overrides: dict) -> dict:
     return out
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_figure(fig, out: str | os.PathLike, name: str, stamp: dict, *, title: str = "",
                 formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Write ``fig`` as ``<out>/<name>.<fmt>`` atomically, with the stamp in the metadata.
@@ -204,15 +198,7 @@ def save_figure(fig, out: str | os.PathLike, name: str, stamp: dict, *, title: s
         else:
             meta = None
         target = out / f"{name}.{fmt}"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-", suffix=f".{fmt}")
-        os.close(fd)
-        try:
+        with atomic_path(target) as tmp:
             fig.savefig(tmp, format=fmt, metadata=meta, dpi=150 if fmt == "png" else None)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
         written.append(target)
     return written

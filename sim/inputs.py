@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from fluctinit._io import atomic_path
 from fluctinit.theory._checks import (
     Integer,
     Interval,
@@ -419,15 +419,8 @@ def make_randman(config: RandmanConfig | None = None, *, cache_dir: str | os.Pat
     if arrays is None:
         arrays = _generate_randman_arrays(config)
         if cache_dir is not None:
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache_path.parent, suffix=".npz.tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, **arrays)
-                os.replace(tmp, cache_path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            with atomic_path(cache_path) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
     return RandmanSplits(
         train=_to_dataset(arrays["train_times"], arrays["train_labels"], config),
         valid=_to_dataset(arrays["valid_times"], arrays["valid_labels"], config),

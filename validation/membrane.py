@@ -43,13 +43,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from fluctinit._io import atomic_write_text
 from fluctinit.theory import ParameterError
 from fluctinit.theory._checks import Integer, Interval, OneOf, check, check_all, conflict
 
@@ -977,26 +977,9 @@ def validate(source: SpikeSource, *, sigma_u: float = 1.0, **kwargs: Any) -> Mem
 # atomic output
 
 
-def _atomic_write(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as JSON to ``path`` atomically (temporary file, then ``os.replace``)."""
-    _atomic_write(path, json.dumps(obj) + "\n")
+    atomic_write_text(path, json.dumps(obj) + "\n")
 
 
 TABLE_COLUMNS = ("sigma_u_target", "sigma_u_measured", "sigma_u_spread", "ratio", "ratio_sem", "mu_u_target",
@@ -1012,6 +995,6 @@ def write_table_atomic(path: str | os.PathLike, reports: Sequence[MembraneReport
         for r in reports:
             d = r.to_dict()
             lines.append(",".join(repr(float(d[c])) for c in TABLE_COLUMNS))
-        _atomic_write(path, "\n".join(lines) + "\n")
+        atomic_write_text(path, "\n".join(lines) + "\n")
     else:
         write_json_atomic(path, {"meta": meta or {}, "rows": [r.to_dict() for r in reports]})
