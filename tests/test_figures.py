@@ -16,7 +16,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
-import torch
 
 import fluctinit
 from fluctinit.figures import _common as C
@@ -29,12 +28,6 @@ ROW_KEYS = {"sigma_u_target", "sigma_u_measured", "sigma_u_spread", "ratio", "ra
             "sigma_u_spread_predicted", "mu_u_measured", "n_neurons", "n_samples", "seed", "per_neuron"}
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: one intra-op thread is faster on a shared machine
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

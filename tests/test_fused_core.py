@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fluctinit.sim import _fused_events
 from fluctinit.sim._fused import FUSED_CONSTRAINTS, SpikeEvents, fused_conv, fused_dale, fused_lif, fused_readout
 from fluctinit.sim._fused_events import choose_projection, project
 from fluctinit.sim._fused_reference import reference_lif

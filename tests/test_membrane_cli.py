@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 from fluctinit.validation import cli
 
@@ -17,12 +16,7 @@ KEYS = {"sigma_u_target", "sigma_u_measured", "sigma_u_spread", "ratio", "ratio_
 SMALL = ["--neurons", "32", "--fan-in", "40", "--trials", "4", "--duration", "0.4"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(argv, capsys):

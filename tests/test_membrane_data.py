@@ -27,12 +27,7 @@ from fluctinit.validation import membrane as M
 Z = 4.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_shd_file(path, times, units, labels):

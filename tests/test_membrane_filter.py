@@ -16,13 +16,7 @@ from fluctinit.theory import ParameterError
 from fluctinit.validation import membrane as M
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small tensors: one intra-op thread is faster, and robust when other processes load the CPUs
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def reference_free_membrane(x, w_blocks, tau_mem, taus_syn, dt):

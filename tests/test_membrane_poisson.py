@@ -26,13 +26,7 @@ from fluctinit import theory
 from fluctinit.validation import membrane as M
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small tensors: one intra-op thread is faster, and robust when other processes load the CPUs
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 Z = 4.0  # standard errors
 

@@ -1,6 +1,5 @@
 """Layer modules and the Network container: shapes, fan-in, skip/pooling, dtypes, errors."""
 
-import math
 
 import pytest
 import torch

@@ -202,8 +202,7 @@ EXPERIMENTS = list_experiments()
 @pytest.mark.parametrize(
     "name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in EXPERIMENTS]
 )
-def test_shrunk_experiment_learns(name, data_root, tmp_path):
-    torch.set_num_threads(1)
+def test_shrunk_experiment_learns(name, data_root, tmp_path, one_thread):
     config = shrink(load_experiment(name), big=name not in FAST)
     r = train_experiment(config, seed=0, data_root=data_root, out=tmp_path, progress=False)
     _check_learned(r, config)
@@ -222,10 +221,9 @@ def test_shrunk_experiment_learns(name, data_root, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["cifar10-conv2", "dvs-conv6"])
-def test_image_and_event_pipelines_run(name, data_root, tmp_path):
+def test_image_and_event_pipelines_run(name, data_root, tmp_path, one_thread):
     # Fast smoke run of the 2-D pipelines (loader, encoder, pooling, recording); learning is
     # checked by the slow variants above.
-    torch.set_num_threads(1)
     config = shrink(load_experiment(name))
     config["training"]["epochs"] = 1
     r = train_experiment(config, seed=0, data_root=data_root, out=tmp_path, progress=False)

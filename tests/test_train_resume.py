@@ -23,8 +23,7 @@ def _state(path):
     return torch.load(path, weights_only=False)
 
 
-def test_two_epochs_equal_one_plus_resume_one(tiny, tmp_path):
-    torch.set_num_threads(1)
+def test_two_epochs_equal_one_plus_resume_one(tiny, tmp_path, one_thread):
     c, data = tiny
     a, b = tmp_path / "a", tmp_path / "b"
     ra = train_experiment(c, seed=3, epochs=2, data=data, out=a, progress=False)
