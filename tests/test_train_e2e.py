@@ -171,6 +171,11 @@ def shrink(config: dict, big: bool = False) -> dict:
     elif d["dataset"] == "cifar10":
         d.update(duration=(0.06 if n <= 2 else 0.1) if big else 0.02, validation_fraction=0.2)
         tr.update(batch_size=32)
+        if big and n >= 4:
+            # 6 epochs at lr 0.02 was marginal for the 4-layer nets: which float32 rounding the
+            # backend used decided pass or fail (both backends are equal in float64); 12 epochs
+            # at lr 0.01 ended at 0.48 (reference) and 0.53 (fused) against a bound of 0.40.
+            tr.update(epochs=12, lr=0.01)
         net["hidden"] = [ch] * n
         c["init"]["nu"] = "measured"
     else:
