@@ -1,6 +1,6 @@
 """Fused core vs the plain autograd loop: outputs and gradients in float64 (issue 5, item 3).
 
-The reference is the unbind-based loop in ``fluctinit.sim._fused_reference`` (written from the
+The reference is the unbind-based loop in ``tests/fused_reference.py`` (written from the
 semantics in docs/DEVELOPING.md, independent of the fused code).  Both paths are run on small
 random networks chosen so that neurons spike but not always; the loss is a random linear
 functional of every output, so every output's gradient enters.  Tolerance: float64 round-off
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from fluctinit.sim._fused import SpikeEvents, fused_conv, fused_dale, fused_lif, fused_readout
-from fluctinit.sim._fused_reference import reference_conv, reference_dale, reference_lif, reference_readout
+from fused_reference import reference_conv, reference_dale, reference_lif, reference_readout
 
 DT = torch.float64
 B, T, N_IN, N = 3, 40, 16, 9

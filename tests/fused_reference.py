@@ -1,10 +1,13 @@
-"""A plain autograd reference for the fused core (used by its tests and benchmarks).
+"""A plain autograd reference for the fused core's tests (test-only: the library's own reference is sim.lif).
+
+It keeps the fused core's signatures (surrogate names, ``reset=False`` with spikes and recurrence,
+which sim.lif's free mode does not cover), so the fused paths are checked against two
+independent loops: this one and sim.lif's reference backend.
 
 Written line by line from the semantics in docs/DEVELOPING.md (paper eqs. 10-19, 28-29),
 iterating time with ``unbind`` (never ``h[t]`` indexing inside the loop) and letting autograd
-build the backward pass.  It is the "well-written autograd loop" of issue 5 and stays
-independent of the fused code paths; once the ``sim`` package's functional reference lands,
-the tests compare against that too.  All tensors batch-first ``(batch, time, ...)``.
+build the backward pass, independent of the fused code paths.  All tensors batch-first
+``(batch, time, ...)``.
 """
 
 from __future__ import annotations
