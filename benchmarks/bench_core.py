@@ -79,9 +79,17 @@ def main(argv=None) -> int:
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--memory", action="store_true", help="also measure memory vs batch and time")
     ap.add_argument("--out", default=os.path.join(HERE, "..", "results", "bench_core.json"))
+    ap.add_argument("--release-freed-memory", action="store_true",
+                    help="leave glibc's default (unmap freed large blocks) instead of keeping them "
+                         "for reuse as `fluctinit bench` does (fluctinit.sim.memory)")
     args = ap.parse_args(argv)
 
     import torch
+
+    if not args.release_freed_memory:
+        from fluctinit.sim.memory import keep_freed_memory
+
+        keep_freed_memory()
 
     from fluctinit.validation import _cli_bench as cb
 

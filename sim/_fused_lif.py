@@ -33,6 +33,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from . import _fused_cpu as _cpu
+
 __all__ = [
     "surrogate_derivative",
     "LinearRecurrence",
@@ -156,6 +158,27 @@ class _Config:
     rec_index: list = field(default_factory=list)  # component index of each recurrent weight
 
 
+def _forward_compiled(cfg: _Config, u_all: Tensor, s_all: Tensor, j_of: dict, w_of: dict, s_l) -> None:
+    """The forward loop of :class:`_LIFScan` run by the compiled CPU kernels (:mod:`._fused_cpu`):
+    the whole time loop in one call without recurrence, else one call per step with the
+    recurrent currents added by torch in between."""
+    comps = cfg.components
+    T, B, N = u_all.shape
+    currents = torch.zeros((len(comps), B, N), dtype=u_all.dtype)
+    kern = _cpu.LIFKernel(u_all, cfg.lambda_mem, [c.lambda_syn for c in comps], [c.has_input for c in comps],
+                          cfg.theta, cfg.reset)
+    kern.bind_forward(u_all, s_all, currents, [j_of.get(k) for k in range(len(comps))])
+    if not w_of:
+        kern.forward_all()
+        return
+    cur_l = currents.unbind(0)
+    for n in range(T):
+        kern.forward_step(n)
+        if n + 2 < T:
+            for k, w in w_of.items():
+                comps[k].recurrence.add_forward(cur_l[k], s_l[n], w)
+
+
 class _LIFScan(torch.autograd.Function):
     """Autograd function for :func:`lif_scan`; tensors time-major and flattened to (T, B, N)."""
 
@@ -184,6 +207,11 @@ class _LIFScan(torch.autograd.Function):
         theta = cfg.theta
         # per-step views made once (indexing inside the loop costs a few us per view)
         u_l, s_l = u_all.unbind(0), s_all.unbind(0)
+        if _cpu.usable(ref, *weights):
+            _forward_compiled(cfg, u_all, s_all, j_of, w_of, s_l)
+            ctx.cfg = cfg
+            ctx.save_for_backward(u_all, s_all, *weights)
+            return s_all, u_all
         j_l = {k: j.unbind(0) for k, j in j_of.items()}
         for n in range(T):
             un = u_l[n]
@@ -248,6 +276,22 @@ class _LIFScan(torch.autograd.Function):
         gs_l = g_s.unbind(0) if g_s is not None else None
         gu_l = g_u.unbind(0) if g_u is not None else None
         lam_syn = [comp.lambda_syn for comp in comps]
+        if _cpu.usable(u_all, *weights):
+            kern = _cpu.LIFKernel(u_all, lam_m, lam_syn, [c.has_input for c in comps], cfg.theta, cfg.reset)
+            if not w_of:
+                kern.bind_backward(a_u, u_all, s_all, g_s, g_u, d_j, q_shift, q_scale)
+                kern.backward_all()
+            else:
+                kern.bind_backward(a_u, u_all, s_all, ds, g_u, d_j, q_shift, q_scale)
+                for n in range(T - 1, -1, -1):
+                    if gs_l is not None:
+                        ds.copy_(gs_l[n])
+                    else:
+                        ds.zero_()
+                    for k, w in w_of.items():
+                        comps[k].recurrence.add_input_grad(ds, dj_l[k][n], w)
+                    kern.backward_step(n)
+            return _LIFScan._weight_grads(ctx, cfg, comps, d_j, s_all, w_of, T, B, N)
         vec_m = isinstance(lam_m, Tensor)
         for n in range(T - 1, -1, -1):
             # a_u holds a_U[n+1]; m = (1 - S[n]) a_U[n+1]
@@ -290,6 +334,10 @@ class _LIFScan(torch.autograd.Function):
                 a_u.addcmul_(m, lam_m)
             else:
                 a_u.add_(m, alpha=lam_m)
+        return _LIFScan._weight_grads(ctx, cfg, comps, d_j, s_all, w_of, T, B, N)
+
+    @staticmethod
+    def _weight_grads(ctx, cfg, comps, d_j, s_all, w_of, T, B, N):
         grads_in = [d_j[k] for k, c in enumerate(comps) if c.has_input]
         grads_w = []
         s_flat = s_all.view(T * B, N)
@@ -353,6 +401,9 @@ class _ReadoutScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, j: Tensor, lam_m: float, lam_s: float):  # type: ignore[override]
         ctx.set_materialize_grads(False)
+        ctx.lams = (lam_m, lam_s)
+        if _cpu.usable(j):
+            return _cpu.readout_forward(j, lam_m, lam_s)
         T = j.shape[0]
         u_all = torch.empty_like(j)
         u_all[0].zero_()
@@ -370,6 +421,8 @@ class _ReadoutScan(torch.autograd.Function):
         lam_m, lam_s = ctx.lams
         if g_u is None:
             return None, None, None
+        if _cpu.usable(g_u):
+            return _cpu.readout_backward(g_u, lam_m, lam_s), None, None
         T = g_u.shape[0]
         d_j = torch.empty_like(g_u)
         d_j[T - 1].zero_()

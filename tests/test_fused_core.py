@@ -251,3 +251,29 @@ def test_events_of_batch_first_tensor_keep_gradient_to_it(mode):
     dj = torch.randn(j.shape, generator=g, dtype=DT)
     for a, b in zip(torch.autograd.grad(j, (x, w), dj), torch.autograd.grad(j_ref, (x, w), dj)):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
+
+
+def test_long_silence_leaves_no_denormal_states():
+    """float32 states decaying through a long silence are flushed to zero, never denormal.
+
+    A burst of input then 1,500 silent steps: lambda_mem^n (tau_mem 20 ms, dt 2 ms) passes the
+    smallest normal float32 (1.2e-38) after about 850 steps, so without flushing the tail of U
+    would hold denormals (and run many times slower on CPU).  The compiled kernels flush
+    themselves; the torch-op loop relies on sim's scoped ``set_flush_denormal`` instead.
+    """
+    from fluctinit.sim import _fused_cpu
+    from fluctinit.sim._fused import fused_lif
+
+    if not _fused_cpu.AVAILABLE:
+        pytest.skip("compiled kernels unavailable")
+
+    torch.manual_seed(0)
+    x = torch.zeros(4, 1600, 8)
+    x[:, :20] = (torch.rand(4, 20, 8) < 0.3).float()
+    w = torch.rand(5, 8) * 0.4
+    s, u = fused_lif(x, w, tau_mem=20e-3, tau_syn=10e-3, dt=2e-3)
+    tiny = torch.finfo(torch.float32).tiny
+    a = u.abs()
+    assert bool((a[:, 25] > 0).any()), "the burst must drive the membrane"
+    assert not bool(((a > 0) & (a < tiny)).any()), "denormal membrane values"
+    assert float(a[:, -1].max()) == 0.0

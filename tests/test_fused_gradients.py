@@ -6,6 +6,9 @@ random networks chosen so that neurons spike but not always; the loss is a rando
 functional of every output, so every output's gradient enters.  Tolerance: float64 round-off
 accumulated over T steps (relative 1e-9 of the gradient's scale); the two paths differ only
 in the order of floating-point operations.
+
+Every test runs twice: with the compiled CPU kernels (sim/_fused_cpu.py, numba) and with the
+torch-op loop they replace on CPU (the loop CUDA runs).
 """
 
 from __future__ import annotations
@@ -18,6 +21,19 @@ from fused_reference import reference_conv, reference_dale, reference_lif, refer
 
 DT = torch.float64
 B, T, N_IN, N = 3, 40, 16, 9
+
+
+@pytest.fixture(autouse=True, params=["compiled", "torch_ops"])
+def kernels(request, monkeypatch):
+    """Run the test with the compiled CPU kernels, then with the torch-op loop."""
+    from fluctinit.sim import _fused_cpu
+
+    if request.param == "compiled":
+        if not _fused_cpu.AVAILABLE:
+            pytest.skip("numba not installed or disabled (FLUCTINIT_NUMBA=0)")
+    else:
+        monkeypatch.setattr(_fused_cpu, "AVAILABLE", False)
+    return request.param
 
 
 def _gen(seed: int) -> torch.Generator:

@@ -451,8 +451,22 @@ def _bench_shape(name, *, batches, batch, device, seed, peers, log) -> dict:
         "repeats": batches,
         "device": device,
         "threads": torch.get_num_threads(),
+        "keep_freed_memory": _memory_kept(),
+        "compiled_kernels": _kernels(),
         "input_density": float((prob["x"] != 0).float().mean()),
     }
+
+
+def _memory_kept() -> bool:
+    from fluctinit.sim.memory import _state
+
+    return bool(_state["applied"])
+
+
+def _kernels() -> bool:
+    from fluctinit.sim import _fused_cpu
+
+    return bool(_fused_cpu.AVAILABLE)
 
 
 def format_table(results: dict) -> str:
@@ -476,7 +490,8 @@ def format_table(results: dict) -> str:
             lines.append(f"{shape:<8}  {peer:<18}  failed: {err}")
         lines.append(f"{shape:<8}  (events built once per batch in {r['convert_s']:.3f} s, outside the step; "
                      f"input density {r['input_density']:.4f}; {r['repeats']} repeats, medians; "
-                     f"{r['threads']} threads)")
+                     f"{r['threads']} threads; freed memory kept: {'yes' if r.get('keep_freed_memory') else 'no'}; "
+                     f"compiled CPU kernels: {'yes' if r.get('compiled_kernels') else 'no'})")
     return "\n".join(lines)
 
 

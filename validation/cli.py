@@ -26,6 +26,10 @@ SUBCOMMANDS: dict[str, str] = {
     "experiments": "_cli_train",
 }
 
+# Subcommands that simulate repeatedly: glibc keeps freed memory for reuse (fluctinit.sim.memory).
+KEEP_FREED_MEMORY = ("train", "validate", "bench")
+
+
 # Python parameter names -> command-line flags, so error messages name what the user typed.
 def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -63,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command in KEEP_FREED_MEMORY:
+        from fluctinit.sim.memory import keep_freed_memory
+
+        keep_freed_memory()
     try:
         return int(args.run(args) or 0)
     except ParameterError as err:
