@@ -291,3 +291,11 @@ def test_paper_sized_data_set():
     s = make_randman()
     assert (len(s.train), len(s.valid), len(s.test)) == (8000, 1000, 1000)
     assert s.train.mean_rate == pytest.approx(5.0, rel=1e-12)
+
+
+def test_experiment_config_options_match_the_generator():
+    from fluctinit.validation.experiments import DATA_CONSTRAINTS
+
+    for field, key in (("frequencies", "frequencies"), ("spectrum", "spectrum"),
+                       ("zero_constant", "zero_constant"), ("split", "split_mode")):
+        assert set(DATA_CONSTRAINTS[key].options) == set(RANDMAN_CONSTRAINTS[field].options)
