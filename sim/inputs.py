@@ -201,7 +201,8 @@ class RandmanConfig:
     """Parameters of a Randman data set; defaults are the paper's (section 4.1).
 
     The defaults reproduce the generator the paper's data came from (the paper cites
-    github.com/fzenke/randman; its training code, ``stork.datasets.make_tempo_randman``,
+    github.com/fzenke/randman; the authors' library stork, whose Randman example uses the
+    paper's settings, generates the data with ``stork.datasets.make_tempo_randman``, which
     calls that package's default ``Randman`` class), which differs from the formula
     printed in /work/shared/randman.md in three ways that change the data
     (``frequencies``, ``spectrum``, ``zero_constant``; see :func:`randman_spectrum`
