@@ -11,7 +11,10 @@ Schema (all times in seconds, rates in Hz)::
       "name": str, "description": str,
       "paper": {...},                      # where the numbers come from (informational)
       "data": {"dataset": "randman" | "shd" | "cifar10" | "dvs_gesture",
-               "dt": 0.002, "duration": T, ... data-set options ...},
+               "dt": 0.002, "duration": T, ... data-set options ...;
+               randman: "frequencies": "reference" | "printed",
+                        "spectrum": "plus_one" | "power", "zero_constant": bool,
+                        "split_mode": "stratified" | "pooled" (RandmanConfig defaults)},
       "network": {"kind": "dense" | "conv1d" | "conv2d",
                   "n_in": int | [h, w], "n_out": int, "hidden": [int, ...],
                   "recurrent": bool, "dale": bool, "skip": bool,
@@ -98,6 +101,12 @@ DATA_CONSTRAINTS = {
     "dt": Interval(0.0, 0.1, "right"),
     "duration": Interval(0.0, None, "neither"),
     "validation_fraction": Interval(0.0, 1.0, "neither"),
+    # Randman generator options, fields of fluctinit.sim.inputs.RandmanConfig (not imported
+    # here: that module imports torch); "split_mode" is RandmanConfig.split ("split" holds sizes)
+    "frequencies": OneOf(("reference", "printed")),
+    "spectrum": OneOf(("plus_one", "power")),
+    "zero_constant": OneOf((False, True)),
+    "split_mode": OneOf(("stratified", "pooled")),
 }
 NETWORK_CONSTRAINTS = {
     "kind": OneOf(("dense", "conv1d", "conv2d")),
