@@ -175,3 +175,33 @@ def test_initialization_follows_the_theory(method):
     n = w.numel()
     assert abs(float(w.std()) - want) < 4 * want / math.sqrt(2 * (n - 1))
     assert abs(float(w.mean())) < 4 * want / math.sqrt(n)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"frequencies": "printed", "spectrum": "power"}, {"spectrum": "power", "split_mode": "pooled"}],
+)
+def test_randman_generator_options_reach_the_data(options):
+    """The data section's generator keys select the RandmanConfig the training data come from."""
+    from fluctinit.sim.inputs import make_randman
+    from fluctinit.validation.training import load_data
+
+    cfg = load_experiment("randman-ff")
+    cfg["data"].update(samples_per_class=20, split=[10, 5, 5], **options)
+    for key in ("frequencies", "spectrum"):
+        if key not in options:
+            cfg["data"].pop(key, None)  # the RandmanConfig default then applies
+    splits = load_data(cfg)
+    kw = {k: options[k] for k in ("frequencies", "spectrum") if k in options}
+    if "split_mode" in options:
+        kw["split"] = options["split_mode"]
+    expect = make_randman(samples_per_class=20, n_train=10, n_valid=5, n_test=5, seed=cfg["data"]["seed"], **kw)
+    import torch
+
+    got = splits.train.ds
+    dt = cfg["data"]["dt"]
+    assert len(got) == len(expect.train)
+    torch.testing.assert_close(got.dense(dt=dt), expect.train.dense(dt=dt), rtol=0, atol=0)
+    if options:  # and differ from the default generator's data
+        default = make_randman(samples_per_class=20, n_train=10, n_valid=5, n_test=5, seed=cfg["data"]["seed"])
+        assert not torch.equal(got.dense(dt=dt), default.train.dense(dt=dt))

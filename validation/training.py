@@ -351,6 +351,8 @@ def load_data(
             samples_per_class=per_class, n_train=n_tr, n_valid=n_va, n_test=n_te,
             spike_window=d.get("spike_window", 0.1), silence=d["duration"] - d.get("spike_window", 0.1),
             seed=d.get("seed", 0),
+            **{k: d[k] for k in ("frequencies", "spectrum", "zero_constant") if k in d},
+            **({"split": d["split_mode"]} if "split_mode" in d else {}),
         )
         sp = make_randman(rc)
         mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device)  # noqa: E731
