@@ -7,11 +7,12 @@ shapes this per-step work, not the input products, dominated a training step
 (benchmarks/bench_core.py).  The kernels here run the same recursions with one pass over the
 state per step and, for layers without recurrence, the whole time loop in one call.
 
-They are single-threaded on purpose: with numba's thread pool beside torch's OpenMP threads
-on the 2-core machine, one parallel region per time step made the forward pass 30x slower
-(850 ms instead of 25 ms for 350 x 400 x 128; the threads wait for each other at every step).
-One thread streams the state at about 1.5 ns per element and step; torch's products around
-the scan still use all threads.
+Threads: the whole-loop kernels split the batch rows over ``torch.get_num_threads()`` Python
+threads (the kernels release the GIL; each thread runs all time steps on its rows, one
+hand-off per call).  numba's own parallel loops were tried and dropped: one parallel region
+per time step beside torch's OpenMP threads on the 2-core machine made the forward pass 30x
+slower (850 ms instead of 25 ms for 350 x 400 x 128; threads wait for each other at every
+step).  The single-step kernels of recurrent layers run on one thread.
 
 The recursions are exactly those of :mod:`._fused_lif` (docstring there):
 
@@ -66,11 +67,6 @@ def usable(*tensors: Tensor | None) -> bool:
 
 def _np(t: Tensor) -> np.ndarray:
     return t.detach().numpy()
-
-
-def _threads() -> None:
-    # follow torch's thread setting (tests and benchmarks set it), within numba's pool size
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
 
 if AVAILABLE:
@@ -128,8 +124,8 @@ if AVAILABLE:
             ck[i] = zero if abs(c) < tn else c
 
     @njit(inline="always")
-    def _fwd_one(n, u, s, cur, js, jmask, lam_m, lam_s, th, reset, tn):
-        T, B = u.shape[0], u.shape[1]
+    def _fwd_one(n, u, s, cur, js, jmask, lam_m, lam_s, th, reset, tn, b0, b1):
+        T = u.shape[0]
         K = cur.shape[0]
         last = n + 1 >= T
         upd = n + 2 < T
@@ -139,11 +135,11 @@ if AVAILABLE:
             has_j = jmask[0]
             jn_i = n if has_j else 0
             jb = 1 if has_j else 0  # row stride into the current (0: the dummy)
-            for b in range(B):
+            for b in range(b0, b1):
                 _fwd_row1(u[n, b], s[n, b], u[nn, b], cur[0, b], jj[jn_i, b * jb], has_j,
                           lam_m, lam_s[0], th, reset, tn, last, upd)
         else:
-            for b in range(B):
+            for b in range(b0, b1):
                 _fwd_rowk(u[n, b], s[n, b], u[nn, b], cur[:, b, :], lam_m, th, reset, tn, last)
                 if upd:
                     for k in range(K):
@@ -152,14 +148,16 @@ if AVAILABLE:
                         _cur_row(cur[k, b], js[k][n * sk, b * sk], hk, lam_s[k], tn)
 
     @njit(**_opts)
-    def _fwd_all(u, s, cur, js, jmask, lam_m, lam_s, theta, reset, tiny):
+    def _fwd_all(u, s, cur, js, jmask, lam_m, lam_s, theta, reset, tiny, b0, b1):
+        # batch rows [b0, b1) through all steps; threads take disjoint row ranges
         th, tn = u.dtype.type(theta), u.dtype.type(tiny)
         for n in range(u.shape[0]):
-            _fwd_one(n, u, s, cur, js, jmask, lam_m, lam_s, th, reset, tn)
+            _fwd_one(n, u, s, cur, js, jmask, lam_m, lam_s, th, reset, tn, b0, b1)
 
     @njit(**_opts)
     def _fwd_step(n, u, s, cur, js, jmask, lam_m, lam_s, theta, reset, tiny):
-        _fwd_one(n, u, s, cur, js, jmask, lam_m, lam_s, u.dtype.type(theta), reset, u.dtype.type(tiny))
+        _fwd_one(n, u, s, cur, js, jmask, lam_m, lam_s, u.dtype.type(theta), reset, u.dtype.type(tiny), 0,
+                 u.shape[1])
 
     # ------------------------------------------------------------------------ LIF backward
     @njit(inline="always")
@@ -181,8 +179,7 @@ if AVAILABLE:
             au[i] = zero if abs(a) < tn else a
 
     @njit(inline="always")
-    def _bwd_one(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, th, reset, q0, q1, tn):
-        B = u.shape[1]
+    def _bwd_one(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, th, reset, q0, q1, tn, b0, b1):
         K = len(djs)
         first = n == 0
         p = n - 1 if n >= 1 else 0
@@ -192,11 +189,11 @@ if AVAILABLE:
         ng = n * sg
         if K == 1:
             dj = djs[0]
-            for b in range(B):
+            for b in range(b0, b1):
                 _bwd_row1(a_u[b], u[n, b], s[n, b], ds[b * sd], has_ds, gu[ng, b * sg],
                           has_gu, dj[n, b], dj[p, b], first, lam_m, lam_s[0], th, reset, q0, q1, tn)
         else:
-            for b in range(B):
+            for b in range(b0, b1):
                 au = a_u[b]
                 sn = s[n, b]
                 if not first:
@@ -215,19 +212,19 @@ if AVAILABLE:
                           has_gu, au, au, True, lam_m, lam_s[0], th, reset, q0, q1, tn)
 
     @njit(**_opts)
-    def _bwd_all(a_u, u, s, gs, has_gs, gu, has_gu, djs, lam_m, lam_s, theta, reset, q0, q1, tiny):
+    def _bwd_all(a_u, u, s, gs, has_gs, gu, has_gu, djs, lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
         T = u.shape[0]
         th, tn = u.dtype.type(theta), u.dtype.type(tiny)
         r0, r1 = u.dtype.type(q0), u.dtype.type(q1)
         for n in range(T - 1, -1, -1):
             _bwd_one(n, a_u, u, s, gs[n * (1 if has_gs else 0)], has_gs, gu, has_gu, djs, lam_m, lam_s, th, reset,
-                     r0, r1, tn)
+                     r0, r1, tn, b0, b1)
 
     @njit(**_opts)
     def _bwd_step(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, theta, reset, q0, q1, tiny):
         dt = u.dtype.type
         _bwd_one(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, dt(theta), reset, dt(q0), dt(q1),
-                 dt(tiny))
+                 dt(tiny), 0, u.shape[1])
 
     # ----------------------------------------------------------------------------- readout
     @njit(**_opts)
@@ -265,6 +262,37 @@ if AVAILABLE:
                 a_u[i] = zero if abs(a) < tn else a
 
 
+# Whole-loop kernels split the batch rows over a few Python threads (the kernels release the
+# GIL): one hand-off per call, not per step.  Below this many state elements (T * B * N) the
+# hand-off costs more than it saves.
+_MIN_THREADED = 1 << 20
+_pool: dict = {}
+
+
+def _executor(n: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex = _pool.get(n)
+    if ex is None:
+        ex = _pool[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="fluctinit-scan")
+    return ex
+
+
+def _over_rows(kernel, args: tuple) -> None:
+    """Run ``kernel(*args, b0, b1)`` over all batch rows, in torch.get_num_threads() chunks."""
+    u = args[1] if kernel is _bwd_all else args[0]
+    T, B = u.shape[0], u.shape[1]
+    n = min(torch.get_num_threads(), B)
+    if n <= 1 or u.size < _MIN_THREADED:
+        kernel(*args, 0, B)
+        return
+    bounds = [B * i // n for i in range(n + 1)]
+    futures = [_executor(n).submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, n)]
+    kernel(*args, bounds[0], bounds[1])  # this thread takes the first chunk
+    for f in futures:
+        f.result()
+
+
 def _vec(x, n: int, like: Tensor) -> np.ndarray:
     """A float or ``(n,)`` tensor as a contiguous ``(n,)`` array of ``like``'s dtype."""
     if isinstance(x, Tensor):
@@ -300,7 +328,6 @@ class LIFKernel:
         self.reset = bool(reset)
         self.tiny = _tiny(like)
         self.dummy = np.zeros((1, 1, 1), dtype=_np(like).dtype)
-        _threads()
 
     def bind_forward(self, u_all: Tensor, s_all: Tensor, currents: Tensor, js: list) -> None:
         """``u_all``, ``s_all``: ``(T, B, N)`` contiguous outputs; ``currents``: ``(K, B, N)``
@@ -310,7 +337,7 @@ class LIFKernel:
                      self.lam_s, self.theta, self.reset, self.tiny)
 
     def forward_all(self) -> None:
-        _fwd_all(*self._fwd)
+        _over_rows(_fwd_all, self._fwd)
 
     def forward_step(self, n: int) -> None:
         _fwd_step(n, *self._fwd)
@@ -331,7 +358,7 @@ class LIFKernel:
                      float(q0), float(q1), self.tiny)
 
     def backward_all(self) -> None:
-        _bwd_all(*self._bwd)
+        _over_rows(_bwd_all, self._bwd)
 
     def backward_step(self, n: int) -> None:
         a = self._bwd
@@ -341,7 +368,6 @@ class LIFKernel:
 
 def readout_forward(j: Tensor, lam_m: float, lam_s: float) -> Tensor:
     """Readout membrane ``U`` ``(T, B, N)`` for input current ``j`` (time-major)."""
-    _threads()
     T = j.shape[0]
     u = torch.empty(j.shape, dtype=j.dtype)
     _ro_fwd(_np(u).reshape(T, -1), _contig(j).reshape(T, -1), float(lam_m), float(lam_s), _tiny(j))
@@ -350,7 +376,6 @@ def readout_forward(j: Tensor, lam_m: float, lam_s: float) -> Tensor:
 
 def readout_backward(g_u: Tensor, lam_m: float, lam_s: float) -> Tensor:
     """Adjoint of :func:`readout_forward`: ``dJ`` for the membrane gradient ``g_u``."""
-    _threads()
     T = g_u.shape[0]
     dj = torch.empty(g_u.shape, dtype=g_u.dtype)
     _ro_bwd(_np(dj).reshape(T, -1), _contig(g_u).reshape(T, -1), float(lam_m), float(lam_s), _tiny(g_u))

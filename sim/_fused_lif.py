@@ -158,7 +158,7 @@ class _Config:
     rec_index: list = field(default_factory=list)  # component index of each recurrent weight
 
 
-def _forward_compiled(cfg: _Config, u_all: Tensor, s_all: Tensor, j_of: dict, w_of: dict, s_l) -> None:
+def _forward_compiled(cfg: _Config, u_all: Tensor, s_all: Tensor, j_of: dict, w_of: dict) -> None:
     """The forward loop of :class:`_LIFScan` run by the compiled CPU kernels (:mod:`._fused_cpu`):
     the whole time loop in one call without recurrence, else one call per step with the
     recurrent currents added by torch in between."""
@@ -172,6 +172,7 @@ def _forward_compiled(cfg: _Config, u_all: Tensor, s_all: Tensor, j_of: dict, w_
         kern.forward_all()
         return
     cur_l = currents.unbind(0)
+    s_l = s_all.unbind(0)
     for n in range(T):
         kern.forward_step(n)
         if n + 2 < T:
@@ -205,13 +206,13 @@ class _LIFScan(torch.autograd.Function):
         itot = currents[0] if single else torch.empty((B, N), dtype=dtype, device=device)
         lam_m = cfg.lambda_mem
         theta = cfg.theta
-        # per-step views made once (indexing inside the loop costs a few us per view)
-        u_l, s_l = u_all.unbind(0), s_all.unbind(0)
         if _cpu.usable(ref, *weights):
-            _forward_compiled(cfg, u_all, s_all, j_of, w_of, s_l)
+            _forward_compiled(cfg, u_all, s_all, j_of, w_of)
             ctx.cfg = cfg
             ctx.save_for_backward(u_all, s_all, *weights)
             return s_all, u_all
+        # per-step views made once (indexing inside the loop costs a few us per view)
+        u_l, s_l = u_all.unbind(0), s_all.unbind(0)
         j_l = {k: j.unbind(0) for k, j in j_of.items()}
         for n in range(T):
             un = u_l[n]
@@ -270,11 +271,6 @@ class _LIFScan(torch.autograd.Function):
         q = torch.empty((B, N), dtype=dtype, device=device)
         shift = torch.full((B, N), q_shift, dtype=dtype, device=device)
         ds = torch.empty((B, N), dtype=dtype, device=device) if w_of else None
-        # per-step views made once (indexing inside the loop costs a few us per view)
-        u_l, s_l = u_all.unbind(0), s_all.unbind(0)
-        dj_l = [dj.unbind(0) for dj in d_j]
-        gs_l = g_s.unbind(0) if g_s is not None else None
-        gu_l = g_u.unbind(0) if g_u is not None else None
         lam_syn = [comp.lambda_syn for comp in comps]
         if _cpu.usable(u_all, *weights):
             kern = _cpu.LIFKernel(u_all, lam_m, lam_syn, [c.has_input for c in comps], cfg.theta, cfg.reset)
@@ -282,6 +278,8 @@ class _LIFScan(torch.autograd.Function):
                 kern.bind_backward(a_u, u_all, s_all, g_s, g_u, d_j, q_shift, q_scale)
                 kern.backward_all()
             else:
+                gs_l = g_s.unbind(0) if g_s is not None else None
+                dj_l = [dj.unbind(0) for dj in d_j]
                 kern.bind_backward(a_u, u_all, s_all, ds, g_u, d_j, q_shift, q_scale)
                 for n in range(T - 1, -1, -1):
                     if gs_l is not None:
@@ -292,6 +290,11 @@ class _LIFScan(torch.autograd.Function):
                         comps[k].recurrence.add_input_grad(ds, dj_l[k][n], w)
                     kern.backward_step(n)
             return _LIFScan._weight_grads(ctx, cfg, comps, d_j, s_all, w_of, T, B, N)
+        # per-step views made once (indexing inside the loop costs a few us per view)
+        u_l, s_l = u_all.unbind(0), s_all.unbind(0)
+        dj_l = [dj.unbind(0) for dj in d_j]
+        gs_l = g_s.unbind(0) if g_s is not None else None
+        gu_l = g_u.unbind(0) if g_u is not None else None
         vec_m = isinstance(lam_m, Tensor)
         for n in range(T - 1, -1, -1):
             # a_u holds a_U[n+1]; m = (1 - S[n]) a_U[n+1]

@@ -23,17 +23,24 @@ DT = torch.float64
 B, T, N_IN, N = 3, 40, 16, 9
 
 
-@pytest.fixture(autouse=True, params=["compiled", "torch_ops"])
+@pytest.fixture(autouse=True, params=["compiled", "compiled_threads", "torch_ops"])
 def kernels(request, monkeypatch):
-    """Run the test with the compiled CPU kernels, then with the torch-op loop."""
+    """Run the test with the compiled CPU kernels (one thread, then the batch rows split over
+    3 threads as large problems are), then with the torch-op loop."""
     from fluctinit.sim import _fused_cpu
 
-    if request.param == "compiled":
+    if request.param.startswith("compiled"):
         if not _fused_cpu.AVAILABLE:
             pytest.skip("numba not installed or disabled (FLUCTINIT_NUMBA=0)")
+        prev = torch.get_num_threads()
+        threads = 3 if request.param == "compiled_threads" else 1
+        monkeypatch.setattr(_fused_cpu, "_MIN_THREADED", 0)
+        torch.set_num_threads(threads)
+        yield request.param
+        torch.set_num_threads(prev)
     else:
         monkeypatch.setattr(_fused_cpu, "AVAILABLE", False)
-    return request.param
+        yield request.param
 
 
 def _gen(seed: int) -> torch.Generator:
