@@ -49,7 +49,8 @@ from torch import Tensor
 from fluctinit.theory import Interval, OneOf, ParameterError
 
 from ._fused_events import PROJECTION_MODES, SpikeEvents, project
-from ._fused_lif import Component, ConvRecurrence, LinearRecurrence, lif_scan, readout_scan
+from . import _fused_cpu as _cpu
+from ._fused_lif import Component, ConvRecurrence, LinearRecurrence, lif_scan, lif_scan_events, readout_scan
 
 __all__ = [
     "SURROGATES",
@@ -115,6 +116,34 @@ def _input_time_major(name: str, x, ndim: int = 3):
     return xt, x.shape[2], x.shape[1]
 
 
+# Up to this input density the event-input scan (weight rows added per input event inside the
+# compiled kernel) beats a dense product plus the stored current; measured on the 2-core machine
+# (benchmarks/bench_core.py): Randman (1 %) and SHD (3 %) inputs are far below it.
+EVENT_INPUT_MAX_DENSITY = 0.1
+
+
+def _event_input(xt, weight: Tensor, mode: str):
+    """The input as :class:`~._fused_cpu.EventInput` when the fused event-input scan applies:
+    compiled CPU kernels, an input that needs no gradient, ``mode`` ``"sparse"`` or ``"auto"``
+    with a measured density up to :data:`EVENT_INPUT_MAX_DENSITY`; else ``None``."""
+    if mode == "dense" or not _cpu.usable(weight):
+        return None
+    if isinstance(xt, SpikeEvents):
+        if xt.dense is not None or xt.device.type != "cpu":
+            return None
+        if mode == "auto" and xt.density > EVENT_INPUT_MAX_DENSITY:
+            return None
+        return _cpu.EventInput.from_events(xt)
+    if xt.requires_grad or xt.device.type != "cpu":
+        return None
+    if mode == "auto":
+        density = float(torch.count_nonzero(xt)) / max(1, xt.numel())
+        if density > EVENT_INPUT_MAX_DENSITY:
+            return None
+    # xt is the time-major view of a batch-first tensor: events in its memory order
+    return _cpu.EventInput.from_events(SpikeEvents.from_dense(xt, time_major=True))
+
+
 def _lam(tau: float, dt: float) -> float:
     return math.exp(-dt / tau)
 
@@ -163,6 +192,14 @@ def fused_lif(
     n = weight.shape[0]
     if rec_weight is not None:
         _check_matrix("rec_weight", rec_weight, n, n)
+    if rec_weight is None:
+        inp = _event_input(xt, weight, p["projection"])
+        if inp is not None:
+            s, u = lif_scan_events(
+                inp, weight, lambda_mem=_lam(p["tau_mem"], p["dt"]), lambda_syn=_lam(p["tau_syn"], p["dt"]),
+                theta=p["theta"], reset=reset, beta=p["beta"], rescaled=p["surrogate"] == "superspike_rescaled",
+            )
+            return s.transpose(0, 1), u.transpose(0, 1)
     j = project(xt, weight, mode=p["projection"])
     comp = Component(_lam(p["tau_syn"], p["dt"]), True, LinearRecurrence() if rec_weight is not None else None)
     s, u = lif_scan(

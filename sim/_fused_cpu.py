@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["AVAILABLE", "usable", "LIFKernel", "readout_forward", "readout_backward"]
+__all__ = ["AVAILABLE", "usable", "LIFKernel", "EventInput", "lif_events_forward", "lif_events_backward",
+           "readout_forward", "readout_backward"]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     import numba
@@ -165,8 +166,8 @@ if AVAILABLE:
         one, zero = un.dtype.type(1.0), un.dtype.type(0.0)
         for i in range(un.shape[0]):
             m = au[i]
-            if reset:
-                m = m * (one - sn[i])
+            if reset and un[i] > th:  # S[n] = H(U[n] - theta), recomputed: one stream less
+                m = zero
             if not first:
                 d = l0[i] * djn[i] + (one - lm[i]) * m
                 djp[i] = zero if abs(d) < tn else d
@@ -226,6 +227,91 @@ if AVAILABLE:
         _bwd_one(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, dt(theta), reset, dt(q0), dt(q1),
                  dt(tiny), 0, u.shape[1])
 
+    # ------------------------------------------- feed-forward layer with event input, fused
+    # The input current J[n] = W x[n] is never stored: each step adds the weight rows of the
+    # row's input events to the synaptic current, and the backward pass adds
+    # x_e * dJ[n] (dJ[n] = a_I[n+1], a rolling state) to the weight gradient's rows.
+    # Events are CSR rows r = n * rs_n + b * rs_b; ptr[r]..ptr[r+1] index cols/vals.
+
+    @njit(**_opts)
+    def _ev_fwd_all(u, s, cur, wt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m, lam_s, theta, reset, tiny,
+                    b0, b1):
+        T = u.shape[0]
+        N = u.shape[2]
+        one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
+        th, tn = u.dtype.type(theta), u.dtype.type(tiny)
+        for n in range(T):
+            last = n + 1 >= T
+            upd = n + 2 < T
+            for b in range(b0, b1):
+                un = u[n, b]
+                sn = s[n, b]
+                c0 = cur[b]
+                for i in range(N):
+                    x = un[i]
+                    sp = x > th
+                    sn[i] = one if sp else zero
+                    if not last:
+                        v = lam_m[i] * x + (one - lam_m[i]) * c0[i]
+                        if reset and sp:
+                            v = zero
+                        u[n + 1, b, i] = zero if abs(v) < tn else v
+                if upd:
+                    for i in range(N):
+                        c0[i] = lam_s[i] * c0[i]
+                    r = n * rs_n + b * rs_b
+                    for e in range(ptr[r], ptr[r + 1]):
+                        w = wt[cols[e]]
+                        if has_vals:
+                            xv = u.dtype.type(vals[e])
+                            for i in range(N):
+                                c0[i] += xv * w[i]
+                        else:
+                            for i in range(N):
+                                c0[i] += w[i]
+                    for i in range(N):
+                        if abs(c0[i]) < tn:
+                            c0[i] = zero
+
+    @njit(**_opts)
+    def _ev_bwd_all(a_u, a_i, u, s, gs, has_gs, gu, has_gu, dwt, ptr, cols, vals, has_vals, rs_n, rs_b,
+                    lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
+        # a_u, a_i: (B, N) adjoint states (zero at the start); dwt: (n_in, N) this thread's
+        # weight-gradient accumulator (transposed: row = input unit)
+        T = u.shape[0]
+        N = u.shape[2]
+        one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
+        th, tn = u.dtype.type(theta), u.dtype.type(tiny)
+        r0, r1 = u.dtype.type(q0), u.dtype.type(q1)
+        for n in range(T - 1, -1, -1):
+            for b in range(b0, b1):
+                ai = a_i[b]  # holds a_I[n+1] = dJ[n]
+                r = n * rs_n + b * rs_b
+                for e in range(ptr[r], ptr[r + 1]):
+                    g = dwt[cols[e]]
+                    if has_vals:
+                        xv = u.dtype.type(vals[e])
+                        for i in range(N):
+                            g[i] += xv * ai[i]
+                    else:
+                        for i in range(N):
+                            g[i] += ai[i]
+                au = a_u[b]
+                un = u[n, b]
+                for i in range(N):
+                    m = au[i]
+                    if reset and un[i] > th:  # S[n] = H(U[n] - theta), recomputed: one stream less
+                        m = zero
+                    d = lam_s[i] * ai[i] + (one - lam_m[i]) * m
+                    ai[i] = zero if abs(d) < tn else d
+                    a = lam_m[i] * m
+                    if has_gs:
+                        q = r0 + r1 * abs(un[i] - th)
+                        a += gs[n, b, i] / (q * q)
+                    if has_gu:
+                        a += gu[n, b, i]
+                    au[i] = zero if abs(a) < tn else a
+
     # ----------------------------------------------------------------------------- readout
     @njit(**_opts)
     def _ro_fwd(u, j, lam_m, lam_s, tiny):
@@ -278,19 +364,30 @@ def _executor(n: int):
     return ex
 
 
+def _chunks(B: int, size: int) -> list[tuple[int, int]]:
+    """Batch-row ranges, one per thread (``torch.get_num_threads()``; one range when small)."""
+    n = min(torch.get_num_threads(), B)
+    if n <= 1 or size < _MIN_THREADED:
+        return [(0, B)]
+    bounds = [B * i // n for i in range(n + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+def _run(fn, ranges: list) -> None:
+    """``fn(i, b0, b1)`` for each range; the first in this thread, the others in the pool."""
+    if len(ranges) == 1:
+        fn(0, *ranges[0])
+        return
+    futures = [_executor(len(ranges)).submit(fn, i, *r) for i, r in enumerate(ranges) if i > 0]
+    fn(0, *ranges[0])
+    for f in futures:
+        f.result()
+
+
 def _over_rows(kernel, args: tuple) -> None:
     """Run ``kernel(*args, b0, b1)`` over all batch rows, in torch.get_num_threads() chunks."""
     u = args[1] if kernel is _bwd_all else args[0]
-    T, B = u.shape[0], u.shape[1]
-    n = min(torch.get_num_threads(), B)
-    if n <= 1 or u.size < _MIN_THREADED:
-        kernel(*args, 0, B)
-        return
-    bounds = [B * i // n for i in range(n + 1)]
-    futures = [_executor(n).submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, n)]
-    kernel(*args, bounds[0], bounds[1])  # this thread takes the first chunk
-    for f in futures:
-        f.result()
+    _run(lambda i, b0, b1: kernel(*args, b0, b1), _chunks(u.shape[1], u.size))
 
 
 def _vec(x, n: int, like: Tensor) -> np.ndarray:
@@ -380,3 +477,78 @@ def readout_backward(g_u: Tensor, lam_m: float, lam_s: float) -> Tensor:
     dj = torch.empty(g_u.shape, dtype=g_u.dtype)
     _ro_bwd(_np(dj).reshape(T, -1), _contig(g_u).reshape(T, -1), float(lam_m), float(lam_s), _tiny(g_u))
     return dj
+
+
+class EventInput:
+    """Input spikes as CSR rows for the fused event-input kernels.
+
+    ``ptr`` ``(T*B + 1,)``, ``cols``/``vals`` ``(nnz,)`` (``vals`` None: every event is 1);
+    row of step ``n``, sample ``b``: ``n * rs_n + b * rs_b`` (time layout ``rs_n = B``,
+    ``rs_b = 1``; batch layout ``rs_n = 1``, ``rs_b = T``).
+    """
+
+    def __init__(self, ptr: Tensor, cols: Tensor, vals: Tensor | None, shape: tuple, layout: str):
+        T, B, _ = shape
+        self.ptr = _contig(ptr.to(torch.int64))
+        self.cols = _contig(cols.to(torch.int64))
+        self.vals = None if vals is None else vals.detach()
+        self.shape = tuple(shape)
+        self.rs_n, self.rs_b = (B, 1) if layout == "time" else (1, T)
+
+    @classmethod
+    def from_events(cls, ev) -> "EventInput":
+        """From a :class:`~fluctinit.sim._fused_events.SpikeEvents` (its per-row offsets)."""
+        nnz = torch.tensor([ev.nnz], dtype=torch.int64, device=ev.offsets.device)
+        return cls(torch.cat([ev.offsets, nnz]), ev.cols, ev.values, ev.shape, ev.layout)
+
+    def _vals(self, like: np.ndarray) -> tuple[np.ndarray, bool]:
+        if self.vals is None:
+            return np.zeros(1, dtype=like.dtype), False
+        return _contig(self.vals.to(dtype=torch.from_numpy(like[:0]).dtype)), True
+
+
+def lif_events_forward(inp: EventInput, weight: Tensor, lam_m, lam_s, theta: float, reset: bool):
+    """Forward scan of a feed-forward LIF layer whose input current is ``W x`` from events.
+
+    Returns ``(S, U)`` time-major ``(T, B, N)``; ``weight`` ``(N, n_in)``.
+    """
+    T, B, _ = inp.shape
+    N = weight.shape[0]
+    dtype = weight.dtype
+    u = torch.empty((T, B, N), dtype=dtype)
+    s = torch.empty((T, B, N), dtype=dtype)
+    u[0].zero_()
+    cur = torch.zeros((B, N), dtype=dtype)
+    wt = _contig(weight.detach().t())
+    un = _np(u)
+    vals, has_vals = inp._vals(un)
+    args = (un, _np(s), _np(cur), wt, inp.ptr, inp.cols, vals, has_vals, inp.rs_n, inp.rs_b,
+            _vec(lam_m, N, u), _vec(lam_s, N, u), float(theta), bool(reset), _tiny(u))
+    _run(lambda i, b0, b1: _ev_fwd_all(*args, b0, b1), _chunks(B, u.numel()))
+    return s, u
+
+
+def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, s: Tensor, g_s, g_u, lam_m, lam_s,
+                        theta: float, reset: bool, q0: float, q1: float) -> Tensor:
+    """Weight gradient ``dL/dW`` ``(N, n_in)`` of :func:`lif_events_forward` for output
+    gradients ``g_s``, ``g_u`` (``(T, B, N)`` or None)."""
+    T, B, N = u.shape
+    n_in = weight.shape[1]
+    un = _np(u)
+    dummy = np.zeros((1, 1, 1), dtype=un.dtype)
+    gs = dummy if g_s is None else _contig(g_s)
+    gu = dummy if g_u is None else _contig(g_u)
+    a_u = np.zeros((B, N), dtype=un.dtype)
+    a_i = np.zeros((B, N), dtype=un.dtype)
+    ranges = _chunks(B, u.numel())
+    dwt = np.zeros((len(ranges), n_in, N), dtype=un.dtype)
+    vals, has_vals = inp._vals(un)
+    lm, ls = _vec(lam_m, N, u), _vec(lam_s, N, u)
+
+    def work(i, b0, b1):
+        _ev_bwd_all(a_u, a_i, un, _np(s), gs, g_s is not None, gu, g_u is not None, dwt[i], inp.ptr, inp.cols,
+                    vals, has_vals, inp.rs_n, inp.rs_b, lm, ls, float(theta), bool(reset), float(q0), float(q1),
+                    _tiny(u), b0, b1)
+
+    _run(work, ranges)
+    return torch.from_numpy(dwt.sum(axis=0).T.copy())

@@ -143,6 +143,17 @@ class SpikeEvents:
         vals = None if values is None else values[order]
         return cls(rows, cols, vals, (t, b, n), layout="batch")
 
+    @classmethod
+    def from_event_batch(cls, batch) -> "SpikeEvents":
+        """From a data loader's :class:`~fluctinit.sim.data.EventBatch` (``SpikeDataset.batches(...,
+        form="events")``): its entries are sorted by (sample, step, unit), so the rows come out
+        ascending in the batch layout without a sort; bin counts other than 1 become values."""
+        b, t, n = (int(v) for v in batch.shape)
+        rows = batch.sample * t + batch.step
+        vals = batch.count
+        values = None if vals.numel() == 0 or bool((vals == 1).all()) else vals
+        return cls(rows, batch.unit.long(), values, (t, b, n), layout="batch")
+
     def time_rows(self) -> Tensor:
         """Each event's row in the time-major layout, ``t * batch + b``."""
         if self.layout == "time":

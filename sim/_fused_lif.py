@@ -41,6 +41,7 @@ __all__ = [
     "ConvRecurrence",
     "Component",
     "lif_scan",
+    "lif_scan_events",
     "readout_scan",
 ]
 
@@ -396,6 +397,47 @@ def lif_scan(
         rec_index=rec_index,
     )
     return _LIFScan.apply(cfg, *inputs, *weights)
+
+
+class _LIFScanEvents(torch.autograd.Function):
+    """A feed-forward single-component LIF layer whose input current ``W x`` is added from
+    input events inside the compiled scan (:mod:`._fused_cpu`): ``J`` and ``dJ`` are never
+    stored, the weight gradient is accumulated from the events in the backward scan.  The
+    input gets no gradient (data, or spikes that do not require grad)."""
+
+    @staticmethod
+    def forward(ctx, inp, weight: Tensor, lam_m, lam_s, theta: float, reset: bool, beta: float,
+                rescaled: bool):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        s, u = _cpu.lif_events_forward(inp, weight, lam_m, lam_s, theta, reset)
+        ctx.inp = inp
+        ctx.params = (lam_m, lam_s, theta, reset, beta, rescaled)
+        ctx.save_for_backward(u, s, weight)
+        return s, u
+
+    @staticmethod
+    def backward(ctx, g_s: Tensor | None, g_u: Tensor | None):  # type: ignore[override]
+        none = (None,) * 7
+        if not ctx.needs_input_grad[1] or (g_s is None and g_u is None):
+            return (None, None, *none[1:])
+        u, s, weight = ctx.saved_tensors
+        lam_m, lam_s, theta, reset, beta, rescaled = ctx.params
+        c = (beta * abs(theta) + 1.0) ** 2 if rescaled else 1.0
+        dw = _cpu.lif_events_backward(ctx.inp, weight, u, s, g_s, g_u, lam_m, lam_s, theta, reset,
+                                      1.0 / math.sqrt(c), beta / math.sqrt(c))
+        return (None, dw, *none[1:])
+
+
+def lif_scan_events(inp, weight: Tensor, *, lambda_mem: float, lambda_syn: float, theta: float = 1.0,
+                    reset: bool = True, beta: float = 20.0, rescaled: bool = False) -> tuple[Tensor, Tensor]:
+    """Feed-forward LIF layer (paper eqs. 10-11) with event input fused into the compiled scan.
+
+    ``inp``: :class:`fluctinit.sim._fused_cpu.EventInput` of logical shape ``(T, B, n_in)``;
+    ``weight``: ``(N, n_in)`` CPU float tensor.  Returns ``(S, U)`` time-major ``(T, B, N)``,
+    the same values and weight gradient as ``lif_scan`` on ``J = W x`` (tests compare them).
+    """
+    return _LIFScanEvents.apply(inp, weight, float(lambda_mem), float(lambda_syn), float(theta), bool(reset),
+                                float(beta), bool(rescaled))
 
 
 class _ReadoutScan(torch.autograd.Function):

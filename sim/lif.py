@@ -291,6 +291,30 @@ def _check_dense(name: str, w: torch.Tensor, n_out: int | None, n_in: int) -> No
         raise _shape_error(name, w, f"a ({rows}, {n_in}) weight matrix")
 
 
+def _dense_input(x):
+    """Spike events (:class:`~fluctinit.sim._fused_events.SpikeEvents`, e.g. from a data
+    loader) as the dense batch-first tensor the reference implementations take; tensors pass."""
+    from ._fused_events import SpikeEvents
+
+    if isinstance(x, SpikeEvents):
+        return x.to_dense().transpose(0, 1)
+    return x
+
+
+def _events_input(x, weight: torch.Tensor):
+    """``x`` if it is spike events whose unit count fits ``weight`` (n, n_in), else ``None``."""
+    from ._fused_events import SpikeEvents
+
+    if not isinstance(x, SpikeEvents):
+        return None
+    if x.shape[2] != weight.shape[1]:
+        raise ParameterError(
+            f"`x` events have {x.shape[2]} input units but `weight` expects {weight.shape[1]}",
+            ["x"], [x.shape],
+        )
+    return x
+
+
 def _check_input(x: torch.Tensor, dims: int, what: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
@@ -459,6 +483,7 @@ def lif_dense(
     Raises:
         ParameterError: shapes that do not fit together.
     """
+    x = _dense_input(x)
     _check_input(x, 3, "(batch, time, n_in)")
     _check_features(x, weight, "weight")
     _check_square("rec_weight", rec_weight, weight.shape[0])
@@ -492,6 +517,7 @@ def lif_conv(
     Returns:
         ``(S, U)``, each ``(batch, time, C, *spatial_out)``.
     """
+    x = _dense_input(x)
     _check_tensor("weight", weight)
     nd = weight.dim() - 2
     if nd not in (1, 2):
@@ -537,6 +563,7 @@ def dale_dense(
     Returns:
         ``(S_E, U_E, S_I, U_I)`` with shapes ``(batch, time, n_exc)`` and ``(batch, time, n_inh)``.
     """
+    x = _dense_input(x)
     _check_input(x, 3, "(batch, time, n_in)")
     _check_features(x, w_fe, "w_fe")
     n_exc = w_fe.shape[0]
@@ -585,6 +612,7 @@ def dale_conv(
         ``(S_E, U_E, S_I, U_I)``, shapes ``(batch, time, C_E, *spatial_out)`` and
         ``(batch, time, C_I, *spatial_out)``.
     """
+    x = _dense_input(x)
     _check_tensor("w_fe", w_fe)
     nd = w_fe.dim() - 2
     if nd not in (1, 2):
@@ -747,10 +775,12 @@ def _fused_adapters(fused) -> dict[str, Callable]:
 
     @_denormal_scope
     def f_lif_dense(x, weight, rec_weight=None, *, params=NeuronParams(), surrogate=SuperSpike()):
-        _check_input(x, 3, "(batch, time, n_in)")
+        ev = _events_input(x, weight)  # events from a data loader go straight to the fused core
+        if ev is None:
+            _check_input(x, 3, "(batch, time, n_in)")
         free = params.mode == "free"
         s, u = fused.fused_lif(
-            _as_weight_dtype(x, weight), weight, None if free else rec_weight,
+            ev if ev is not None else _as_weight_dtype(x, weight), weight, None if free else rec_weight,
             tau_mem=params.tau_mem, tau_syn=params.tau_syn, dt=params.dt, theta=params.theta,
             reset=not free, **sur(surrogate),
         )
@@ -758,6 +788,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
 
     @_denormal_scope
     def f_lif_conv(x, weight, rec_weight=None, *, stride=1, padding=0, params=NeuronParams(), surrogate=SuperSpike()):
+        x = _dense_input(x)
         if not isinstance(x, torch.Tensor):
             raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
         free = params.mode == "free"
@@ -770,6 +801,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
 
     @_denormal_scope
     def f_dale_dense(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None, *, params=DaleParams(), surrogate=SuperSpike()):
+        x = _dense_input(x)
         _check_input(x, 3, "(batch, time, n_in)")
         free = params.mode == "free"
         n_exc, n_inh = w_fe.shape[0], w_fi.shape[0]
@@ -792,6 +824,7 @@ def _fused_adapters(fused) -> dict[str, Callable]:
     @_denormal_scope
     def f_dale_conv(x, w_fe, w_fi, w_ie, w_ii, w_re=None, w_ri=None, *, stride=1, padding=0,
                     params=DaleParams(), surrogate=SuperSpike()):
+        x = _dense_input(x)
         if not isinstance(x, torch.Tensor):
             raise ParameterError(f"`x` must be a torch.Tensor; got {type(x).__name__}", ["x"], [x])
         free = params.mode == "free"

@@ -156,7 +156,20 @@ class Network(nn.Module):
                 layer.apply_constraints_()
 
     def forward(self, x: torch.Tensor) -> NetworkOutput:
-        if not isinstance(x, torch.Tensor) or tuple(x.shape[2:]) != self.input_shape or x.dim() < 3:
+        from ._fused_events import SpikeEvents
+
+        if isinstance(x, SpikeEvents):
+            # events (e.g. from a data loader; logical shape (time, batch, n_in)) reach a first
+            # dense layer as they are; anything else gets the dense tensor
+            if (x.shape[2],) != self.input_shape:
+                raise ParameterError(
+                    f"`x` must be events of {', '.join(map(str, self.input_shape))} input units; "
+                    f"got {x.shape[2]}", ["x"], [x.shape]
+                )
+            first_dense = len(self.hidden) > 0 and isinstance(self.hidden[0], (LIFDense, DaleDense))
+            if not (first_dense and not self._flatten[0]):
+                x = x.to_dense().transpose(0, 1)
+        elif not isinstance(x, torch.Tensor) or tuple(x.shape[2:]) != self.input_shape or x.dim() < 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else x
             raise ParameterError(
                 f"`x` must be a tensor of shape (batch, time, {', '.join(map(str, self.input_shape))}); "

@@ -116,3 +116,27 @@ def test_encoder_bad_arguments(name):
             SensoryEncoder(**{name: bad})
     with pytest.raises(ParameterError, match="`images`"):
         SensoryEncoder(3, 5, 2)(torch.zeros(1, 2, 4, 4))
+
+
+def test_rates_from_counts_equal_rates_from_spikes():
+    from fluctinit.validation.losses import spike_counts
+    from fluctinit.validation.recording import firing_rates, firing_rates_from_counts
+
+    g = torch.Generator().manual_seed(3)
+    spikes = [(torch.rand(5, 40, 7, generator=g) < p).float() for p in (0.02, 0.1)]
+    spikes.append((torch.rand(5, 40, 3, 4, generator=g) < 0.05).float())  # conv layer (C, L)
+    a = firing_rates(spikes, 2e-3)
+    b = firing_rates_from_counts([spike_counts(s) for s in spikes], 40, 2e-3)
+    assert a == pytest.approx(b, rel=1e-6)
+    assert min(b) > 0
+
+
+def test_gradient_magnitude_is_mean_absolute_value():
+    from fluctinit.validation.recording import GradientRecorder
+
+    x = torch.zeros(3, 4, requires_grad=True)
+    y = x * 1.0
+    rec = GradientRecorder([y])
+    c = torch.tensor([[1.0, -2.0, 0.0, 3.0]] * 3)
+    (y * c).sum().backward()
+    assert rec.magnitudes() == [pytest.approx(6.0 / 4)]

@@ -45,7 +45,9 @@ __all__ = [
     "max_over_time_cross_entropy",
     "spike_counts",
     "upper_bound_loss",
+    "upper_bound_from_counts",
     "homeostatic_loss",
+    "homeostatic_from_counts",
     "v_upper_for_rate",
 ]
 
@@ -180,9 +182,21 @@ def upper_bound_loss(
     lambda_upper = check("lambda_upper", lambda_upper, CONSTRAINTS["lambda_upper"])
     for s in spikes:
         _check_tensor("spikes", s, 3)
+    return upper_bound_from_counts([spike_counts(s) for s in spikes], v_upper, lambda_upper)
+
+
+def upper_bound_from_counts(
+    counts: Sequence[torch.Tensor], v_upper: float, lambda_upper: float
+) -> torch.Tensor:
+    """:func:`upper_bound_loss` from per-layer spike counts ``(batch, M)`` (:func:`spike_counts`),
+    so that a training step that also needs the counts (rates, homeostasis) reads the spike
+    tensors once."""
+    v_upper = check("v_upper", v_upper, CONSTRAINTS["v_upper"])
+    lambda_upper = check("lambda_upper", lambda_upper, CONSTRAINTS["lambda_upper"])
     total = None
-    for s in spikes:
-        pop = spike_counts(s).mean(dim=1)  # (batch,)
+    for z in counts:
+        _check_tensor("counts", z, 2)
+        pop = z.mean(dim=1)  # (batch,)
         g = torch.relu(pop - v_upper).square().mean()
         total = g if total is None else total + g
     if total is None:
@@ -216,9 +230,18 @@ def homeostatic_loss(
     lambda_lower = check("lambda_lower", lambda_lower, CONSTRAINTS["lambda_lower"])
     for s in spikes:
         _check_tensor("spikes", s, 3)
+    return homeostatic_from_counts([spike_counts(s) for s in spikes], v_lower, lambda_lower)
+
+
+def homeostatic_from_counts(
+    counts: Sequence[torch.Tensor], v_lower: float, lambda_lower: float
+) -> torch.Tensor:
+    """:func:`homeostatic_loss` from per-layer spike counts ``(batch, M)`` (:func:`spike_counts`)."""
+    v_lower = check("v_lower", v_lower, CONSTRAINTS["v_lower"])
+    lambda_lower = check("lambda_lower", lambda_lower, CONSTRAINTS["lambda_lower"])
     total = None
-    for s in spikes:
-        zeta = spike_counts(s)  # (batch, M)
+    for zeta in counts:
+        _check_tensor("counts", zeta, 2)
         g = torch.relu(v_lower - zeta).square().mean(dim=1).mean()
         total = g if total is None else total + g
     if total is None:

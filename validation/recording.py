@@ -19,11 +19,12 @@ from typing import Iterable, Sequence
 
 import torch
 
-from fluctinit.theory import Interval, ParameterError
+from fluctinit.theory import Integer, Interval, ParameterError
 from fluctinit.theory._checks import check
 
 __all__ = [
     "firing_rates",
+    "firing_rates_from_counts",
     "GradientRecorder",
     "parameter_groups",
     "snapshot",
@@ -44,6 +45,14 @@ def firing_rates(spikes: Sequence[torch.Tensor], dt: float) -> list[float]:
     """
     dt = check("dt", dt, Interval(0.0, None, "neither"))
     return [float(s.detach().float().mean()) / dt for s in spikes]
+
+
+def firing_rates_from_counts(counts: Sequence[torch.Tensor], n_steps: int, dt: float) -> list[float]:
+    """:func:`firing_rates` from per-layer spike counts ``(batch, M)`` over ``n_steps`` steps:
+    ``nu = mean(zeta) / (n_steps dt)`` (Hz); the same number without another pass over ``S``."""
+    dt = check("dt", dt, Interval(0.0, None, "neither"))
+    n_steps = check("n_steps", n_steps, Integer(1, None))
+    return [float(z.detach().double().mean()) / (n_steps * dt) for z in counts]
 
 
 class GradientRecorder:
@@ -70,7 +79,8 @@ class GradientRecorder:
 
     def magnitudes(self) -> list[float]:
         """Mean absolute gradient per recorded tensor (0.0 where none flowed)."""
-        return [0.0 if g is None else float(g.abs().mean()) for g in self._grads]
+        # one pass over each gradient (the 1-norm), no |g| temporary of the tensor's size
+        return [0.0 if g is None else float(torch.linalg.vector_norm(g, 1)) / max(1, g.numel()) for g in self._grads]
 
 
 def _store(grads: list, i: int):

@@ -38,9 +38,15 @@ from fluctinit._io import atomic_path, atomic_write_text
 from fluctinit.theory import ParameterError
 
 from . import experiments as _exp
-from .losses import homeostatic_loss, max_over_time_cross_entropy, upper_bound_loss, v_upper_for_rate
+from .losses import (
+    homeostatic_from_counts,
+    max_over_time_cross_entropy,
+    spike_counts,
+    upper_bound_from_counts,
+    v_upper_for_rate,
+)
 from .optim import make_optimizer
-from .recording import GradientRecorder, epochs_to_accuracy, firing_rates, snapshot, weight_update_magnitudes
+from .recording import GradientRecorder, epochs_to_accuracy, firing_rates_from_counts, snapshot, weight_update_magnitudes
 
 __all__ = [
     "SNNModel",
@@ -289,16 +295,31 @@ class TensorSplit:
 
 
 class _SpikeSplit:
-    """Adapter: a sim ``SpikeDataset`` (event form) binned at dt, ``n_steps`` fixed."""
+    """Adapter: a sim ``SpikeDataset`` (event form) binned at dt, ``n_steps`` fixed.
 
-    def __init__(self, ds, dt: float, n_steps: int, dtype, device):
+    ``events=True``: batches are :class:`~fluctinit.sim._fused_events.SpikeEvents` (binned
+    events, never a dense tensor), which a network with a dense first layer feeds straight to
+    the fast core's event-input scan (SHD: a dense batch would be 400 x 350 x 700 floats).
+    """
+
+    def __init__(self, ds, dt: float, n_steps: int, dtype, device, events: bool = False):
         self.ds, self.dt, self.n_steps, self.dtype, self.device = ds, dt, n_steps, dtype, device
+        self.events = events
 
     def __len__(self):
         return len(self.ds)
 
     def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None):
-        return self.ds.batches(
+        if self.events:
+            from fluctinit.sim._fused_events import SpikeEvents
+
+            for eb, y in self.ds.batches(
+                batch_size, self.dt, shuffle=shuffle, generator=generator, n_steps=self.n_steps,
+                dtype=self.dtype, device=self.device, form="events",
+            ):
+                yield SpikeEvents.from_event_batch(eb), y
+            return
+        yield from self.ds.batches(
             batch_size, self.dt, shuffle=shuffle, generator=generator, n_steps=self.n_steps,
             dtype=self.dtype, device=self.device,
         )
@@ -341,6 +362,9 @@ def load_data(
     ds = d["dataset"]
     _exp.check_data_files(config, root)
     T = _exp.n_steps(config)
+    # binned events instead of dense batches for dense networks on the CPU (the fused core's
+    # event-input scan); conv networks and CUDA get dense tensors
+    ev = config["network"]["kind"] == "dense" and torch.device(device or "cpu").type == "cpu"
     if ds == "randman":
         from fluctinit.sim.inputs import RandmanConfig, make_randman
 
@@ -355,14 +379,14 @@ def load_data(
             **({"split": d["split_mode"]} if "split_mode" in d else {}),
         )
         sp = make_randman(rc)
-        mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device)  # noqa: E731
+        mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device, events=ev)  # noqa: E731
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=rc.mean_rate)
     if ds == "shd":
         sp = simdata.load_shd(
             root, duration=d["duration"], valid_fraction=d.get("validation_fraction", 0.1),
             seed=d.get("split_seed", 0),
         )
-        mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device)  # noqa: E731
+        mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device, events=ev)  # noqa: E731
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=float(sp.train.mean_rate))
     if ds == "cifar10":
         sp = simdata.load_cifar10(
@@ -604,8 +628,10 @@ def train_experiment(
             out_ = model(x)
             rec = GradientRecorder(out_.outputs)
             sup, scores = max_over_time_cross_entropy(out_.readout, y)
-            l_ub = upper_bound_loss(out_.layer_spikes, v_upper, tr["lambda_upper"])
-            l_hp = homeostatic_loss(out_.layer_spikes, tr["v_lower"], tr["lambda_lower"])
+            # the spike tensors are read once: counts feed both regularizers and the rates
+            counts = [spike_counts(s) for s in out_.layer_spikes]
+            l_ub = upper_bound_from_counts(counts, v_upper, tr["lambda_upper"])
+            l_hp = homeostatic_from_counts(counts, tr["v_lower"], tr["lambda_lower"])
             if priming:
                 loss = l_hp
             elif tr["homeostasis"] == "ongoing":
@@ -617,7 +643,7 @@ def train_experiment(
             loss.backward()
             optimizer.step()
             model.apply_constraints_()
-            rates = firing_rates(out_.layer_spikes, dt)
+            rates = firing_rates_from_counts(counts, out_.layer_spikes[0].shape[1], dt) if counts else []
             sgs = rec.magnitudes()
             dws = list(weight_update_magnitudes(before, model).values())
             acc = float((scores.argmax(1) == y).float().mean())
