@@ -161,7 +161,8 @@ def fused_lif(
     surrogate: str = "superspike",
     beta: float = 20.0,
     projection: str = "auto",
-) -> tuple[Tensor, Tensor]:
+    return_counts: bool = False,
+) -> tuple[Tensor, ...]:
     """A feed-forward (``rec_weight=None``) or recurrent LIF layer, fused (paper eqs. 10-11).
 
         S[n]   = Heaviside(U[n] - theta)
@@ -180,8 +181,14 @@ def fused_lif(
         projection: ``"auto"`` / ``"dense"`` / ``"sparse"``: how ``W x`` is computed
             (see :func:`fluctinit.sim._fused_events.project`).
 
+        return_counts: also return the spike counts ``sum_n S[n]`` ``(batch, n)`` when the
+            scan computes them in its loop (the event-input scan), else ``None``.  They are a
+            separate differentiable output: their gradient enters the backward scan directly,
+            which spares the regularizers a pass over ``S`` and autograd a broadcast add;
+            ``S``'s own gradient then excludes the counts' part.
+
     Returns:
-        ``(S, U)``, each ``(batch, time, n)``.
+        ``(S, U)``, each ``(batch, time, n)``; ``(S, U, counts or None)`` with ``return_counts``.
 
     Raises:
         ParameterError: a parameter out of range or a tensor of the wrong shape.
@@ -195,11 +202,12 @@ def fused_lif(
     if rec_weight is None:
         inp = _event_input(xt, weight, p["projection"])
         if inp is not None:
-            s, u = lif_scan_events(
+            s, u, counts = lif_scan_events(
                 inp, weight, lambda_mem=_lam(p["tau_mem"], p["dt"]), lambda_syn=_lam(p["tau_syn"], p["dt"]),
                 theta=p["theta"], reset=reset, beta=p["beta"], rescaled=p["surrogate"] == "superspike_rescaled",
             )
-            return s.transpose(0, 1), u.transpose(0, 1)
+            s, u = s.transpose(0, 1), u.transpose(0, 1)
+            return (s, u, counts) if return_counts else (s, u)
     j = project(xt, weight, mode=p["projection"])
     comp = Component(_lam(p["tau_syn"], p["dt"]), True, LinearRecurrence() if rec_weight is not None else None)
     s, u = lif_scan(
@@ -212,7 +220,8 @@ def fused_lif(
         beta=p["beta"],
         rescaled=p["surrogate"] == "superspike_rescaled",
     )
-    return s.transpose(0, 1), u.transpose(0, 1)
+    s, u = s.transpose(0, 1), u.transpose(0, 1)
+    return (s, u, None) if return_counts else (s, u)
 
 
 def fused_dale(

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["AVAILABLE", "usable", "LIFKernel", "EventInput", "lif_events_forward", "lif_events_backward",
+__all__ = ["AVAILABLE", "usable", "LIFKernel", "abs_sum_broadcast", "EventInput", "lif_events_forward", "lif_events_backward",
            "readout_forward", "readout_backward"]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
@@ -234,8 +234,9 @@ if AVAILABLE:
     # Events are CSR rows r = n * rs_n + b * rs_b; ptr[r]..ptr[r+1] index cols/vals.
 
     @njit(**_opts)
-    def _ev_fwd_all(u, s, cur, wt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m, lam_s, theta, reset, tiny,
+    def _ev_fwd_all(u, s, cnt, cur, wt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m, lam_s, theta, reset, tiny,
                     b0, b1):
+        # cnt: (B, N) spike counts sum_n S[n] (zero at the start), a by-product for the regularizers
         T = u.shape[0]
         N = u.shape[2]
         one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
@@ -247,10 +248,13 @@ if AVAILABLE:
                 un = u[n, b]
                 sn = s[n, b]
                 c0 = cur[b]
+                cb = cnt[b]
                 for i in range(N):
                     x = un[i]
                     sp = x > th
                     sn[i] = one if sp else zero
+                    if sp:
+                        cb[i] += one
                     if not last:
                         v = lam_m[i] * x + (one - lam_m[i]) * c0[i]
                         if reset and sp:
@@ -274,8 +278,9 @@ if AVAILABLE:
                             c0[i] = zero
 
     @njit(**_opts)
-    def _ev_bwd_all(a_u, a_i, u, s, gs, has_gs, gu, has_gu, dwt, ptr, cols, vals, has_vals, rs_n, rs_b,
-                    lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
+    def _ev_bwd_all(a_u, a_i, u, s, gs, has_gs, gc, has_gc, gu, has_gu, dwt, ptr, cols, vals, has_vals, rs_n,
+                    rs_b, lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
+        # gc: (B, N) gradient of the spike counts, enters dS[n] at every step
         # a_u, a_i: (B, N) adjoint states (zero at the start); dwt: (n_in, N) this thread's
         # weight-gradient accumulator (transposed: row = input unit)
         T = u.shape[0]
@@ -305,12 +310,33 @@ if AVAILABLE:
                     d = lam_s[i] * ai[i] + (one - lam_m[i]) * m
                     ai[i] = zero if abs(d) < tn else d
                     a = lam_m[i] * m
-                    if has_gs:
+                    if has_gs or has_gc:
                         q = r0 + r1 * abs(un[i] - th)
-                        a += gs[n, b, i] / (q * q)
+                        ds = zero
+                        if has_gs:
+                            ds += gs[n, b, i]
+                        if has_gc:
+                            ds += gc[b, i]
+                        a += ds / (q * q)
                     if has_gu:
                         a += gu[n, b, i]
                     au[i] = zero if abs(a) < tn else a
+
+    # ------------------------------------------------------------------- recording helper
+    @njit(nogil=True, cache=True, boundscheck=False, fastmath=True)
+    def _abs_sum_bcast(g, gc, b0, b1):
+        # sum over (b, n, i) of |g[b, n, i] + gc[b, i]|, rows b0..b1; g (B, T, M), gc (B, M).
+        # fastmath only here: it lets the row sums vectorize (summation order is free)
+        acc = 0.0
+        for b in range(b0, b1):
+            cb = gc[b]
+            for n in range(g.shape[1]):
+                row = g[b, n]
+                r = 0.0
+                for i in range(row.shape[0]):
+                    r += abs(row[i] + cb[i])
+                acc += r
+        return acc
 
     # ----------------------------------------------------------------------------- readout
     @njit(**_opts)
@@ -510,7 +536,8 @@ class EventInput:
 def lif_events_forward(inp: EventInput, weight: Tensor, lam_m, lam_s, theta: float, reset: bool):
     """Forward scan of a feed-forward LIF layer whose input current is ``W x`` from events.
 
-    Returns ``(S, U)`` time-major ``(T, B, N)``; ``weight`` ``(N, n_in)``.
+    Returns ``(S, U, counts)``: ``S``, ``U`` time-major ``(T, B, N)``, ``counts = sum_n S[n]``
+    ``(B, N)``; ``weight`` ``(N, n_in)``.
     """
     T, B, _ = inp.shape
     N = weight.shape[0]
@@ -519,25 +546,28 @@ def lif_events_forward(inp: EventInput, weight: Tensor, lam_m, lam_s, theta: flo
     s = torch.empty((T, B, N), dtype=dtype)
     u[0].zero_()
     cur = torch.zeros((B, N), dtype=dtype)
+    counts = torch.zeros((B, N), dtype=dtype)
     wt = _contig(weight.detach().t())
     un = _np(u)
     vals, has_vals = inp._vals(un)
-    args = (un, _np(s), _np(cur), wt, inp.ptr, inp.cols, vals, has_vals, inp.rs_n, inp.rs_b,
+    args = (un, _np(s), _np(counts), _np(cur), wt, inp.ptr, inp.cols, vals, has_vals, inp.rs_n, inp.rs_b,
             _vec(lam_m, N, u), _vec(lam_s, N, u), float(theta), bool(reset), _tiny(u))
     _run(lambda i, b0, b1: _ev_fwd_all(*args, b0, b1), _chunks(B, u.numel()))
-    return s, u
+    return s, u, counts
 
 
 def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, s: Tensor, g_s, g_u, lam_m, lam_s,
-                        theta: float, reset: bool, q0: float, q1: float) -> Tensor:
+                        theta: float, reset: bool, q0: float, q1: float, g_c=None) -> Tensor:
     """Weight gradient ``dL/dW`` ``(N, n_in)`` of :func:`lif_events_forward` for output
-    gradients ``g_s``, ``g_u`` (``(T, B, N)`` or None)."""
+    gradients ``g_s``, ``g_u`` (``(T, B, N)`` or None) and ``g_c`` of the counts (``(B, N)``
+    or None)."""
     T, B, N = u.shape
     n_in = weight.shape[1]
     un = _np(u)
     dummy = np.zeros((1, 1, 1), dtype=un.dtype)
     gs = dummy if g_s is None else _contig(g_s)
     gu = dummy if g_u is None else _contig(g_u)
+    gc = dummy[0] if g_c is None else _contig(g_c)
     a_u = np.zeros((B, N), dtype=un.dtype)
     a_i = np.zeros((B, N), dtype=un.dtype)
     ranges = _chunks(B, u.numel())
@@ -546,9 +576,24 @@ def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, s: Tensor, g
     lm, ls = _vec(lam_m, N, u), _vec(lam_s, N, u)
 
     def work(i, b0, b1):
-        _ev_bwd_all(a_u, a_i, un, _np(s), gs, g_s is not None, gu, g_u is not None, dwt[i], inp.ptr, inp.cols,
+        _ev_bwd_all(a_u, a_i, un, _np(s), gs, g_s is not None, gc, g_c is not None, gu, g_u is not None, dwt[i], inp.ptr, inp.cols,
                     vals, has_vals, inp.rs_n, inp.rs_b, lm, ls, float(theta), bool(reset), float(q0), float(q1),
                     _tiny(u), b0, b1)
 
     _run(work, ranges)
     return torch.from_numpy(dwt.sum(axis=0).T.copy())
+
+
+def abs_sum_broadcast(g: Tensor, gc: Tensor) -> float:
+    """``sum |g[b, n, i] + gc[b, i]|`` for ``g`` ``(B, T, M)`` and ``gc`` ``(B, M)``: one pass,
+    no temporary (the recorded surrogate-gradient magnitude of a layer whose spike counts
+    are a separate output, :class:`fluctinit.validation.recording.GradientRecorder`)."""
+    ga, ca = _contig(g), _contig(gc.to(g.dtype))
+    ranges = _chunks(ga.shape[0], ga.size)
+    parts = [0.0] * len(ranges)
+
+    def work(i, b0, b1):
+        parts[i] = _abs_sum_bcast(ga, ca, b0, b1)
+
+    _run(work, ranges)
+    return float(sum(parts))

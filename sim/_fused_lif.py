@@ -409,32 +409,35 @@ class _LIFScanEvents(torch.autograd.Function):
     def forward(ctx, inp, weight: Tensor, lam_m, lam_s, theta: float, reset: bool, beta: float,
                 rescaled: bool):  # type: ignore[override]
         ctx.set_materialize_grads(False)
-        s, u = _cpu.lif_events_forward(inp, weight, lam_m, lam_s, theta, reset)
+        s, u, counts = _cpu.lif_events_forward(inp, weight, lam_m, lam_s, theta, reset)
         ctx.inp = inp
         ctx.params = (lam_m, lam_s, theta, reset, beta, rescaled)
         ctx.save_for_backward(u, s, weight)
-        return s, u
+        return s, u, counts
 
     @staticmethod
-    def backward(ctx, g_s: Tensor | None, g_u: Tensor | None):  # type: ignore[override]
+    def backward(ctx, g_s: Tensor | None, g_u: Tensor | None, g_c: Tensor | None):  # type: ignore[override]
         none = (None,) * 7
-        if not ctx.needs_input_grad[1] or (g_s is None and g_u is None):
+        if not ctx.needs_input_grad[1] or (g_s is None and g_u is None and g_c is None):
             return (None, None, *none[1:])
         u, s, weight = ctx.saved_tensors
         lam_m, lam_s, theta, reset, beta, rescaled = ctx.params
         c = (beta * abs(theta) + 1.0) ** 2 if rescaled else 1.0
         dw = _cpu.lif_events_backward(ctx.inp, weight, u, s, g_s, g_u, lam_m, lam_s, theta, reset,
-                                      1.0 / math.sqrt(c), beta / math.sqrt(c))
+                                      1.0 / math.sqrt(c), beta / math.sqrt(c), g_c=g_c)
         return (None, dw, *none[1:])
 
 
 def lif_scan_events(inp, weight: Tensor, *, lambda_mem: float, lambda_syn: float, theta: float = 1.0,
-                    reset: bool = True, beta: float = 20.0, rescaled: bool = False) -> tuple[Tensor, Tensor]:
+                    reset: bool = True, beta: float = 20.0, rescaled: bool = False) -> tuple[Tensor, Tensor, Tensor]:
     """Feed-forward LIF layer (paper eqs. 10-11) with event input fused into the compiled scan.
 
     ``inp``: :class:`fluctinit.sim._fused_cpu.EventInput` of logical shape ``(T, B, n_in)``;
-    ``weight``: ``(N, n_in)`` CPU float tensor.  Returns ``(S, U)`` time-major ``(T, B, N)``,
-    the same values and weight gradient as ``lif_scan`` on ``J = W x`` (tests compare them).
+    ``weight``: ``(N, n_in)`` CPU float tensor.  Returns ``(S, U, counts)``: ``S``, ``U``
+    time-major ``(T, B, N)`` with the same values and weight gradient as ``lif_scan`` on
+    ``J = W x`` (tests compare them), and the spike counts ``sum_n S[n]`` ``(B, N)`` computed
+    in the scan; a gradient of ``counts`` enters the backward scan directly (no
+    ``batch x time x neurons`` broadcast and sum in autograd).
     """
     return _LIFScanEvents.apply(inp, weight, float(lambda_mem), float(lambda_syn), float(theta), bool(reset),
                                 float(beta), bool(rescaled))

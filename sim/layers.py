@@ -55,12 +55,16 @@ class LayerOutput:
         spikes: output spikes (the excitatory population for Dale layers), ``(batch, time, *neurons)``.
         membrane: membrane potentials of the same neurons, same shape.
         spikes_inh, membrane_inh: the inhibitory population of a Dale layer, else None.
+        counts: spike counts ``sum_n S[n]`` of ``spikes``, ``(batch, *neurons)``, when the
+            backend computes them in its time loop (the fused core's dense layers), else None;
+            differentiable.  Activity regularizers use them instead of summing ``spikes``.
     """
 
     spikes: torch.Tensor
     membrane: torch.Tensor
     spikes_inh: torch.Tensor | None = None
     membrane_inh: torch.Tensor | None = None
+    counts: torch.Tensor | None = None
 
 
 def _kaiming(w: torch.Tensor, generator: torch.Generator | None, folded: bool = False) -> None:
@@ -185,7 +189,12 @@ class LIFDense(_Layer):
         return (self.n_out,)
 
     def forward(self, x: torch.Tensor) -> LayerOutput:
-        s, u = self._op("lif_dense")(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate)
+        op = self._op("lif_dense")
+        if getattr(op, "returns_counts", False):
+            s, u, c = op(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate,
+                         return_counts=True)
+            return LayerOutput(s, u, counts=c)
+        s, u = op(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate)
         return LayerOutput(s, u)
 
     def extra_repr(self) -> str:

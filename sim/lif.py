@@ -254,7 +254,7 @@ def _denormal_scope(fn: Callable) -> Callable:
             return out
         hook = _flush_on_hook(state)
         for t in out if isinstance(out, tuple) else (out,):
-            if t.requires_grad:
+            if isinstance(t, torch.Tensor) and t.requires_grad:
                 t.register_hook(hook)
         return out
 
@@ -774,17 +774,23 @@ def _fused_adapters(fused) -> dict[str, Callable]:
         return {"surrogate": "superspike_rescaled" if s.rescaled else "superspike", "beta": s.beta}
 
     @_denormal_scope
-    def f_lif_dense(x, weight, rec_weight=None, *, params=NeuronParams(), surrogate=SuperSpike()):
+    def f_lif_dense(x, weight, rec_weight=None, *, params=NeuronParams(), surrogate=SuperSpike(),
+                    return_counts=False):
         ev = _events_input(x, weight)  # events from a data loader go straight to the fused core
         if ev is None:
             _check_input(x, 3, "(batch, time, n_in)")
         free = params.mode == "free"
-        s, u = fused.fused_lif(
+        s, u, counts = fused.fused_lif(
             ev if ev is not None else _as_weight_dtype(x, weight), weight, None if free else rec_weight,
             tau_mem=params.tau_mem, tau_syn=params.tau_syn, dt=params.dt, theta=params.theta,
-            reset=not free, **sur(surrogate),
+            reset=not free, return_counts=True, **sur(surrogate),
         )
-        return (torch.zeros_like(u) if free else s), u
+        if free:
+            s, counts = torch.zeros_like(u), None
+        return (s, u, counts) if return_counts else (s, u)
+
+    # LIFDense asks this op for the spike counts, a by-product of the fused scan
+    f_lif_dense.returns_counts = True
 
     @_denormal_scope
     def f_lif_conv(x, weight, rec_weight=None, *, stride=1, padding=0, params=NeuronParams(), surrogate=SuperSpike()):

@@ -89,3 +89,46 @@ def test_events_reach_a_conv_first_layer_as_a_dense_tensor():
                    generator=g, dtype=DT)
     with pytest.raises(ParameterError, match="input units"):
         net2(SpikeEvents.from_dense(torch.zeros(3, 50, 11, dtype=DT), time_major=False))
+
+
+@pytest.mark.parametrize("events", [True, False])
+def test_counts_output_gives_the_same_regularized_gradients_and_recording(events):
+    """Regularizers on the layer's own spike counts (computed in the fused scan, gradient into
+    its backward) equal regularizers on ``S.sum(time)``: loss, weight gradients, and the
+    recorded surrogate-gradient magnitude of ``S``."""
+    from fluctinit.validation.losses import (
+        homeostatic_from_counts,
+        max_over_time_cross_entropy,
+        spike_counts,
+        upper_bound_from_counts,
+    )
+    from fluctinit.validation.recording import GradientRecorder
+
+    ds = _dataset(n=6, seed=6)
+    (x, y), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT))
+    (eb, _), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT, form="events"))
+    xin = SpikeEvents.from_event_batch(eb) if events else x
+    net = _net("dense")
+    results = []
+    for use_counts in (True, False):
+        with use_backend("fused"):
+            out = net(xin)
+        s = [rec.spikes for rec in out.layers]
+        given = [rec.counts for rec in out.layers]
+        # the first layer (data input, events or sparse dense) counts in its scan; the
+        # recurrent second layer does not (its counts are summed from S)
+        assert given[0] is not None and given[1] is None
+        torch.testing.assert_close(given[0], s[0].sum(dim=1), rtol=0, atol=0)
+        counts = [spike_counts(sp) if c is None or not use_counts else c for sp, c in zip(s, given)]
+        rec = GradientRecorder(s + [out.output], counts=(given if use_counts else [None] * len(s)) + [None])
+        sup, _ = max_over_time_cross_entropy(out.output, y)
+        # bounds chosen so that both regularizers are active on some samples and neurons
+        loss = sup + upper_bound_from_counts(counts, 0.5, 0.3) + homeostatic_from_counts(counts, 2.0, 0.2)
+        grads = torch.autograd.grad(loss, list(net.parameters()))
+        results.append((float(loss.detach()), grads, rec.magnitudes()))
+    (l1, g1, m1), (l2, g2, m2) = results
+    assert l1 == pytest.approx(l2, rel=1e-12)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    assert m1 == pytest.approx(m2, rel=1e-9)
+    assert min(m1) > 0

@@ -67,20 +67,55 @@ class GradientRecorder:
     Tensors that do not require grad (e.g. a frozen layer) give ``0.0``.
     """
 
-    def __init__(self, tensors: Iterable[torch.Tensor]):
+    def __init__(self, tensors: Iterable[torch.Tensor], counts: Iterable[torch.Tensor | None] | None = None):
         tensors = list(tensors)
+        counts = list(counts) if counts is not None else [None] * len(tensors)
+        if len(counts) != len(tensors):
+            raise ParameterError(
+                f"`counts` must have one entry per tensor ({len(tensors)}); got {len(counts)}",
+                ["counts"], [len(counts)],
+            )
         grads: list[torch.Tensor | None] = [None] * len(tensors)
-        self._grads = grads
-        for i, t in enumerate(tensors):
+        cgrads: list[torch.Tensor | None] = [None] * len(tensors)
+        self._grads, self._cgrads = grads, cgrads
+        self._shapes = [tuple(t.shape) for t in tensors]
+        for i, (t, c) in enumerate(zip(tensors, counts)):
             if t.requires_grad:
                 t.register_hook(_store(grads, i))
+            if c is not None and c.requires_grad:
+                c.register_hook(_store(cgrads, i))
         # No reference from here (or from the hooks) back to the tensors: a tensor -> hook ->
         # tensor cycle runs through C++ and is never collected, leaking one graph per batch.
 
     def magnitudes(self) -> list[float]:
-        """Mean absolute gradient per recorded tensor (0.0 where none flowed)."""
-        # one pass over each gradient (the 1-norm), no |g| temporary of the tensor's size
-        return [0.0 if g is None else float(torch.linalg.vector_norm(g, 1)) / max(1, g.numel()) for g in self._grads]
+        """Mean absolute gradient per recorded tensor (0.0 where none flowed).
+
+        For a spike tensor ``S`` given with its counts ``zeta = sum_n S[n]`` (a separate
+        differentiable output of the simulator), the recorded gradient is the total
+        ``dL/dS[n] = g_S[n] + g_zeta`` -- the same number as when ``zeta`` is summed from ``S``.
+        """
+        return [_mean_abs(g, c, shape) for g, c, shape in zip(self._grads, self._cgrads, self._shapes)]
+
+
+def _mean_abs(g: torch.Tensor | None, gc: torch.Tensor | None, shape: tuple) -> float:
+    n = 1
+    for d in shape:
+        n *= d
+    if gc is None:
+        # one pass (the 1-norm), no |g| temporary of the tensor's size
+        return 0.0 if g is None else float(torch.linalg.vector_norm(g, 1)) / max(1, n)
+    gc = gc.reshape(shape[0], 1, -1)  # (batch, 1, M) broadcast over time
+    if g is None:
+        return float(torch.linalg.vector_norm(gc, 1)) * shape[1] / max(1, n)
+    g = g.reshape(shape[0], shape[1], -1)
+    from fluctinit.sim import _fused_cpu
+
+    if _fused_cpu.usable(g, gc):
+        return _fused_cpu.abs_sum_broadcast(g, gc.reshape(shape[0], -1)) / max(1, n)
+    total = 0.0
+    for part in g.split(max(1, (1 << 20) // max(1, g.shape[0] * g.shape[2])), dim=1):
+        total += float(torch.linalg.vector_norm(part + gc, 1))  # cache-sized temporaries
+    return total / max(1, n)
 
 
 def _store(grads: list, i: int):

@@ -117,12 +117,15 @@ class ModelOutput:
         outputs: the tensors whose gradients are recorded as "surrogate-gradient magnitude"
             (each hidden layer's output spikes, then the readout membrane).
         encoder_spikes: the CIFAR-10 encoder's spikes, or None.
+        layer_counts: per hidden layer, the spike counts ``(batch, M)`` of ``layer_spikes``
+            when the simulator computed them in its time loop (fused core), else None.
     """
 
     readout: torch.Tensor
     layer_spikes: list[torch.Tensor]
     outputs: list[torch.Tensor]
     encoder_spikes: torch.Tensor | None = None
+    layer_counts: list[torch.Tensor | None] | None = None
 
 
 class SNNModel(torch.nn.Module):
@@ -146,14 +149,17 @@ class SNNModel(torch.nn.Module):
         if tuple(x.shape[2:]) != shape and x.dim() >= 3 and math.prod(x.shape[2:]) == math.prod(shape):
             x = x.reshape(*x.shape[:2], *shape)  # e.g. SHD (batch, time, 700) -> (batch, time, 1, 700)
         out = self.network(x)
-        layer_spikes = []
+        layer_spikes, layer_counts = [], []
         for rec in out.layers:
             s = rec.spikes.flatten(2)
+            c = getattr(rec, "counts", None)
             if getattr(rec, "spikes_inh", None) is not None:
                 s = torch.cat([s, rec.spikes_inh.flatten(2)], dim=2)
+                c = None
             layer_spikes.append(s)
+            layer_counts.append(None if c is None else c.flatten(1))
         outputs = [rec.spikes for rec in out.layers] + [out.output]
-        return ModelOutput(out.output, layer_spikes, outputs, enc)
+        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts)
 
     @torch.no_grad()
     def apply_constraints_(self) -> None:
@@ -626,10 +632,13 @@ def train_experiment(
         )
         for x, y in bar:
             out_ = model(x)
-            rec = GradientRecorder(out_.outputs)
+            # spike counts feed both regularizers and the rates: from the simulator's time loop
+            # when it computed them (their gradient then enters its backward pass directly),
+            # else one sum over each spike tensor
+            given = out_.layer_counts or [None] * len(out_.layer_spikes)
+            counts = [spike_counts(s) if c is None else c for s, c in zip(out_.layer_spikes, given)]
+            rec = GradientRecorder(out_.outputs, counts=given + [None])
             sup, scores = max_over_time_cross_entropy(out_.readout, y)
-            # the spike tensors are read once: counts feed both regularizers and the rates
-            counts = [spike_counts(s) for s in out_.layer_spikes]
             l_ub = upper_bound_from_counts(counts, v_upper, tr["lambda_upper"])
             l_hp = homeostatic_from_counts(counts, tr["v_lower"], tr["lambda_lower"])
             if priming:
