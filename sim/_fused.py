@@ -41,6 +41,7 @@ is ``reset=False`` without recurrent weights, with ``S`` ignored.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -61,6 +62,7 @@ __all__ = [
     "fused_conv",
     "fused_dale_conv",
     "fused_readout",
+    "ScanExtras",
 ]
 
 SURROGATES = ("superspike", "superspike_rescaled")
@@ -144,6 +146,23 @@ def _event_input(xt, weight: Tensor, mode: str):
     return _cpu.EventInput.from_events(SpikeEvents.from_dense(xt, time_major=True))
 
 
+@dataclass
+class ScanExtras:
+    """By-products of :func:`fused_lif`'s event-input scan (``None`` where not computed).
+
+    Attributes:
+        counts: spike counts ``sum_n S[n]`` ``(batch, n)``, a separate differentiable output:
+            their gradient enters the backward scan directly (the regularizers use them, which
+            spares a pass over ``S`` and a broadcast add), so ``S``'s own gradient excludes it.
+        grad_abs_sum: float64 ``(1,)`` tensor; the backward pass adds ``sum |dL/dS|`` over all
+            entries and both routes (``S`` and counts) -- the total gradient of the spikes,
+            which ``S``'s own gradient no longer shows.
+    """
+
+    counts: Tensor | None = None
+    grad_abs_sum: Tensor | None = None
+
+
 def _lam(tau: float, dt: float) -> float:
     return math.exp(-dt / tau)
 
@@ -161,8 +180,8 @@ def fused_lif(
     surrogate: str = "superspike",
     beta: float = 20.0,
     projection: str = "auto",
-    return_counts: bool = False,
-) -> tuple[Tensor, ...]:
+    extras: bool = False,
+) -> tuple:
     """A feed-forward (``rec_weight=None``) or recurrent LIF layer, fused (paper eqs. 10-11).
 
         S[n]   = Heaviside(U[n] - theta)
@@ -181,14 +200,11 @@ def fused_lif(
         projection: ``"auto"`` / ``"dense"`` / ``"sparse"``: how ``W x`` is computed
             (see :func:`fluctinit.sim._fused_events.project`).
 
-        return_counts: also return the spike counts ``sum_n S[n]`` ``(batch, n)`` when the
-            scan computes them in its loop (the event-input scan), else ``None``.  They are a
-            separate differentiable output: their gradient enters the backward scan directly,
-            which spares the regularizers a pass over ``S`` and autograd a broadcast add;
-            ``S``'s own gradient then excludes the counts' part.
+        extras: also return a :class:`ScanExtras` (by-products of the event-input scan; its
+            fields are ``None`` on the other paths).
 
     Returns:
-        ``(S, U)``, each ``(batch, time, n)``; ``(S, U, counts or None)`` with ``return_counts``.
+        ``(S, U)``, each ``(batch, time, n)``; ``(S, U, ScanExtras)`` with ``extras``.
 
     Raises:
         ParameterError: a parameter out of range or a tensor of the wrong shape.
@@ -202,12 +218,12 @@ def fused_lif(
     if rec_weight is None:
         inp = _event_input(xt, weight, p["projection"])
         if inp is not None:
-            s, u, counts = lif_scan_events(
+            res = lif_scan_events(
                 inp, weight, lambda_mem=_lam(p["tau_mem"], p["dt"]), lambda_syn=_lam(p["tau_syn"], p["dt"]),
                 theta=p["theta"], reset=reset, beta=p["beta"], rescaled=p["surrogate"] == "superspike_rescaled",
             )
-            s, u = s.transpose(0, 1), u.transpose(0, 1)
-            return (s, u, counts) if return_counts else (s, u)
+            s, u = res[0].transpose(0, 1), res[1].transpose(0, 1)
+            return (s, u, ScanExtras(counts=res[2], grad_abs_sum=res[3])) if extras else (s, u)
     j = project(xt, weight, mode=p["projection"])
     comp = Component(_lam(p["tau_syn"], p["dt"]), True, LinearRecurrence() if rec_weight is not None else None)
     s, u = lif_scan(
@@ -221,7 +237,7 @@ def fused_lif(
         rescaled=p["surrogate"] == "superspike_rescaled",
     )
     s, u = s.transpose(0, 1), u.transpose(0, 1)
-    return (s, u, None) if return_counts else (s, u)
+    return (s, u, ScanExtras()) if extras else (s, u)
 
 
 def fused_dale(
@@ -544,3 +560,4 @@ def fused_readout(
         j = term if j is None else j + term
     u = readout_scan(j, lambda_mem=_lam(p["tau_mem"], p["dt"]), lambda_syn=_lam(p["tau_syn"], p["dt"]))
     return u.transpose(0, 1)
+

@@ -277,10 +277,20 @@ if AVAILABLE:
                         if abs(c0[i]) < tn:
                             c0[i] = zero
 
+    @njit(nogil=True, cache=True, boundscheck=False, fastmath=True)
+    def _row_abs_sum(row):
+        # sum |row|, vectorized (fastmath: free summation order); a call, not inlined, so the
+        # caller's loops keep strict IEEE semantics
+        r = 0.0
+        for i in range(row.shape[0]):
+            r += abs(row[i])
+        return r
+
     @njit(**_opts)
     def _ev_bwd_all(a_u, a_i, u, s, gs, has_gs, gc, has_gc, gu, has_gu, dwt, ptr, cols, vals, has_vals, rs_n,
                     rs_b, lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
-        # gc: (B, N) gradient of the spike counts, enters dS[n] at every step
+        # gc: (B, N) gradient of the spike counts, enters dS[n] at every step; returns
+        # sum |dL/dS| over the rows (every route: g_S and the counts' gradient)
         # a_u, a_i: (B, N) adjoint states (zero at the start); dwt: (n_in, N) this thread's
         # weight-gradient accumulator (transposed: row = input unit)
         T = u.shape[0]
@@ -288,8 +298,12 @@ if AVAILABLE:
         one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
         th, tn = u.dtype.type(theta), u.dtype.type(tiny)
         r0, r1 = u.dtype.type(q0), u.dtype.type(q1)
+        dsr = np.zeros(N, dtype=u.dtype)  # this row's total dL/dS
+        acc = 0.0  # sum |dL/dS| over this thread's rows: the recorded surrogate-gradient magnitude
+        any_ds = has_gs or has_gc
         for n in range(T - 1, -1, -1):
             for b in range(b0, b1):
+                un = u[n, b]
                 ai = a_i[b]  # holds a_I[n+1] = dJ[n]
                 r = n * rs_n + b * rs_b
                 for e in range(ptr[r], ptr[r + 1]):
@@ -302,7 +316,6 @@ if AVAILABLE:
                         for i in range(N):
                             g[i] += ai[i]
                 au = a_u[b]
-                un = u[n, b]
                 for i in range(N):
                     m = au[i]
                     if reset and un[i] > th:  # S[n] = H(U[n] - theta), recomputed: one stream less
@@ -310,17 +323,21 @@ if AVAILABLE:
                     d = lam_s[i] * ai[i] + (one - lam_m[i]) * m
                     ai[i] = zero if abs(d) < tn else d
                     a = lam_m[i] * m
-                    if has_gs or has_gc:
+                    if any_ds:
                         q = r0 + r1 * abs(un[i] - th)
                         ds = zero
                         if has_gs:
                             ds += gs[n, b, i]
                         if has_gc:
                             ds += gc[b, i]
+                        dsr[i] = ds
                         a += ds / (q * q)
                     if has_gu:
                         a += gu[n, b, i]
                     au[i] = zero if abs(a) < tn else a
+                if any_ds:
+                    acc += _row_abs_sum(dsr)
+        return acc
 
     # ------------------------------------------------------------------- recording helper
     @njit(nogil=True, cache=True, boundscheck=False, fastmath=True)
@@ -557,10 +574,11 @@ def lif_events_forward(inp: EventInput, weight: Tensor, lam_m, lam_s, theta: flo
 
 
 def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, s: Tensor, g_s, g_u, lam_m, lam_s,
-                        theta: float, reset: bool, q0: float, q1: float, g_c=None) -> Tensor:
-    """Weight gradient ``dL/dW`` ``(N, n_in)`` of :func:`lif_events_forward` for output
-    gradients ``g_s``, ``g_u`` (``(T, B, N)`` or None) and ``g_c`` of the counts (``(B, N)``
-    or None)."""
+                        theta: float, reset: bool, q0: float, q1: float, g_c=None) -> tuple[Tensor, float]:
+    """``(dL/dW (N, n_in), sum |dL/dS|)`` of :func:`lif_events_forward` for output gradients
+    ``g_s``, ``g_u`` (``(T, B, N)`` or None) and ``g_c`` of the counts (``(B, N)`` or None);
+    the second is the total gradient reaching the spikes by every route, summed over all
+    entries (the recorded surrogate-gradient magnitude)."""
     T, B, N = u.shape
     n_in = weight.shape[1]
     un = _np(u)
@@ -575,13 +593,15 @@ def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, s: Tensor, g
     vals, has_vals = inp._vals(un)
     lm, ls = _vec(lam_m, N, u), _vec(lam_s, N, u)
 
+    sums = [0.0] * len(ranges)
+
     def work(i, b0, b1):
-        _ev_bwd_all(a_u, a_i, un, _np(s), gs, g_s is not None, gc, g_c is not None, gu, g_u is not None, dwt[i], inp.ptr, inp.cols,
+        sums[i] = _ev_bwd_all(a_u, a_i, un, _np(s), gs, g_s is not None, gc, g_c is not None, gu, g_u is not None, dwt[i], inp.ptr, inp.cols,
                     vals, has_vals, inp.rs_n, inp.rs_b, lm, ls, float(theta), bool(reset), float(q0), float(q1),
                     _tiny(u), b0, b1)
 
     _run(work, ranges)
-    return torch.from_numpy(dwt.sum(axis=0).T.copy())
+    return torch.from_numpy(dwt.sum(axis=0).T.copy()), float(sum(sums))
 
 
 def abs_sum_broadcast(g: Tensor, gc: Tensor) -> float:

@@ -412,32 +412,39 @@ class _LIFScanEvents(torch.autograd.Function):
         s, u, counts = _cpu.lif_events_forward(inp, weight, lam_m, lam_s, theta, reset)
         ctx.inp = inp
         ctx.params = (lam_m, lam_s, theta, reset, beta, rescaled)
+        # sum |dL/dS| over all entries and routes (S and counts), written by the backward
+        probe = torch.zeros(1, dtype=torch.float64)
+        ctx.probe = probe
+        ctx.mark_non_differentiable(probe)
         ctx.save_for_backward(u, s, weight)
-        return s, u, counts
+        return s, u, counts, probe
 
     @staticmethod
-    def backward(ctx, g_s: Tensor | None, g_u: Tensor | None, g_c: Tensor | None):  # type: ignore[override]
-        none = (None,) * 7
+    def backward(ctx, g_s: Tensor | None, g_u: Tensor | None, g_c: Tensor | None, _g_probe):  # type: ignore[override]
+        none = (None,) * 6
         if not ctx.needs_input_grad[1] or (g_s is None and g_u is None and g_c is None):
-            return (None, None, *none[1:])
+            return (None, None, *none)
         u, s, weight = ctx.saved_tensors
         lam_m, lam_s, theta, reset, beta, rescaled = ctx.params
         c = (beta * abs(theta) + 1.0) ** 2 if rescaled else 1.0
-        dw = _cpu.lif_events_backward(ctx.inp, weight, u, s, g_s, g_u, lam_m, lam_s, theta, reset,
-                                      1.0 / math.sqrt(c), beta / math.sqrt(c), g_c=g_c)
-        return (None, dw, *none[1:])
+        dw, abs_sum = _cpu.lif_events_backward(ctx.inp, weight, u, s, g_s, g_u, lam_m, lam_s, theta, reset,
+                                               1.0 / math.sqrt(c), beta / math.sqrt(c), g_c=g_c)
+        ctx.probe += abs_sum
+        return (None, dw, *none)
 
 
 def lif_scan_events(inp, weight: Tensor, *, lambda_mem: float, lambda_syn: float, theta: float = 1.0,
-                    reset: bool = True, beta: float = 20.0, rescaled: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+                    reset: bool = True, beta: float = 20.0, rescaled: bool = False) -> tuple[Tensor, ...]:
     """Feed-forward LIF layer (paper eqs. 10-11) with event input fused into the compiled scan.
 
     ``inp``: :class:`fluctinit.sim._fused_cpu.EventInput` of logical shape ``(T, B, n_in)``;
-    ``weight``: ``(N, n_in)`` CPU float tensor.  Returns ``(S, U, counts)``: ``S``, ``U``
-    time-major ``(T, B, N)`` with the same values and weight gradient as ``lif_scan`` on
-    ``J = W x`` (tests compare them), and the spike counts ``sum_n S[n]`` ``(B, N)`` computed
-    in the scan; a gradient of ``counts`` enters the backward scan directly (no
-    ``batch x time x neurons`` broadcast and sum in autograd).
+    ``weight``: ``(N, n_in)`` CPU float tensor.  Returns ``(S, U, counts, probe)``: ``S``,
+    ``U`` time-major ``(T, B, N)`` with the same values and weight gradient as ``lif_scan``
+    on ``J = W x`` (tests compare them); the spike counts ``sum_n S[n]`` ``(B, N)`` computed
+    in the scan, whose gradient enters the backward scan directly (no
+    ``batch x time x neurons`` broadcast and sum in autograd); and a probe, a float64 ``(1,)``
+    tensor to which the backward pass adds ``sum |dL/dS|`` over all entries (the total
+    gradient of the spikes by both routes -- ``S``'s own gradient no longer shows the counts').
     """
     return _LIFScanEvents.apply(inp, weight, float(lambda_mem), float(lambda_syn), float(theta), bool(reset),
                                 float(beta), bool(rescaled))

@@ -58,6 +58,10 @@ class LayerOutput:
         counts: spike counts ``sum_n S[n]`` of ``spikes``, ``(batch, *neurons)``, when the
             backend computes them in its time loop (the fused core's dense layers), else None;
             differentiable.  Activity regularizers use them instead of summing ``spikes``.
+        grad_abs_sum: with ``counts``, a float64 ``(1,)`` tensor to which the backward pass
+            adds ``sum |dL/dS|`` over all entries -- the total gradient of the spikes, which
+            ``spikes``' own gradient then no longer shows (part of it bypasses ``spikes``);
+            else None.
     """
 
     spikes: torch.Tensor
@@ -65,6 +69,7 @@ class LayerOutput:
     spikes_inh: torch.Tensor | None = None
     membrane_inh: torch.Tensor | None = None
     counts: torch.Tensor | None = None
+    grad_abs_sum: torch.Tensor | None = None
 
 
 def _kaiming(w: torch.Tensor, generator: torch.Generator | None, folded: bool = False) -> None:
@@ -189,11 +194,12 @@ class LIFDense(_Layer):
         return (self.n_out,)
 
     def forward(self, x: torch.Tensor) -> LayerOutput:
+        """``x`` ``(batch, time, n_in)`` or spike events (``SpikeEvents``)."""
         op = self._op("lif_dense")
-        if getattr(op, "returns_counts", False):
-            s, u, c = op(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate,
-                         return_counts=True)
-            return LayerOutput(s, u, counts=c)
+        if getattr(op, "returns_extras", False):
+            s, u, ex = op(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate,
+                          extras=True)
+            return LayerOutput(s, u, counts=ex.counts, grad_abs_sum=ex.grad_abs_sum)
         s, u = op(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate)
         return LayerOutput(s, u)
 

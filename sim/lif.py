@@ -775,22 +775,23 @@ def _fused_adapters(fused) -> dict[str, Callable]:
 
     @_denormal_scope
     def f_lif_dense(x, weight, rec_weight=None, *, params=NeuronParams(), surrogate=SuperSpike(),
-                    return_counts=False):
+                    extras=False):
         ev = _events_input(x, weight)  # events from a data loader go straight to the fused core
         if ev is None:
             _check_input(x, 3, "(batch, time, n_in)")
         free = params.mode == "free"
-        s, u, counts = fused.fused_lif(
+        s, u, ex = fused.fused_lif(
             ev if ev is not None else _as_weight_dtype(x, weight), weight, None if free else rec_weight,
             tau_mem=params.tau_mem, tau_syn=params.tau_syn, dt=params.dt, theta=params.theta,
-            reset=not free, return_counts=True, **sur(surrogate),
+            reset=not free, extras=True, **sur(surrogate),
         )
         if free:
-            s, counts = torch.zeros_like(u), None
-        return (s, u, counts) if return_counts else (s, u)
+            s, ex = torch.zeros_like(u), fused.ScanExtras()
+        return (s, u, ex) if extras else (s, u)
 
-    # LIFDense asks this op for the spike counts, a by-product of the fused scan
-    f_lif_dense.returns_counts = True
+    # LIFDense asks this op for the by-products of the fused event-input scan (spike counts,
+    # the gradient probe; fused.ScanExtras)
+    f_lif_dense.returns_extras = True
 
     @_denormal_scope
     def f_lif_conv(x, weight, rec_weight=None, *, stride=1, padding=0, params=NeuronParams(), surrogate=SuperSpike()):

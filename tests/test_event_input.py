@@ -44,6 +44,8 @@ def _net(first, seed=3):
     g = torch.Generator().manual_seed(seed)
     if first == "dense":
         layers = [LIFDense(12, 9, generator=g, dtype=DT), LIFDense(9, 7, recurrent=True, generator=g, dtype=DT)]
+    elif first == "single":
+        layers = [LIFDense(12, 9, generator=g, dtype=DT)]
     elif first == "dale":
         layers = [DaleDense(12, 8, 3, generator=g, dtype=DT)]
     else:  # a first layer that cannot take events: the network bins them into a dense tensor
@@ -56,7 +58,7 @@ def _net(first, seed=3):
 
 
 @pytest.mark.parametrize("backend", ["reference", "fused"])
-@pytest.mark.parametrize("first", ["dense", "dale"])
+@pytest.mark.parametrize("first", ["dense", "single", "dale"])
 def test_network_on_events_equals_network_on_dense(backend, first):
     ds = _dataset(n=5, seed=4)
     (x, _), = list(ds.batches(5, 2e-3, shuffle=False, dtype=DT))
@@ -66,14 +68,20 @@ def test_network_on_events_equals_network_on_dense(backend, first):
     with use_backend(backend):
         out_d = net(x)
         out_e = net(ev)
+    with use_backend("reference"):
+        out_r = net(x)
+    assert (out_e.layers[0].counts is not None) == (backend == "fused" and first != "dale")
     torch.testing.assert_close(out_e.output, out_d.output, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out_e.output, out_r.output, rtol=0, atol=1e-12)
     s = out_d.layers[0].spikes
     assert 0.0 < float(s.detach().mean()) < 0.5
     c = torch.randn(out_d.output.shape, generator=torch.Generator().manual_seed(0), dtype=DT)
     g_d = torch.autograd.grad((out_d.output * c).sum(), list(net.parameters()))
     g_e = torch.autograd.grad((out_e.output * c).sum(), list(net.parameters()))
-    for a, b in zip(g_e, g_d):
+    g_r = torch.autograd.grad((out_r.output * c).sum(), list(net.parameters()))
+    for a, b, r in zip(g_e, g_d, g_r):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(a, r, rtol=1e-9, atol=1e-12)
 
 
 def test_events_reach_a_conv_first_layer_as_a_dense_tensor():
@@ -132,3 +140,29 @@ def test_counts_output_gives_the_same_regularized_gradients_and_recording(events
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert m1 == pytest.approx(m2, rel=1e-9)
     assert min(m1) > 0
+
+
+def test_recorded_gradient_magnitude_with_fused_readout_equals_reference():
+    """Single dense layer + readout, regularized through the layer's own spike counts (fused:
+    their gradient bypasses S); the recorder reads the layer's probe and records the same
+    mean |dL/dS| as the reference backend's plain hook."""
+    from fluctinit.validation.losses import max_over_time_cross_entropy, spike_counts, upper_bound_from_counts
+    from fluctinit.validation.recording import GradientRecorder
+
+    ds = _dataset(n=6, seed=9)
+    (x, y), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT))
+    (eb, _), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT, form="events"))
+    net = _net("single")
+    mags = {}
+    for backend, xin in (("reference", x), ("fused", SpikeEvents.from_event_batch(eb))):
+        with use_backend(backend):
+            out = net(xin)
+        rec_out = out.layers[0]
+        assert (rec_out.grad_abs_sum is not None) == (backend == "fused")
+        counts = [rec_out.counts if rec_out.counts is not None else spike_counts(rec_out.spikes)]
+        rec = GradientRecorder([rec_out.spikes, out.output], probes=[rec_out.grad_abs_sum, None])
+        loss = max_over_time_cross_entropy(out.output, y)[0] + upper_bound_from_counts(counts, 0.5, 0.3)
+        loss.backward()
+        mags[backend] = rec.magnitudes()
+    assert mags["fused"] == pytest.approx(mags["reference"], rel=1e-9)
+    assert min(mags["reference"]) > 0

@@ -368,3 +368,27 @@ def test_event_input_auto_follows_density(kernels, monkeypatch):
     assert len(calls) == 1
     fused_lif(_spikes((B, T, N_IN), lo, g).requires_grad_(), w)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("surrogate", ["superspike", "superspike_rescaled"])
+def test_event_scan_counts_and_probe(surrogate, kernels):
+    """``extras=True``: the event scan's spike counts equal ``S.sum(time)``; a loss on S and on
+    the counts gives the reference's weight gradient, and the probe holds the reference's
+    ``sum |dL/dS|`` (both routes)."""
+    g = _gen(11)
+    x = _spikes((B, T, N_IN), 0.2, g)
+    w = (0.9 * torch.randn(N, N_IN, generator=g, dtype=DT) + 0.3).requires_grad_()
+    s_f, u_f, ex = fused_lif(x, w, projection="sparse", surrogate=surrogate, extras=True)
+    if kernels == "torch_ops":
+        assert ex.counts is None and ex.grad_abs_sum is None  # no event scan
+        return
+    s_r, u_r = reference_lif(x, w, surrogate=surrogate)
+    torch.testing.assert_close(ex.counts, s_r.sum(dim=1), rtol=0, atol=0)
+    cs, cu = (torch.randn(o.shape, generator=g, dtype=DT) for o in (s_r, u_r))
+    cc = torch.randn(ex.counts.shape, generator=g, dtype=DT)
+    lf = (s_f * cs).sum() + (u_f * cu).sum() + (ex.counts ** 2 * cc).sum()
+    lr = (s_r * cs).sum() + (u_r * cu).sum() + (s_r.sum(dim=1) ** 2 * cc).sum()
+    (gf,) = torch.autograd.grad(lf, [w])
+    gw, gs = torch.autograd.grad(lr, [w, s_r])
+    torch.testing.assert_close(gf, gw, rtol=1e-9, atol=1e-9 * float(gw.abs().max()))
+    assert float(ex.grad_abs_sum) == pytest.approx(float(gs.abs().sum()), rel=1e-9)

@@ -67,14 +67,18 @@ class GradientRecorder:
     Tensors that do not require grad (e.g. a frozen layer) give ``0.0``.
     """
 
-    def __init__(self, tensors: Iterable[torch.Tensor], counts: Iterable[torch.Tensor | None] | None = None):
+    def __init__(self, tensors: Iterable[torch.Tensor], counts: Iterable[torch.Tensor | None] | None = None,
+                 probes: Iterable[torch.Tensor | None] | None = None):
         tensors = list(tensors)
         counts = list(counts) if counts is not None else [None] * len(tensors)
-        if len(counts) != len(tensors):
-            raise ParameterError(
-                f"`counts` must have one entry per tensor ({len(tensors)}); got {len(counts)}",
-                ["counts"], [len(counts)],
-            )
+        probes = list(probes) if probes is not None else [None] * len(tensors)
+        for name, lst in (("counts", counts), ("probes", probes)):
+            if len(lst) != len(tensors):
+                raise ParameterError(
+                    f"`{name}` must have one entry per tensor ({len(tensors)}); got {len(lst)}",
+                    [name], [len(lst)],
+                )
+        self._probes = probes
         grads: list[torch.Tensor | None] = [None] * len(tensors)
         cgrads: list[torch.Tensor | None] = [None] * len(tensors)
         self._grads, self._cgrads = grads, cgrads
@@ -93,8 +97,19 @@ class GradientRecorder:
         For a spike tensor ``S`` given with its counts ``zeta = sum_n S[n]`` (a separate
         differentiable output of the simulator), the recorded gradient is the total
         ``dL/dS[n] = g_S[n] + g_zeta`` -- the same number as when ``zeta`` is summed from ``S``.
+        With a probe (``LayerOutput.grad_abs_sum``: the simulator's backward pass added
+        ``sum |dL/dS|`` of every route to it) the probe gives the number.
         """
-        return [_mean_abs(g, c, shape) for g, c, shape in zip(self._grads, self._cgrads, self._shapes)]
+        out = []
+        for g, c, shape, probe in zip(self._grads, self._cgrads, self._shapes, self._probes):
+            if probe is not None:  # the simulator summed |dL/dS| of every route in its backward
+                n = 1
+                for d in shape:
+                    n *= d
+                out.append(float(probe) / max(1, n))
+            else:
+                out.append(_mean_abs(g, c, shape))
+        return out
 
 
 def _mean_abs(g: torch.Tensor | None, gc: torch.Tensor | None, shape: tuple) -> float:

@@ -119,6 +119,8 @@ class ModelOutput:
         encoder_spikes: the CIFAR-10 encoder's spikes, or None.
         layer_counts: per hidden layer, the spike counts ``(batch, M)`` of ``layer_spikes``
             when the simulator computed them in its time loop (fused core), else None.
+        layer_probes: per hidden layer, ``LayerOutput.grad_abs_sum`` (the total ``sum |dL/dS|``
+            written by the backward pass) or None.
     """
 
     readout: torch.Tensor
@@ -126,6 +128,7 @@ class ModelOutput:
     outputs: list[torch.Tensor]
     encoder_spikes: torch.Tensor | None = None
     layer_counts: list[torch.Tensor | None] | None = None
+    layer_probes: list[torch.Tensor | None] | None = None
 
 
 class SNNModel(torch.nn.Module):
@@ -149,7 +152,7 @@ class SNNModel(torch.nn.Module):
         if tuple(x.shape[2:]) != shape and x.dim() >= 3 and math.prod(x.shape[2:]) == math.prod(shape):
             x = x.reshape(*x.shape[:2], *shape)  # e.g. SHD (batch, time, 700) -> (batch, time, 1, 700)
         out = self.network(x)
-        layer_spikes, layer_counts = [], []
+        layer_spikes, layer_counts, layer_probes = [], [], []
         for rec in out.layers:
             s = rec.spikes.flatten(2)
             c = getattr(rec, "counts", None)
@@ -158,8 +161,9 @@ class SNNModel(torch.nn.Module):
                 c = None
             layer_spikes.append(s)
             layer_counts.append(None if c is None else c.flatten(1))
+            layer_probes.append(getattr(rec, "grad_abs_sum", None))
         outputs = [rec.spikes for rec in out.layers] + [out.output]
-        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts)
+        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts, layer_probes)
 
     @torch.no_grad()
     def apply_constraints_(self) -> None:
@@ -637,7 +641,8 @@ def train_experiment(
             # else one sum over each spike tensor
             given = out_.layer_counts or [None] * len(out_.layer_spikes)
             counts = [spike_counts(s) if c is None else c for s, c in zip(out_.layer_spikes, given)]
-            rec = GradientRecorder(out_.outputs, counts=given + [None])
+            probes = out_.layer_probes or [None] * len(out_.layer_spikes)
+            rec = GradientRecorder(out_.outputs, counts=given + [None], probes=probes + [None])
             sup, scores = max_over_time_cross_entropy(out_.readout, y)
             l_ub = upper_bound_from_counts(counts, v_upper, tr["lambda_upper"])
             l_hp = homeostatic_from_counts(counts, tr["v_lower"], tr["lambda_lower"])
