@@ -24,5 +24,5 @@ for name in ("poisson", "randman"):
     print(f"  {name:8s} nu = {d['nu']:.2f} Hz: measured/target sigma_u = {d['ratio']:.3f} +- {d['ratio_sem']:.3f}{exp}")
 PY
 echo
-echo "== Randman training, ${EPOCHS:-30} epochs (the paper's run is 200: fluctinit train randman-ff)"
-$F train randman-ff --epochs "${EPOCHS:-30}" --seed 0 --out "$OUT"
+echo "== Randman training, ${EPOCHS:-60} epochs (the paper's run is 200: fluctinit train randman-ff)"
+$F train randman-ff --epochs "${EPOCHS:-60}" --seed 0 --out "$OUT"
