@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["AVAILABLE", "usable", "LIFKernel", "abs_sum_broadcast", "EventInput", "lif_events_forward", "lif_events_backward",
+__all__ = ["AVAILABLE", "usable", "LIFKernel", "EventInput", "lif_events_forward", "lif_events_backward",
            "readout_forward", "readout_backward"]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
@@ -287,7 +287,7 @@ if AVAILABLE:
         return r
 
     @njit(**_opts)
-    def _ev_bwd_all(a_u, a_i, u, s, gs, has_gs, gc, has_gc, gu, has_gu, dwt, ptr, cols, vals, has_vals, rs_n,
+    def _ev_bwd_all(a_u, a_i, u, gs, has_gs, gc, has_gc, gu, has_gu, dwt, ptr, cols, vals, has_vals, rs_n,
                     rs_b, lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
         # gc: (B, N) gradient of the spike counts, enters dS[n] at every step; returns
         # sum |dL/dS| over the rows (every route: g_S and the counts' gradient)
@@ -337,22 +337,6 @@ if AVAILABLE:
                     au[i] = zero if abs(a) < tn else a
                 if any_ds:
                     acc += _row_abs_sum(dsr)
-        return acc
-
-    # ------------------------------------------------------------------- recording helper
-    @njit(nogil=True, cache=True, boundscheck=False, fastmath=True)
-    def _abs_sum_bcast(g, gc, b0, b1):
-        # sum over (b, n, i) of |g[b, n, i] + gc[b, i]|, rows b0..b1; g (B, T, M), gc (B, M).
-        # fastmath only here: it lets the row sums vectorize (summation order is free)
-        acc = 0.0
-        for b in range(b0, b1):
-            cb = gc[b]
-            for n in range(g.shape[1]):
-                row = g[b, n]
-                r = 0.0
-                for i in range(row.shape[0]):
-                    r += abs(row[i] + cb[i])
-                acc += r
         return acc
 
     # ----------------------------------------------------------------------------- readout
@@ -573,7 +557,7 @@ def lif_events_forward(inp: EventInput, weight: Tensor, lam_m, lam_s, theta: flo
     return s, u, counts
 
 
-def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, s: Tensor, g_s, g_u, lam_m, lam_s,
+def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, g_s, g_u, lam_m, lam_s,
                         theta: float, reset: bool, q0: float, q1: float, g_c=None) -> tuple[Tensor, float]:
     """``(dL/dW (N, n_in), sum |dL/dS|)`` of :func:`lif_events_forward` for output gradients
     ``g_s``, ``g_u`` (``(T, B, N)`` or None) and ``g_c`` of the counts (``(B, N)`` or None);
@@ -596,24 +580,10 @@ def lif_events_backward(inp: EventInput, weight: Tensor, u: Tensor, s: Tensor, g
     sums = [0.0] * len(ranges)
 
     def work(i, b0, b1):
-        sums[i] = _ev_bwd_all(a_u, a_i, un, _np(s), gs, g_s is not None, gc, g_c is not None, gu, g_u is not None, dwt[i], inp.ptr, inp.cols,
+        sums[i] = _ev_bwd_all(a_u, a_i, un, gs, g_s is not None, gc, g_c is not None, gu, g_u is not None, dwt[i], inp.ptr, inp.cols,
                     vals, has_vals, inp.rs_n, inp.rs_b, lm, ls, float(theta), bool(reset), float(q0), float(q1),
                     _tiny(u), b0, b1)
 
     _run(work, ranges)
     return torch.from_numpy(dwt.sum(axis=0).T.copy()), float(sum(sums))
 
-
-def abs_sum_broadcast(g: Tensor, gc: Tensor) -> float:
-    """``sum |g[b, n, i] + gc[b, i]|`` for ``g`` ``(B, T, M)`` and ``gc`` ``(B, M)``: one pass,
-    no temporary (the recorded surrogate-gradient magnitude of a layer whose spike counts
-    are a separate output, :class:`fluctinit.validation.recording.GradientRecorder`)."""
-    ga, ca = _contig(g), _contig(gc.to(g.dtype))
-    ranges = _chunks(ga.shape[0], ga.size)
-    parts = [0.0] * len(ranges)
-
-    def work(i, b0, b1):
-        parts[i] = _abs_sum_bcast(ga, ca, b0, b1)
-
-    _run(work, ranges)
-    return float(sum(parts))

@@ -416,7 +416,7 @@ class _LIFScanEvents(torch.autograd.Function):
         probe = torch.zeros(1, dtype=torch.float64)
         ctx.probe = probe
         ctx.mark_non_differentiable(probe)
-        ctx.save_for_backward(u, s, weight)
+        ctx.save_for_backward(u, weight)  # S = H(U - theta) is recomputed in the backward scan
         return s, u, counts, probe
 
     @staticmethod
@@ -424,10 +424,10 @@ class _LIFScanEvents(torch.autograd.Function):
         none = (None,) * 6
         if not ctx.needs_input_grad[1] or (g_s is None and g_u is None and g_c is None):
             return (None, None, *none)
-        u, s, weight = ctx.saved_tensors
+        u, weight = ctx.saved_tensors
         lam_m, lam_s, theta, reset, beta, rescaled = ctx.params
         c = (beta * abs(theta) + 1.0) ** 2 if rescaled else 1.0
-        dw, abs_sum = _cpu.lif_events_backward(ctx.inp, weight, u, s, g_s, g_u, lam_m, lam_s, theta, reset,
+        dw, abs_sum = _cpu.lif_events_backward(ctx.inp, weight, u, g_s, g_u, lam_m, lam_s, theta, reset,
                                                1.0 / math.sqrt(c), beta / math.sqrt(c), g_c=g_c)
         ctx.probe += abs_sum
         return (None, dw, *none)

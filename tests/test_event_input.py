@@ -128,7 +128,9 @@ def test_counts_output_gives_the_same_regularized_gradients_and_recording(events
         assert given[0] is not None and given[1] is None
         torch.testing.assert_close(given[0], s[0].sum(dim=1), rtol=0, atol=0)
         counts = [spike_counts(sp) if c is None or not use_counts else c for sp, c in zip(s, given)]
-        rec = GradientRecorder(s + [out.output], counts=(given if use_counts else [None] * len(s)) + [None])
+        # with the counts route the recorder reads the layers' probes, else plain hooks on S
+        probes = [r.grad_abs_sum for r in out.layers] if use_counts else [None] * len(s)
+        rec = GradientRecorder(s + [out.output], probes=probes + [None])
         sup, _ = max_over_time_cross_entropy(out.output, y)
         # bounds chosen so that both regularizers are active on some samples and neurons
         loss = sup + upper_bound_from_counts(counts, 0.5, 0.3) + homeostatic_from_counts(counts, 2.0, 0.2)

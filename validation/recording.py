@@ -67,70 +67,38 @@ class GradientRecorder:
     Tensors that do not require grad (e.g. a frozen layer) give ``0.0``.
     """
 
-    def __init__(self, tensors: Iterable[torch.Tensor], counts: Iterable[torch.Tensor | None] | None = None,
-                 probes: Iterable[torch.Tensor | None] | None = None):
+    def __init__(self, tensors: Iterable[torch.Tensor], probes: Iterable[torch.Tensor | None] | None = None):
         tensors = list(tensors)
-        counts = list(counts) if counts is not None else [None] * len(tensors)
         probes = list(probes) if probes is not None else [None] * len(tensors)
-        for name, lst in (("counts", counts), ("probes", probes)):
-            if len(lst) != len(tensors):
-                raise ParameterError(
-                    f"`{name}` must have one entry per tensor ({len(tensors)}); got {len(lst)}",
-                    [name], [len(lst)],
-                )
-        self._probes = probes
+        if len(probes) != len(tensors):
+            raise ParameterError(
+                f"`probes` must have one entry per tensor ({len(tensors)}); got {len(probes)}",
+                ["probes"], [len(probes)],
+            )
         grads: list[torch.Tensor | None] = [None] * len(tensors)
-        cgrads: list[torch.Tensor | None] = [None] * len(tensors)
-        self._grads, self._cgrads = grads, cgrads
-        self._shapes = [tuple(t.shape) for t in tensors]
-        for i, (t, c) in enumerate(zip(tensors, counts)):
-            if t.requires_grad:
+        self._grads, self._probes = grads, probes
+        self._numels = [t.numel() for t in tensors]
+        for i, (t, probe) in enumerate(zip(tensors, probes)):
+            if t.requires_grad and probe is None:
                 t.register_hook(_store(grads, i))
-            if c is not None and c.requires_grad:
-                c.register_hook(_store(cgrads, i))
         # No reference from here (or from the hooks) back to the tensors: a tensor -> hook ->
         # tensor cycle runs through C++ and is never collected, leaking one graph per batch.
 
     def magnitudes(self) -> list[float]:
         """Mean absolute gradient per recorded tensor (0.0 where none flowed).
 
-        For a spike tensor ``S`` given with its counts ``zeta = sum_n S[n]`` (a separate
-        differentiable output of the simulator), the recorded gradient is the total
-        ``dL/dS[n] = g_S[n] + g_zeta`` -- the same number as when ``zeta`` is summed from ``S``.
-        With a probe (``LayerOutput.grad_abs_sum``: the simulator's backward pass added
-        ``sum |dL/dS|`` of every route to it) the probe gives the number.
+        A tensor given with a probe (``LayerOutput.grad_abs_sum``: the simulator's backward
+        pass added ``sum |dL/dS|`` over every route to it -- part of the spikes' gradient,
+        that of their counts, bypasses ``S`` itself) is measured by the probe.
         """
         out = []
-        for g, c, shape, probe in zip(self._grads, self._cgrads, self._shapes, self._probes):
-            if probe is not None:  # the simulator summed |dL/dS| of every route in its backward
-                n = 1
-                for d in shape:
-                    n *= d
+        for g, probe, n in zip(self._grads, self._probes, self._numels):
+            if probe is not None:
                 out.append(float(probe) / max(1, n))
             else:
-                out.append(_mean_abs(g, c, shape))
+                # one pass (the 1-norm), no |g| temporary of the tensor's size
+                out.append(0.0 if g is None else float(torch.linalg.vector_norm(g, 1)) / max(1, n))
         return out
-
-
-def _mean_abs(g: torch.Tensor | None, gc: torch.Tensor | None, shape: tuple) -> float:
-    n = 1
-    for d in shape:
-        n *= d
-    if gc is None:
-        # one pass (the 1-norm), no |g| temporary of the tensor's size
-        return 0.0 if g is None else float(torch.linalg.vector_norm(g, 1)) / max(1, n)
-    gc = gc.reshape(shape[0], 1, -1)  # (batch, 1, M) broadcast over time
-    if g is None:
-        return float(torch.linalg.vector_norm(gc, 1)) * shape[1] / max(1, n)
-    g = g.reshape(shape[0], shape[1], -1)
-    from fluctinit.sim import _fused_cpu
-
-    if _fused_cpu.usable(g, gc):
-        return _fused_cpu.abs_sum_broadcast(g, gc.reshape(shape[0], -1)) / max(1, n)
-    total = 0.0
-    for part in g.split(max(1, (1 << 20) // max(1, g.shape[0] * g.shape[2])), dim=1):
-        total += float(torch.linalg.vector_norm(part + gc, 1))  # cache-sized temporaries
-    return total / max(1, n)
 
 
 def _store(grads: list, i: int):

@@ -642,7 +642,7 @@ def train_experiment(
             given = out_.layer_counts or [None] * len(out_.layer_spikes)
             counts = [spike_counts(s) if c is None else c for s, c in zip(out_.layer_spikes, given)]
             probes = out_.layer_probes or [None] * len(out_.layer_spikes)
-            rec = GradientRecorder(out_.outputs, counts=given + [None], probes=probes + [None])
+            rec = GradientRecorder(out_.outputs, probes=probes + [None])
             sup, scores = max_over_time_cross_entropy(out_.readout, y)
             l_ub = upper_bound_from_counts(counts, v_upper, tr["lambda_upper"])
             l_hp = homeostatic_from_counts(counts, tr["v_lower"], tr["lambda_lower"])
