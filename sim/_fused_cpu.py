@@ -45,12 +45,10 @@ __all__ = ["AVAILABLE", "usable", "LIFKernel", "EventInput", "lif_events_forward
            "readout_forward", "readout_backward"]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
-    import numba
     from numba import njit
 
     AVAILABLE = os.environ.get("FLUCTINIT_NUMBA", "1").strip().lower() not in ("0", "false", "no", "off")
 except ImportError:  # pragma: no cover
-    numba = None
     AVAILABLE = False
 
 
