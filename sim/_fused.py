@@ -560,4 +560,3 @@ def fused_readout(
         j = term if j is None else j + term
     u = readout_scan(j, lambda_mem=_lam(p["tau_mem"], p["dt"]), lambda_syn=_lam(p["tau_syn"], p["dt"]))
     return u.transpose(0, 1)
-

@@ -160,7 +160,7 @@ if AVAILABLE:
 
     # ------------------------------------------------------------------------ LIF backward
     @njit(inline="always")
-    def _bwd_row1(au, un, sn, dsn, has_ds, gun, has_gu, djn, djp, first, lm, l0, th, reset, q0, q1, tn):
+    def _bwd_row1(au, un, dsn, has_ds, gun, has_gu, djn, djp, first, lm, l0, th, reset, q0, q1, tn):
         one, zero = un.dtype.type(1.0), un.dtype.type(0.0)
         for i in range(un.shape[0]):
             m = au[i]
@@ -178,7 +178,7 @@ if AVAILABLE:
             au[i] = zero if abs(a) < tn else a
 
     @njit(inline="always")
-    def _bwd_one(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, th, reset, q0, q1, tn, b0, b1):
+    def _bwd_one(n, a_u, u, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, th, reset, q0, q1, tn, b0, b1):
         K = len(djs)
         first = n == 0
         p = n - 1 if n >= 1 else 0
@@ -189,12 +189,12 @@ if AVAILABLE:
         if K == 1:
             dj = djs[0]
             for b in range(b0, b1):
-                _bwd_row1(a_u[b], u[n, b], s[n, b], ds[b * sd], has_ds, gu[ng, b * sg],
+                _bwd_row1(a_u[b], u[n, b], ds[b * sd], has_ds, gu[ng, b * sg],
                           has_gu, dj[n, b], dj[p, b], first, lam_m, lam_s[0], th, reset, q0, q1, tn)
         else:
             for b in range(b0, b1):
                 au = a_u[b]
-                sn = s[n, b]
+                un = u[n, b]
                 if not first:
                     for k in range(K):
                         djn = djs[k][n, b]
@@ -202,27 +202,27 @@ if AVAILABLE:
                         lk = lam_s[k]
                         for i in range(au.shape[0]):
                             m = au[i]
-                            if reset:
-                                m = m * (one - sn[i])
+                            if reset and un[i] > th:  # S[n] = H(U[n] - theta), recomputed
+                                m = zero
                             d = lk[i] * djn[i] + (one - lam_m[i]) * m
                             djp[i] = zero if abs(d) < tn else d
                 # the a_U update of the one-component row with no current adjoint to write
-                _bwd_row1(au, u[n, b], sn, ds[b * sd], has_ds, gu[ng, b * sg],
+                _bwd_row1(au, un, ds[b * sd], has_ds, gu[ng, b * sg],
                           has_gu, au, au, True, lam_m, lam_s[0], th, reset, q0, q1, tn)
 
     @njit(**_opts)
-    def _bwd_all(a_u, u, s, gs, has_gs, gu, has_gu, djs, lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
+    def _bwd_all(a_u, u, gs, has_gs, gu, has_gu, djs, lam_m, lam_s, theta, reset, q0, q1, tiny, b0, b1):
         T = u.shape[0]
         th, tn = u.dtype.type(theta), u.dtype.type(tiny)
         r0, r1 = u.dtype.type(q0), u.dtype.type(q1)
         for n in range(T - 1, -1, -1):
-            _bwd_one(n, a_u, u, s, gs[n * (1 if has_gs else 0)], has_gs, gu, has_gu, djs, lam_m, lam_s, th, reset,
+            _bwd_one(n, a_u, u, gs[n * (1 if has_gs else 0)], has_gs, gu, has_gu, djs, lam_m, lam_s, th, reset,
                      r0, r1, tn, b0, b1)
 
     @njit(**_opts)
-    def _bwd_step(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, theta, reset, q0, q1, tiny):
+    def _bwd_step(n, a_u, u, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, theta, reset, q0, q1, tiny):
         dt = u.dtype.type
-        _bwd_one(n, a_u, u, s, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, dt(theta), reset, dt(q0), dt(q1),
+        _bwd_one(n, a_u, u, ds, has_ds, gu, has_gu, djs, lam_m, lam_s, dt(theta), reset, dt(q0), dt(q1),
                  dt(tiny), 0, u.shape[1])
 
     # ------------------------------------------- feed-forward layer with event input, fused
@@ -409,9 +409,9 @@ def _run(fn, ranges: list) -> None:
         f.result()
 
 
-def _over_rows(kernel, args: tuple) -> None:
-    """Run ``kernel(*args, b0, b1)`` over all batch rows, in torch.get_num_threads() chunks."""
-    u = args[1] if kernel is _bwd_all else args[0]
+def _over_rows(kernel, args: tuple, u: np.ndarray) -> None:
+    """Run ``kernel(*args, b0, b1)`` over the batch rows of the state ``u`` ``(T, B, N)``, in
+    torch.get_num_threads() chunks."""
     _run(lambda i, b0, b1: kernel(*args, b0, b1), _chunks(u.shape[1], u.size))
 
 
@@ -459,13 +459,12 @@ class LIFKernel:
                      self.lam_s, self.theta, self.reset, self.tiny)
 
     def forward_all(self) -> None:
-        _over_rows(_fwd_all, self._fwd)
+        _over_rows(_fwd_all, self._fwd, self._fwd[0])
 
     def forward_step(self, n: int) -> None:
         _fwd_step(n, *self._fwd)
 
-    def bind_backward(self, a_u: Tensor, u_all: Tensor, s_all: Tensor, ds, gu, djs: list,
-                      q0: float, q1: float) -> None:
+    def bind_backward(self, a_u: Tensor, u_all: Tensor, ds, gu, djs: list, q0: float, q1: float) -> None:
         """``a_u``: ``(B, N)`` adjoint state (zero at the start); ``ds``: ``g_S`` ``(T, B, N)``
         (for :meth:`backward_all`), a ``(B, N)`` buffer holding ``dS[n]`` (for
         :meth:`backward_step`) or ``None``; ``gu``: ``g_U`` ``(T, B, N)`` or ``None``;
@@ -475,17 +474,17 @@ class LIFKernel:
         else:
             ds_a = _contig(ds) if ds.dim() == 3 else _np(ds)
         gu_a = self.dummy if gu is None else _contig(gu)
-        self._bwd = (_np(a_u), _np(u_all), _np(s_all), ds_a, ds is not None, gu_a, gu is not None,
+        self._bwd = (_np(a_u), _np(u_all), ds_a, ds is not None, gu_a, gu is not None,
                      tuple(_np(d) for d in djs), self.lam_m, self.lam_s, self.theta, self.reset,
                      float(q0), float(q1), self.tiny)
 
     def backward_all(self) -> None:
-        _over_rows(_bwd_all, self._bwd)
+        _over_rows(_bwd_all, self._bwd, self._bwd[1])
 
     def backward_step(self, n: int) -> None:
         a = self._bwd
-        ds = a[3] if a[4] else a[3][0]
-        _bwd_step(n, a[0], a[1], a[2], ds, *a[4:])
+        ds = a[2] if a[3] else a[2][0]  # the (B, N) buffer, or the dummy's (1, 1) slice
+        _bwd_step(n, a[0], a[1], ds, *a[3:])
 
 
 def readout_forward(j: Tensor, lam_m: float, lam_s: float) -> Tensor:

@@ -196,22 +196,22 @@ class _LIFScan(torch.autograd.Function):
         s_all = torch.empty((T, B, N), dtype=dtype, device=device)
         u_all[0].zero_()
         comps = cfg.components
-        currents = [torch.zeros((B, N), dtype=dtype, device=device) for _ in comps]
         j_of = {}
         it = iter(inputs)
         for k, c in enumerate(comps):
             if c.has_input:
                 j_of[k] = next(it)
         w_of = {k: weights[i] for i, k in enumerate(cfg.rec_index)}
+        ctx.cfg = cfg
+        ctx.save_for_backward(u_all, s_all, *weights)
+        if _cpu.usable(ref, *weights):
+            _forward_compiled(cfg, u_all, s_all, j_of, w_of)
+            return s_all, u_all
+        currents = [torch.zeros((B, N), dtype=dtype, device=device) for _ in comps]
         single = len(comps) == 1
         itot = currents[0] if single else torch.empty((B, N), dtype=dtype, device=device)
         lam_m = cfg.lambda_mem
         theta = cfg.theta
-        if _cpu.usable(ref, *weights):
-            _forward_compiled(cfg, u_all, s_all, j_of, w_of)
-            ctx.cfg = cfg
-            ctx.save_for_backward(u_all, s_all, *weights)
-            return s_all, u_all
         # per-step views made once (indexing inside the loop costs a few us per view)
         u_l, s_l = u_all.unbind(0), s_all.unbind(0)
         j_l = {k: j.unbind(0) for k, j in j_of.items()}
@@ -243,8 +243,6 @@ class _LIFScan(torch.autograd.Function):
                             cur.mul_(c.lambda_syn)
                         if k in w_of:
                             c.recurrence.add_forward(cur, sn, w_of[k])
-        ctx.cfg = cfg
-        ctx.save_for_backward(u_all, s_all, *weights)
         return s_all, u_all
 
     @staticmethod
@@ -268,20 +266,17 @@ class _LIFScan(torch.autograd.Function):
         c = (cfg.beta * abs(cfg.theta) + 1.0) ** 2 if cfg.rescaled else 1.0
         q_scale, q_shift = cfg.beta / math.sqrt(c), 1.0 / math.sqrt(c)
         a_u = torch.zeros((B, N), dtype=dtype, device=device)
-        m = torch.empty((B, N), dtype=dtype, device=device)
-        q = torch.empty((B, N), dtype=dtype, device=device)
-        shift = torch.full((B, N), q_shift, dtype=dtype, device=device)
         ds = torch.empty((B, N), dtype=dtype, device=device) if w_of else None
         lam_syn = [comp.lambda_syn for comp in comps]
         if _cpu.usable(u_all, *weights):
             kern = _cpu.LIFKernel(u_all, lam_m, lam_syn, [c.has_input for c in comps], cfg.theta, cfg.reset)
             if not w_of:
-                kern.bind_backward(a_u, u_all, s_all, g_s, g_u, d_j, q_shift, q_scale)
+                kern.bind_backward(a_u, u_all, g_s, g_u, d_j, q_shift, q_scale)
                 kern.backward_all()
             else:
                 gs_l = g_s.unbind(0) if g_s is not None else None
                 dj_l = [dj.unbind(0) for dj in d_j]
-                kern.bind_backward(a_u, u_all, s_all, ds, g_u, d_j, q_shift, q_scale)
+                kern.bind_backward(a_u, u_all, ds, g_u, d_j, q_shift, q_scale)
                 for n in range(T - 1, -1, -1):
                     if gs_l is not None:
                         ds.copy_(gs_l[n])
@@ -291,6 +286,9 @@ class _LIFScan(torch.autograd.Function):
                         comps[k].recurrence.add_input_grad(ds, dj_l[k][n], w)
                     kern.backward_step(n)
             return _LIFScan._weight_grads(ctx, cfg, comps, d_j, s_all, w_of, T, B, N)
+        m = torch.empty((B, N), dtype=dtype, device=device)
+        q = torch.empty((B, N), dtype=dtype, device=device)
+        shift = torch.full((B, N), q_shift, dtype=dtype, device=device)
         # per-step views made once (indexing inside the loop costs a few us per view)
         u_l, s_l = u_all.unbind(0), s_all.unbind(0)
         dj_l = [dj.unbind(0) for dj in d_j]
