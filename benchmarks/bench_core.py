@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_core.py [--batches 5] [--threads N] [--device cpu|cuda]
         [--memory] [--out results/bench_core.json]
 
-1. Runs ``fluctinit bench`` (fluctinit.validation._cli_bench) for randman, shd and shd-rec:
+1. Runs ``fluctinit bench`` (fluctinit.training.bench) for randman, shd and shd-rec:
    seconds per training step (forward + BPTT + Adam, median over repeats, round-robin over
    the paths), sample-steps per second, peak memory of one step, the dense floor and any
    installed peers (snntorch, norse, spikingjelly; optional, never dependencies -- e.g.
@@ -39,7 +39,7 @@ def _write_atomic(path: str, obj) -> None:
 
 _PROBE = r"""
 import sys, json, torch
-from fluctinit.validation import _cli_bench as cb
+from fluctinit.training import bench as cb
 path, batch, steps, device, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 torch.set_num_threads(threads)
 torch.set_flush_denormal(True)
@@ -47,7 +47,7 @@ cb.SHAPES["probe"] = dict(cb.SHAPES["shd"], steps=steps)
 prob = cb.make_problem("probe", batch=batch, device=device)
 make = {"plain": cb.make_plain, "fused": cb.make_fused}[path]
 step = make(prob)
-mib = cb._peak_step_mib(step, device)
+mib = cb.peak_step_mib(step, device)
 print(json.dumps({"peak_step_mib": mib}))
 """
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
 
         keep_freed_memory()
 
-    from fluctinit.validation import _cli_bench as cb
+    from fluctinit.training import bench as cb
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -76,7 +76,7 @@ def main(argv=None) -> int:
 
 
 def _events(a) -> int:
-    from fluctinit.sim.data import SpikeDataset
+    from fluctinit.datasets import SpikeDataset
 
     rng = np.random.default_rng(a.seed)
     duration = a.steps * a.dt

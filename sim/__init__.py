@@ -19,33 +19,11 @@ Public API:
   :func:`dale_lognormal_`, :func:`kaiming_normal_`, :func:`init_network_`,
   :func:`fan_in_of`, :func:`layer_kernels`.
 * :class:`SensoryEncoder` (:mod:`fluctinit.sim.encoding`): the CIFAR-10 sensory encoding layer.
-* inputs (:mod:`fluctinit.sim.inputs`): :func:`poisson_spikes`, :func:`bernoulli_variance_factor`,
-  :func:`make_randman`, :class:`RandmanConfig`, :class:`RandmanSplits`.
-* data sets (:mod:`fluctinit.sim.data`): :class:`SpikeDataset` (event form, dense or event
-  mini-batches), :class:`EventBatch`, :class:`DataError`, :func:`n_steps_for`; SHD
-  (:func:`load_shd`, :func:`download_shd`, :class:`ShdSplits`), CIFAR-10 (:func:`load_cifar10`,
-  :class:`CifarSplits`, :class:`ImageDataset`), DVS-Gesture (:func:`load_dvs_gesture`,
-  :class:`DvsGestureDataset`, :class:`DvsGestureSplits`, :func:`read_aedat31`,
-  :func:`read_gesture_labels`).
+* inputs: :func:`poisson_spikes` (:mod:`fluctinit.sim.inputs`); :class:`SpikeEvents`
+  (:mod:`fluctinit.sim.events`), event input for the fast core.  Data sets live in
+  :mod:`fluctinit.datasets`.
 """
 
-from .data import (
-    CifarSplits,
-    DataError,
-    DvsGestureDataset,
-    DvsGestureSplits,
-    EventBatch,
-    ImageDataset,
-    ShdSplits,
-    SpikeDataset,
-    download_shd,
-    load_cifar10,
-    load_dvs_gesture,
-    load_shd,
-    n_steps_for,
-    read_aedat31,
-    read_gesture_labels,
-)
 from .init import (
     dale_exponential_,
     dale_lognormal_,
@@ -57,7 +35,8 @@ from .init import (
     layer_kernels,
 )
 from .encoding import SensoryEncoder
-from .inputs import RandmanConfig, RandmanSplits, bernoulli_variance_factor, make_randman, poisson_spikes
+from .events import SpikeEvents
+from .inputs import poisson_spikes
 from .layers import (
     DaleConv1d,
     DaleConv2d,
@@ -105,10 +84,5 @@ __all__ = [
     # CIFAR-10 sensory encoding layer
     "SensoryEncoder",
     # inputs
-    "poisson_spikes", "bernoulli_variance_factor", "make_randman", "RandmanConfig", "RandmanSplits",
-    # data sets
-    "SpikeDataset", "EventBatch", "DataError", "n_steps_for",
-    "load_shd", "download_shd", "ShdSplits",
-    "load_cifar10", "CifarSplits", "ImageDataset",
-    "load_dvs_gesture", "DvsGestureDataset", "DvsGestureSplits", "read_aedat31", "read_gesture_labels",
+    "poisson_spikes", "SpikeEvents",
 ]

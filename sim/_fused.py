@@ -47,7 +47,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from fluctinit.theory import Interval, OneOf, ParameterError
+from fluctinit.errors import Interval, OneOf, ParameterError
 
 from ._fused_events import PROJECTION_MODES, SpikeEvents, project
 from . import _fused_cpu as _cpu
@@ -84,7 +84,7 @@ FUSED_CONSTRAINTS = {
 
 
 def _check(**values) -> dict:
-    from fluctinit.theory._checks import check
+    from fluctinit.errors import check
 
     out = {}
     for name, value in values.items():

@@ -35,8 +35,7 @@ import math
 
 import torch
 
-from fluctinit.theory import Integer, Interval, OneOf, ParameterError
-from fluctinit.theory._checks import check_all
+from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check_all
 
 __all__ = ["SensoryEncoder", "CONSTRAINTS"]
 

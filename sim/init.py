@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from fluctinit import theory
-from fluctinit.theory._checks import Integer, Interval, OneOf, ParameterError, check
+from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check
 
 from .layers import Readout, _DaleBase
 from .networks import Network
@@ -182,7 +182,7 @@ def _dale_params(w_exc, w_inh, w_exc_rec, nu_exc, nu_inh, sigma_u, mu_u, xi, the
     n_exc = _fan_in("w_exc", w_exc, None)
     n_inh = _fan_in("w_inh", w_inh, None)
     n_exc_rec = None if w_exc_rec is None else _fan_in("w_exc_rec", w_exc_rec, None)
-    return theory.dalian_params(
+    return theory.dale_params(
         n_exc, n_inh, nu_exc, nu_inh, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, n_exc_rec=n_exc_rec, alpha=alpha,
         nu_exc_rec=nu_exc_rec, kernel_exc=kernel_exc, kernel_inh=kernel_inh, dist=dist, sigma_log=sigma_log,
     )
@@ -212,7 +212,7 @@ def dale_exponential_(
     ``Delta_EI = n_I nu_I eps_bar_I / (n_E nu_E eps_bar_E)``,
     ``rate_exc = sqrt(2 (Delta_EI^2 n_E nu_E eps_hat_E + n_I nu_I eps_hat_I)) / (sigma_u Delta_EI)``.
     With ``w_exc_rec`` (eqs. 48-55) a share ``alpha`` of the excitatory
-    variance is feed-forward.  Rates from :func:`fluctinit.theory.dalian_params`
+    variance is feed-forward.  Rates from :func:`fluctinit.theory.dale_params`
     (``dist="exponential"``).
 
     For the excitatory population of a :class:`~fluctinit.sim.layers.DaleDense`
@@ -268,7 +268,7 @@ def dale_lognormal_(
 
     ``w = exp(mu_log + sigma_log z)``, ``z ~ N(0, 1)``: mean ``exp(mu_log + sigma_log^2/2)``,
     second moment ``exp(2 mu_log + 2 sigma_log^2)``; the ``mu_log`` of each
-    population come from :func:`fluctinit.theory.dalian_params` (``dist="lognormal"``)
+    population come from :func:`fluctinit.theory.dale_params` (``dist="lognormal"``)
     so that eqs. 40-41 (48-49 with ``w_exc_rec``) give mean ``mu_u`` and std ``sigma_u``.
     Arguments as :func:`dale_exponential_`, plus ``sigma_log`` > 0.
 

@@ -24,7 +24,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fluctinit.theory._checks import Integer, OneOf, ParameterError, check
+from fluctinit.errors import Integer, OneOf, ParameterError, check
 
 from . import lif
 from .lif import DaleParams, NeuronParams, ReadoutParams

@@ -49,7 +49,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from fluctinit.theory._checks import Interval, OneOf, ParameterError, check
+from fluctinit.errors import Interval, OneOf, ParameterError, check
 
 from .surrogate import SuperSpike
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fluctinit.theory._checks import Interval, ParameterError, check
+from fluctinit.errors import Interval, ParameterError, check
 
 from .layers import DaleConv2d, DaleDense, LayerOutput, LIFConv2d, LIFDense, Readout, _DaleBase
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fluctinit.theory._checks import Interval, check
+from fluctinit.errors import Interval, check
 
 __all__ = ["superspike", "SuperSpikeFunction", "SuperSpike", "spike", "SUPERSPIKE_CONSTRAINTS"]
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from fluctinit import theory as T
-from fluctinit.validation.cli import main
+from fluctinit.cli import main
 
 
 def run(capsys, *argv):
@@ -54,22 +54,22 @@ def test_params_recurrent_json(capsys):
     assert d["sigma_v"] == pytest.approx(ref.sigma_v)
 
 
-def test_params_dalian_json(capsys):
+def test_params_dale_json(capsys):
     code, out, _ = run(
-        capsys, "params", "dalian", "--n-exc", "700", "--n-inh", "32", "--n-exc-rec", "128", "--alpha", "0.9",
+        capsys, "params", "dale", "--n-exc", "700", "--n-inh", "32", "--n-exc-rec", "128", "--alpha", "0.9",
         "--nu", "15.8", "--tau-syn-exc", "0.01", "--tau-syn-inh", "0.02", "--json",
     )
     d = json.loads(out)
-    ref = T.dalian_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9)
+    ref = T.dale_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9)
     assert d["rate_exc"] == pytest.approx(ref.rate_exc)
     assert d["rate_exc_rec"] == pytest.approx(ref.rate_exc_rec)
     assert d["rate_inh"] == pytest.approx(ref.rate_inh)
     assert {"epsilon_bar_exc", "epsilon_hat_exc", "epsilon_bar_inh", "epsilon_hat_inh"} <= set(d)
-    code, out, _ = run(capsys, "params", "dalian", "--n-exc", "700", "--n-inh", "32", "--nu-exc", "15.8", "--nu-inh", "8", "--json")
+    code, out, _ = run(capsys, "params", "dale", "--n-exc", "700", "--n-inh", "32", "--nu-exc", "15.8", "--nu-inh", "8", "--json")
     assert "rate_exc_rec" not in json.loads(out)
     assert json.loads(out)["nu_inh"] == 8.0
     code, out, _ = run(
-        capsys, "params", "dalian", "--n-exc", "700", "--n-inh", "32", "--nu", "15.8", "--dist", "lognormal",
+        capsys, "params", "dale", "--n-exc", "700", "--n-inh", "32", "--nu", "15.8", "--dist", "lognormal",
         "--sigma-log", "0.5", "--json",
     )
     d = json.loads(out)
@@ -104,12 +104,12 @@ BAD = [
     (["params", "recurrent", "--fan-in", "10", "--nu", "5"], "--fan-in-rec"),
     (["params", "recurrent", "--fan-in", "10", "--fan-in-rec", "5", "--nu", "5", "--alpha", "1"], "--alpha"),
     (["params", "recurrent", "--fan-in", "10", "--fan-in-rec", "5", "--nu", "5", "--alpha", "0"], "--alpha"),
-    (["params", "dalian", "--n-exc", "10", "--n-inh", "5", "--nu", "5", "--mu-u", "0.2"], "--mu-u"),
-    (["params", "dalian", "--n-exc", "10", "--n-inh", "0", "--nu", "5"], "--n-inh"),
-    (["params", "dalian", "--n-exc", "10", "--n-inh", "3"], "--nu-exc"),
-    (["params", "dalian", "--n-exc", "10", "--n-inh", "3", "--nu", "5", "--alpha", "0.5"], "--n-exc-rec"),
-    (["params", "dalian", "--n-exc", "10", "--n-inh", "3", "--nu", "5", "--tau-syn-inh", "-1"], "--tau-syn"),
-    (["params", "dalian", "--n-exc", "10", "--n-inh", "3", "--nu", "5", "--dist", "lognormal", "--sigma-log", "0"], "--sigma-log"),
+    (["params", "dale", "--n-exc", "10", "--n-inh", "5", "--nu", "5", "--mu-u", "0.2"], "--mu-u"),
+    (["params", "dale", "--n-exc", "10", "--n-inh", "0", "--nu", "5"], "--n-inh"),
+    (["params", "dale", "--n-exc", "10", "--n-inh", "3"], "--nu-exc"),
+    (["params", "dale", "--n-exc", "10", "--n-inh", "3", "--nu", "5", "--alpha", "0.5"], "--n-exc-rec"),
+    (["params", "dale", "--n-exc", "10", "--n-inh", "3", "--nu", "5", "--tau-syn-inh", "-1"], "--tau-syn"),
+    (["params", "dale", "--n-exc", "10", "--n-inh", "3", "--nu", "5", "--dist", "lognormal", "--sigma-log", "0"], "--sigma-log"),
     (["params", "kaiming", "--fan-in", "-3"], "--fan-in"),
     (["params", "kaiming"], "--fan-in"),
     (["params", "bogus"], "ARCH"),

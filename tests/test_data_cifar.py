@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.sim._cifar import CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES, load_cifar10
-from fluctinit.sim.data import DataError
-from fluctinit.theory import ParameterError
+from fluctinit.datasets.cifar10 import CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES, load_cifar10
+from fluctinit.datasets import DataError
+from fluctinit.errors import ParameterError
 
 
 def batch_bytes(data, labels):
@@ -62,7 +62,7 @@ def test_round_trip(tmp_path, batches, layout):
 
 
 def test_normalization_to_minus_one_one():
-    from fluctinit.sim._cifar import ImageDataset
+    from fluctinit.datasets.cifar10 import ImageDataset
 
     imgs = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
     imgs[1] = 255

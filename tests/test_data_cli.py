@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fluctinit.validation import cli
+from fluctinit import cli
 
 from test_data_shd import random_split, serve, write_shd
 
@@ -73,11 +73,11 @@ def test_bad_dt_names_the_flag(shd_dir, capsys):
 
 
 def test_randman_summary(tmp_path, capsys, monkeypatch):
-    from fluctinit.sim import inputs
+    from fluctinit import datasets
 
     small = dict(samples_per_class=20, n_train=10, n_valid=5, n_test=5, max_terms=50)
-    real = inputs.make_randman
-    monkeypatch.setattr(inputs, "make_randman", lambda **kw: real(**kw, **small))
+    real = datasets.make_randman
+    monkeypatch.setattr(datasets, "make_randman", lambda **kw: real(**kw, **small))
     assert cli.main(["data", "randman", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "randman train: 100 samples, 20 units, 0.2 s = 100 steps" in out
@@ -85,15 +85,8 @@ def test_randman_summary(tmp_path, capsys, monkeypatch):
 
 
 def test_parser_does_not_import_torch():
-    code = ("import sys; from fluctinit.validation import cli; "
+    code = ("import sys; from fluctinit import cli; "
             "cli.build_parser(); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
-
-
-def test_cli_default_url_matches_library():
-    from fluctinit.sim._shd import SHD_URL
-    from fluctinit.validation._cli_data import _SHD_URL
-
-    assert _SHD_URL == SHD_URL

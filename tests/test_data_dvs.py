@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.sim._dvs import (
+from fluctinit.datasets.dvs_gesture import (
     downsampled_unit,
     load_dvs_gesture,
     read_aedat31,
     read_gesture_labels,
 )
-from fluctinit.sim.data import DataError
-from fluctinit.theory import ParameterError
+from fluctinit.datasets import DataError
+from fluctinit.errors import ParameterError
 
 HEADER = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n#!END-HEADER\r\n"
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.sim._shd import SHD_FILES, download_shd, load_shd, validate_shd_file
-from fluctinit.sim.data import DataError
-from fluctinit.theory import ParameterError
+from fluctinit.datasets.shd import SHD_FILES, download_shd, load_shd, validate_shd_file
+from fluctinit.datasets import DataError
+from fluctinit.errors import ParameterError
 
 
 def write_shd(path, times, units, labels, *, drop=None, units_dtype=np.uint16):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.sim.data import DataError, SpikeDataset, n_steps_for
+from fluctinit.datasets import DataError, SpikeDataset, n_steps_for
 from fluctinit.sim.inputs import poisson_spikes
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.sim import DaleDense, LIFConv1d, LIFDense, Network, SpikeDataset, use_backend
+from fluctinit.datasets import SpikeDataset
+from fluctinit.sim import DaleDense, LIFConv1d, LIFDense, Network, use_backend
 from fluctinit.sim._fused_events import SpikeEvents
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 DT = torch.float64
 
@@ -104,13 +105,13 @@ def test_counts_output_gives_the_same_regularized_gradients_and_recording(events
     """Regularizers on the layer's own spike counts (computed in the fused scan, gradient into
     its backward) equal regularizers on ``S.sum(time)``: loss, weight gradients, and the
     recorded surrogate-gradient magnitude of ``S``."""
-    from fluctinit.validation.losses import (
+    from fluctinit.training.losses import (
         homeostatic_from_counts,
         max_over_time_cross_entropy,
         spike_counts,
         upper_bound_from_counts,
     )
-    from fluctinit.validation.recording import GradientRecorder
+    from fluctinit.training.recording import GradientRecorder
 
     ds = _dataset(n=6, seed=6)
     (x, y), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT))
@@ -148,8 +149,8 @@ def test_recorded_gradient_magnitude_with_fused_readout_equals_reference():
     """Single dense layer + readout, regularized through the layer's own spike counts (fused:
     their gradient bypasses S); the recorder reads the layer's probe and records the same
     mean |dL/dS| as the reference backend's plain hook."""
-    from fluctinit.validation.losses import max_over_time_cross_entropy, spike_counts, upper_bound_from_counts
-    from fluctinit.validation.recording import GradientRecorder
+    from fluctinit.training.losses import max_over_time_cross_entropy, spike_counts, upper_bound_from_counts
+    from fluctinit.training.recording import GradientRecorder
 
     ds = _dataset(n=6, seed=9)
     (x, y), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT))

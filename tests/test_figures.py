@@ -20,7 +20,7 @@ import pytest
 import fluctinit
 from fluctinit.figures import _common as C
 from fluctinit.figures import fig2_membrane as F2
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 STAMP_KEYS = {"version", "git_commit", "git_dirty", "seed", "config", "config_hash", "key", "created_utc", "argv",
               "notes"}

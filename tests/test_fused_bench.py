@@ -1,4 +1,4 @@
-"""The ``fluctinit bench`` subcommand (validation/_cli_bench.py): output contract and errors.
+"""The ``fluctinit bench`` subcommand (fluctinit.cli.bench, harness fluctinit.training.bench): output contract and errors.
 
 Speed is never asserted here (timings belong in benchmarks/); these tests check that one tiny
 run produces the documented JSON and that bad flags exit with status 2 naming the flag.
@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from fluctinit.validation import cli
+from fluctinit import cli
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import torch
 from fluctinit.sim._fused import FUSED_CONSTRAINTS, SpikeEvents, fused_conv, fused_dale, fused_lif, fused_readout
 from fluctinit.sim._fused_events import choose_projection, project
 from fused_reference import reference_lif
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 DT = torch.float64
 

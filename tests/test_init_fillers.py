@@ -20,7 +20,7 @@ from fluctinit.sim import (
     fluctuation_recurrent_,
     kaiming_normal_,
 )
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 Z = 4.0  # tolerance in standard errors
 
@@ -96,7 +96,7 @@ def test_dale_exponential_without_excitatory_recurrence():
     k_i = theory.kernel_integrals(tau_syn=20e-3)
     out = dale_exponential_(w_e, w_i, 15.8, kernel_exc=k_e, kernel_inh=k_i, sigma_u=0.8, generator=gen(5))
     assert len(out) == 2
-    p = theory.dalian_params(700, 32, 15.8, kernel_exc=k_e, kernel_inh=k_i, sigma_u=0.8)
+    p = theory.dale_params(700, 32, 15.8, kernel_exc=k_e, kernel_inh=k_i, sigma_u=0.8)
     assert_exponential(w_e, p.rate_exc)
     assert_exponential(w_i, p.rate_inh)
 
@@ -107,7 +107,7 @@ def test_dale_exponential_with_excitatory_recurrence_and_conv_kernels():
     w_r = torch.empty(64, 64, 5, dtype=torch.float64)  # E -> E kernel 5, fan-in 320
     out = dale_exponential_(w_e, w_i, 10.0, w_exc_rec=w_r, alpha=0.7, generator=gen(6))
     assert len(out) == 3
-    p = theory.dalian_params(80, 48, 10.0, n_exc_rec=320, alpha=0.7)
+    p = theory.dale_params(80, 48, 10.0, n_exc_rec=320, alpha=0.7)
     assert_exponential(w_e, p.rate_exc)
     assert_exponential(w_i, p.rate_inh)
     assert_exponential(w_r, p.rate_exc_rec)
@@ -118,7 +118,7 @@ def test_dale_lognormal_log_weights_are_normal():
     w_i = torch.empty(200, 60, dtype=torch.float64)
     w_r = torch.empty(200, 200, dtype=torch.float64)
     dale_lognormal_(w_e, w_i, 8.0, w_exc_rec=w_r, sigma_log=0.5, generator=gen(7))
-    p = theory.dalian_params(300, 60, 8.0, n_exc_rec=200, dist="lognormal", sigma_log=0.5)
+    p = theory.dale_params(300, 60, 8.0, n_exc_rec=200, dist="lognormal", sigma_log=0.5)
     assert_normal(w_e.log(), p.mu_log_exc, 0.5)
     assert_normal(w_i.log(), p.mu_log_inh, 0.5)
     assert_normal(w_r.log(), p.mu_log_exc_rec, 0.5)
@@ -201,4 +201,4 @@ def test_fillers_on_cuda():
     assert_normal(w.double().cpu(), 0.0, theory.feedforward_params(700, 15.8).sigma_w)
     w_e, w_i = torch.empty(512, 700, device="cuda"), torch.empty(512, 128, device="cuda")
     dale_exponential_(w_e, w_i, 15.8, generator=g)
-    assert_exponential(w_e.double().cpu(), theory.dalian_params(700, 128, 15.8).rate_exc)
+    assert_exponential(w_e.double().cpu(), theory.dale_params(700, 128, 15.8).rate_exc)

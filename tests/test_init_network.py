@@ -16,7 +16,7 @@ from fluctinit.sim import (
     layer_kernels,
 )
 from fluctinit.sim.init import INIT_NETWORK_CONSTRAINTS
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 Z = 4.0
 
@@ -53,9 +53,9 @@ def test_fluctuation_init_uses_each_layers_time_constants():
     assert std_ok(l1.weight, p1.sigma_w) and std_ok(l1.rec_weight, p1.sigma_v)
     # Dale layer: excitatory synapses tau_syn 10 ms, inhibitory 20 ms; I population tau_mem 10 ms
     ki = theory.kernel_integrals
-    pe = theory.dalian_params(200, 40, nu, sigma_u=sigma_u, n_exc_rec=160, alpha=0.8,
+    pe = theory.dale_params(200, 40, nu, sigma_u=sigma_u, n_exc_rec=160, alpha=0.8,
                               kernel_exc=ki(20e-3, 10e-3), kernel_inh=ki(20e-3, 20e-3))
-    pi = theory.dalian_params(200, 40, nu, sigma_u=sigma_u, n_exc_rec=160, alpha=0.8,
+    pi = theory.dale_params(200, 40, nu, sigma_u=sigma_u, n_exc_rec=160, alpha=0.8,
                               kernel_exc=ki(10e-3, 10e-3), kernel_inh=ki(10e-3, 20e-3))
     assert pe.rate_exc != pi.rate_exc
     assert mean_ok(l2.w_fe, 1 / pe.rate_exc) and mean_ok(l2.w_ie, 1 / pe.rate_inh)
@@ -77,7 +77,7 @@ def test_lognormal_dale_and_conv_network():
     l0, l1 = net.hidden
     p0 = theory.recurrent_params(2 * 5, 8 * 5, 10.0, alpha=0.9)
     assert std_ok(l0.weight, p0.sigma_w) and std_ok(l0.rec_weight, p0.sigma_v)
-    pe = theory.dalian_params(8 * 5, 4 * 3, 10.0, dist="lognormal",
+    pe = theory.dale_params(8 * 5, 4 * 3, 10.0, dist="lognormal",
                               kernel_exc=theory.kernel_integrals(20e-3, 10e-3),
                               kernel_inh=theory.kernel_integrals(20e-3, 20e-3))
     logs = l1.w_fe.detach().log()

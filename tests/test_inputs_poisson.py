@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.sim.inputs import POISSON_CONSTRAINTS, bernoulli_variance_factor, poisson_spikes
-from fluctinit.theory import ParameterError
+from fluctinit.sim.inputs import POISSON_CONSTRAINTS, poisson_spikes
+from fluctinit.theory import bernoulli_variance_factor
+from fluctinit.errors import ParameterError
 
 
 def gen(seed=0):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.sim.inputs import (
+from fluctinit.datasets.randman import (
     RANDMAN_CONSTRAINTS,
     RandmanConfig,
     _randman_cache_path,
@@ -17,7 +17,7 @@ from fluctinit.sim.inputs import (
     randman_manifold_params,
     randman_spectrum,
 )
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 SMALL = dict(samples_per_class=40, n_train=30, n_valid=5, n_test=5, max_terms=200, seed=3)
 
@@ -265,7 +265,7 @@ def test_cache_round_trip(tmp_path):
 
 
 def test_event_and_dense_forms_interchangeable(small):
-    from fluctinit.sim.data import SpikeDataset
+    from fluctinit.datasets import SpikeDataset
 
     x = small.valid.dense(dt=1e-3)
     back = SpikeDataset.from_dense(x, 1e-3, small.valid.labels, n_classes=10)
@@ -294,7 +294,7 @@ def test_paper_sized_data_set():
 
 
 def test_experiment_config_options_match_the_generator():
-    from fluctinit.validation.experiments import DATA_CONSTRAINTS
+    from fluctinit.training.experiments import DATA_CONSTRAINTS
 
     for field, key in (("frequencies", "frequencies"), ("spectrum", "spectrum"),
                        ("zero_constant", "zero_constant"), ("split", "split_mode")):

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from fluctinit.theory import ParameterError
-from fluctinit.validation.losses import (
+from fluctinit.errors import ParameterError
+from fluctinit.training.losses import (
     CONSTRAINTS,
     homeostatic_loss,
     max_over_time_cross_entropy,

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from fluctinit.validation import cli
+from fluctinit import cli
 
 from test_membrane_data import poisson_events, write_shd_file
 
@@ -157,7 +157,7 @@ def test_parser_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from fluctinit.validation import cli; "
+    code = ("import sys; from fluctinit import cli; "
             "cli.build_parser(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

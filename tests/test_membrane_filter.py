@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from fluctinit import theory
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 from fluctinit.validation import membrane as M
 
 

@@ -34,7 +34,7 @@ def test_environment_opt_out(value):
 
 
 def test_command_line_applies_it_only_to_simulating_commands():
-    from fluctinit.validation.cli import KEEP_FREED_MEMORY, SUBCOMMANDS
+    from fluctinit.cli import KEEP_FREED_MEMORY, SUBCOMMANDS
 
     assert set(KEEP_FREED_MEMORY) <= set(SUBCOMMANDS)
     assert {"train", "bench", "validate"} <= set(KEEP_FREED_MEMORY)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.theory import ParameterError
-from fluctinit.validation.optim import CONSTRAINTS, OPTIMIZERS, SMORMS3, make_optimizer
+from fluctinit.errors import ParameterError
+from fluctinit.training.optim import CONSTRAINTS, OPTIMIZERS, SMORMS3, make_optimizer
 
 
 def numpy_smorms3(theta0, grads, lr, eps=1e-16):

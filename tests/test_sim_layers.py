@@ -15,7 +15,7 @@ from fluctinit.sim import (
     Readout,
     lif,
 )
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 B, T = 2, 12
 

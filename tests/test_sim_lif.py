@@ -7,7 +7,7 @@ import torch
 
 from fluctinit.sim import lif
 from fluctinit.sim.lif import DaleParams, NeuronParams, ReadoutParams
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 DT = 2e-3
 LM = math.exp(-DT / 20e-3)  # lambda_mem for tau_mem = 20 ms

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from fluctinit.sim import SuperSpike, spike, superspike
 from fluctinit.sim.surrogate import SUPERSPIKE_CONSTRAINTS
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 
 def test_superspike_values():

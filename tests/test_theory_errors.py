@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from fluctinit.errors import ParameterError
 from fluctinit import theory as T
-from fluctinit.theory import dalian, feedforward, kernels, moments, recurrent
-from fluctinit.theory._checks import Integer, Interval, OneOf
+from fluctinit.theory import dale, feedforward, kernels, moments, recurrent
+from fluctinit.errors import Integer, Interval, OneOf
 
 GRAMMAR = re.compile(r"^`(\w+)` must be .+; got .+$")
 
@@ -25,9 +26,9 @@ CASES = [
     (T.feedforward_params, dict(fan_in=10, nu=5.0, xi=2.0, mu_u=0.0, theta=1.0), feedforward),
     (T.kaiming_params, dict(fan_in=10, gain=1.4), feedforward),
     (T.recurrent_params, dict(fan_in=10, fan_in_rec=5, nu=5.0, nu_rec=4.0, alpha=0.9, sigma_u=1.0), recurrent),
-    (T.dalian_params, dict(n_exc=10, n_inh=5, nu_exc=5.0, nu_inh=4.0, sigma_u=1.0), dalian),
-    (T.dalian_params, dict(n_exc=10, n_inh=5, nu_exc=5.0, n_exc_rec=4, alpha=0.8, nu_exc_rec=3.0), dalian),
-    (T.dalian_params, dict(n_exc=10, n_inh=5, nu_exc=5.0, dist="lognormal", sigma_log=0.5), dalian),
+    (T.dale_params, dict(n_exc=10, n_inh=5, nu_exc=5.0, nu_inh=4.0, sigma_u=1.0), dale),
+    (T.dale_params, dict(n_exc=10, n_inh=5, nu_exc=5.0, n_exc_rec=4, alpha=0.8, nu_exc_rec=3.0), dale),
+    (T.dale_params, dict(n_exc=10, n_inh=5, nu_exc=5.0, dist="lognormal", sigma_log=0.5), dale),
 ]
 
 
@@ -49,14 +50,14 @@ def test_every_case_is_valid():
 
 @pytest.mark.parametrize("func, kwargs, name, bad", list(_invalid_cases()))
 def test_out_of_range_parameter_is_named(func, kwargs, name, bad):
-    with pytest.raises(T.ParameterError) as err:
+    with pytest.raises(ParameterError) as err:
         func(**{**kwargs, name: bad})
     assert name in err.value.names
     assert GRAMMAR.match(str(err.value)) or str(err.value).startswith(f"`{name}`=")
 
 
 def test_constraint_tables_cover_only_known_types():
-    for module in (kernels, moments, feedforward, recurrent, dalian):
+    for module in (kernels, moments, feedforward, recurrent, dale):
         for name, c in module.CONSTRAINTS.items():
             assert isinstance(c, (Interval, Integer, OneOf)), (module.__name__, name)
             for bad in c.sample_invalid():
@@ -64,11 +65,11 @@ def test_constraint_tables_cover_only_known_types():
 
 
 def test_messages_name_value_and_range():
-    with pytest.raises(T.ParameterError, match=r"^`fan_in` must be an integer >= 1; got 0$"):
+    with pytest.raises(ParameterError, match=r"^`fan_in` must be an integer >= 1; got 0$"):
         T.feedforward_params(0, 5.0)
-    with pytest.raises(T.ParameterError, match=r"^`alpha` must be a finite number with 0 < x < 1; got 1.0$"):
+    with pytest.raises(ParameterError, match=r"^`alpha` must be a finite number with 0 < x < 1; got 1.0$"):
         T.recurrent_params(10, 10, 5.0, alpha=1.0)
-    with pytest.raises(T.ParameterError, match=r"^`nu` must be a finite number > 0; got True$"):
+    with pytest.raises(ParameterError, match=r"^`nu` must be a finite number > 0; got True$"):
         T.feedforward_params(10, True)
 
 
@@ -80,9 +81,9 @@ def test_messages_name_value_and_range():
         (lambda: T.feedforward_params(10, 5.0, sigma_u=1.0, xi=2.0), {"sigma_u", "xi"}),
         (lambda: T.feedforward_params(10, 5.0, mu_u=0.9, sigma_u=0.01), {"mu_u", "sigma_u", "fan_in", "nu"}),
         (lambda: T.recurrent_params(10, 10, 5.0, mu_u=0.9, sigma_u=0.01, alpha=0.5), {"mu_u", "sigma_u", "alpha"}),
-        (lambda: T.dalian_params(10, 5, 5.0, mu_u=0.1), {"mu_u"}),
-        (lambda: T.dalian_params(10, 5, 5.0, alpha=0.5), {"n_exc_rec", "alpha"}),
-        (lambda: T.dalian_params(10, 5, 5.0, sigma_log=0.3), {"dist", "sigma_log"}),
+        (lambda: T.dale_params(10, 5, 5.0, mu_u=0.1), {"mu_u"}),
+        (lambda: T.dale_params(10, 5, 5.0, alpha=0.5), {"n_exc_rec", "alpha"}),
+        (lambda: T.dale_params(10, 5, 5.0, sigma_log=0.3), {"dist", "sigma_log"}),
         (lambda: T.membrane_moments_from_weights([[1.0, 2.0]], [1.0, 2.0, 3.0]), {"rates"}),
         (lambda: T.membrane_moments_from_weights([[1.0, 2.0]], [1.0, -2.0]), {"rates"}),
         (lambda: T.membrane_moments_from_weights([1.0, 2.0], 1.0), {"weights"}),
@@ -91,7 +92,7 @@ def test_messages_name_value_and_range():
     ],
 )
 def test_infeasible_combinations_name_all_parameters(call, names):
-    with pytest.raises(T.ParameterError) as err:
+    with pytest.raises(ParameterError) as err:
         call()
     assert names <= set(err.value.names)
     for n in names:

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from fluctinit.theory import (
     KernelIntegrals,
-    ParameterError,
     epsilon_bar,
     epsilon_hat,
     kernel_integrals,
@@ -18,6 +17,7 @@ from fluctinit.theory import (
     psp_kernel,
     psp_kernel_continuous,
 )
+from fluctinit.errors import ParameterError
 from fluctinit.theory import symbolic as S
 
 taus = st.floats(1e-3, 0.1)
@@ -32,7 +32,7 @@ def test_table7_default_kernel():
 
 
 def test_table7_inhibitory_column_corresponds_to_10ms_5ms():
-    # Table 7 lists 0.0061 / 0.0012 for the inhibitory Dalian kernel, but table 3 gives
+    # Table 7 lists 0.0061 / 0.0012 for the inhibitory Dale kernel, but table 3 gives
     # tau_mem 20 ms, tau_syn_inh 20 ms, whose discrete integrals are 0.0210 / 0.0055.  The
     # printed pair is reproduced by tau_mem 10 ms, tau_syn 5 ms (documented in docs/theory.md).
     printed = kernel_integrals(10e-3, 5e-3, 2e-3)

@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import stats
 
+from fluctinit.errors import ParameterError
 from fluctinit import theory as T
 from fluctinit.theory import symbolic as S
 
@@ -62,7 +63,7 @@ def test_feedforward_xi_target(n, nu, xi, mu_u):
     sigma_u = (1.0 - mu_u) / xi
     feasible = sigma_u**2 / (n * nu * k.epsilon_hat) >= (mu_u / (n * nu * k.epsilon_bar)) ** 2
     if not feasible:  # the mean alone exceeds the target variance: must raise, naming the target
-        with pytest.raises(T.ParameterError) as err:
+        with pytest.raises(ParameterError) as err:
             T.feedforward_params(n, nu, xi=xi, mu_u=mu_u, theta=1.0)
         assert {"mu_u", "sigma_u"} <= set(err.value.names)
         return
@@ -77,7 +78,7 @@ def test_recurrent_round_trip(n_f, n_r, nu, nu_r, sigma_u, alpha, mu_frac, kerne
     assume(mu_u < 1.0)  # below theta (mu_u >= theta is a separate must-raise case)
     try:
         p = T.recurrent_params(n_f, n_r, nu, alpha=alpha, sigma_u=sigma_u, mu_u=mu_u, nu_rec=nu_r, kernel=kernel)
-    except T.ParameterError as err:  # infeasible: the common mean exceeds a variance share
+    except ParameterError as err:  # infeasible: the common mean exceeds a variance share
         assert "< 0" in str(err)
         return
     mu, sigma, alpha_out = p.predicted_moments()
@@ -91,13 +92,13 @@ def test_recurrent_round_trip(n_f, n_r, nu, nu_r, sigma_u, alpha, mu_frac, kerne
     fan_ins, st.integers(1, 500), st.one_of(st.none(), st.integers(1, 500)), rates, rates, rates, sigmas, alphas,
     kernels, kernels, st.sampled_from(["exponential", "lognormal"]), st.floats(0.1, 2.0),
 )
-def test_dalian_round_trip(n_e, n_i, n_r, nu_e, nu_i, nu_r, sigma_u, alpha, k_e, k_i, dist, sigma_log):
+def test_dale_round_trip(n_e, n_i, n_r, nu_e, nu_i, nu_r, sigma_u, alpha, k_e, k_i, dist, sigma_log):
     kwargs = dict(sigma_u=sigma_u, kernel_exc=k_e, kernel_inh=k_i, dist=dist)
     if dist == "lognormal":
         kwargs["sigma_log"] = sigma_log
     if n_r is not None:
         kwargs.update(n_exc_rec=n_r, alpha=alpha, nu_exc_rec=nu_r)
-    p = T.dalian_params(n_e, n_i, nu_e, nu_i, **kwargs)
+    p = T.dale_params(n_e, n_i, nu_e, nu_i, **kwargs)
     mu, sigma = p.predicted_moments()
     assert mu == pytest.approx(0.0, abs=1e-9 * sigma_u)
     assert sigma == pytest.approx(sigma_u, rel=1e-9)
@@ -107,24 +108,24 @@ def test_dalian_round_trip(n_e, n_i, n_r, nu_e, nu_i, nu_r, sigma_u, alpha, k_e,
         assert ff / (ff + rec) == pytest.approx(alpha, rel=1e-9)
 
 
-def test_dalian_distribution_parameters_match_scipy():
+def test_dale_distribution_parameters_match_scipy():
     # The reported parameters mean what they say: scipy's distributions with them have the
     # mean weights and second moments the derivation needs.
-    p = T.dalian_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9)
+    p = T.dale_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9)
     for rate, mean in [(p.rate_exc, p.mean_exc), (p.rate_inh, p.mean_inh), (p.rate_exc_rec, p.mean_exc_rec)]:
         d = stats.expon(scale=1 / rate)
         assert d.mean() == pytest.approx(mean) and d.moment(2) == pytest.approx(2 * mean**2)
-    q = T.dalian_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9, dist="lognormal", sigma_log=0.7)
+    q = T.dale_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9, dist="lognormal", sigma_log=0.7)
     for mu_log, mean in [(q.mu_log_exc, q.mean_exc), (q.mu_log_inh, q.mean_inh), (q.mu_log_exc_rec, q.mean_exc_rec)]:
         d = stats.lognorm(s=0.7, scale=math.exp(mu_log))
         assert d.mean() == pytest.approx(mean) and d.moment(2) == pytest.approx(math.exp(0.49) * mean**2)
 
 
-def test_dalian_feedforward_matches_paper_eqs_44_47():
+def test_dale_feedforward_matches_paper_eqs_44_47():
     # Equal rates, exponential weights: the paper's lambda_I = Delta_EI lambda_E (eq. 44) and eq. 47.
     ke, ki = T.kernel_integrals(tau_syn=10e-3), T.kernel_integrals(tau_syn=20e-3)
     n_e, n_i, nu, s = 700, 32, 15.8, 0.8
-    p = T.dalian_params(n_e, n_i, nu, sigma_u=s, kernel_exc=ke, kernel_inh=ki)
+    p = T.dale_params(n_e, n_i, nu, sigma_u=s, kernel_exc=ke, kernel_inh=ki)
     d_ei = n_i * nu * ki.epsilon_bar / (n_e * nu * ke.epsilon_bar)
     lam_e = math.sqrt(2 * (d_ei**2 * n_e * nu * ke.epsilon_hat + n_i * nu * ki.epsilon_hat)) / (s * d_ei)
     assert p.rate_exc == pytest.approx(lam_e, rel=1e-12)
@@ -169,13 +170,13 @@ def test_recurrent_matches_sympy(n_f, n_r, nu_f, nu_r, sigma_u, alpha, mu_u, ker
     n_f=fan_ins, n_r=st.integers(1, 500), n_i=st.integers(1, 500), nu_f=rates, nu_r=rates, nu_i=rates,
     sigma_u=sigmas, alpha=alphas, k_e=kernels, k_i=kernels, sigma_log=st.floats(0.1, 2.0),
 )
-def test_dalian_matches_sympy(recurrent, n_f, n_r, n_i, nu_f, nu_r, nu_i, sigma_u, alpha, k_e, k_i, sigma_log):
-    sol = S.dalian_solution(recurrent)
+def test_dale_matches_sympy(recurrent, n_f, n_r, n_i, nu_f, nu_r, nu_i, sigma_u, alpha, k_e, k_i, sigma_log):
+    sol = S.dale_solution(recurrent)
     names = ["n_F", "n_R", "n_I", "nu_F", "nu_R", "nu_I", "alpha", "kappa", "sigma_u", "eb_E", "eh_E", "eb_I", "eh_I"]
     kappa = math.exp(sigma_log**2)
     vals = (n_f, n_r, n_i, nu_f, nu_r, nu_i, alpha, kappa, sigma_u, k_e.epsilon_bar, k_e.epsilon_hat, k_i.epsilon_bar, k_i.epsilon_hat)
     extra = dict(n_exc_rec=n_r, alpha=alpha, nu_exc_rec=nu_r) if recurrent else {}
-    p = T.dalian_params(
+    p = T.dale_params(
         n_f, n_i, nu_f, nu_i, sigma_u=sigma_u, kernel_exc=k_e, kernel_inh=k_i, dist="lognormal",
         sigma_log=sigma_log, **extra,
     )
@@ -216,8 +217,8 @@ def test_eq55_misprint_and_eq47():
     printed = S.paper_printed()
     nu = S.SYM["nu"]
     same = {S.SYM["nu_F"]: nu, S.SYM["nu_R"]: nu, S.SYM["nu_I"]: nu, S.SYM["kappa"]: 2}
-    d_ff = S.dalian_solution(False)
-    d_rec = S.dalian_solution(True)
+    d_ff = S.dale_solution(False)
+    d_rec = S.dale_solution(True)
     # eq. 47 (lambda_E = 1/m_F without excitatory recurrence) is right.
     assert _equal(printed["eq47_lambda_e"], (1 / d_ff["m_F"]).subs(same))
     # eqs. 51 and 53 are right: lambda_R = lambda_F Delta_R, lambda_I = lambda_F Delta_EI^R.
@@ -268,5 +269,5 @@ def test_mean_of_per_neuron_variance_matches_population_forward_map(n, nu, mu_w,
 
 def test_bernoulli_variance_factor():
     assert T.bernoulli_variance_factor(15.8, 2e-3) == pytest.approx(1 - 0.0316)
-    with pytest.raises(T.ParameterError):
+    with pytest.raises(ParameterError):
         T.bernoulli_variance_factor(600.0, 2e-3)

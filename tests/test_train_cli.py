@@ -1,14 +1,14 @@
-"""`fluctinit train` and `fluctinit experiments` (validation/_cli_train.py)."""
+"""`fluctinit train` and `fluctinit experiments` (fluctinit.cli.train)."""
 
 import json
 
 import pytest
 
-from fluctinit.validation import cli
+from fluctinit import cli
 
 
 def test_experiments_lists_every_config(capsys):
-    from fluctinit.validation.experiments import list_experiments
+    from fluctinit.training.experiments import list_experiments
 
     assert cli.main(["experiments"]) == 0
     out = capsys.readouterr().out
@@ -44,7 +44,7 @@ def test_unknown_experiment_exits_2(capsys):
 
 
 def test_train_a_copied_config_two_seeds_and_resume(tmp_path, capsys):
-    from fluctinit.validation.experiments import load_experiment
+    from fluctinit.training.experiments import load_experiment
 
     c = {k: v for k, v in load_experiment("randman-ff").items() if k != "source"}
     c["name"] = "tiny"

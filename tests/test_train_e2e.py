@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 import torch
 
-from fluctinit.validation.experiments import list_experiments, load_experiment
-from fluctinit.validation.training import train_experiment
+from fluctinit.training.experiments import list_experiments, load_experiment
+from fluctinit.training.loop import train_experiment
 
 N_CLASSES = 4
 N_SAMPLES = {"shd": 96, "cifar10": 96, "dvs_gesture": 64, "randman": 0}
@@ -77,7 +77,7 @@ def write_cifar(root, n_per_batch=N_SAMPLES["cifar10"] // 5 + 1, seed=0):
 
 
 def _aedat(events_t, x, y, p) -> bytes:
-    """An AEDAT 3.1 file with one polarity packet (layout as in sim/_dvs.py's docstring)."""
+    """An AEDAT 3.1 file with one polarity packet (layout as in datasets/dvs_gesture.py's docstring)."""
     head = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#!END-HEADER\r\n"
     n = len(events_t)
     data = (x.astype(np.uint32) << 17) | (y.astype(np.uint32) << 2) | (p.astype(np.uint32) << 1) | 1

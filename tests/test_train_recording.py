@@ -7,8 +7,8 @@ import torch
 
 from fluctinit.sim.encoding import CONSTRAINTS as ENC_CONSTRAINTS
 from fluctinit.sim.encoding import SensoryEncoder
-from fluctinit.theory import ParameterError
-from fluctinit.validation.recording import (
+from fluctinit.errors import ParameterError
+from fluctinit.training.recording import (
     GradientRecorder,
     epochs_to_accuracy,
     firing_rates,
@@ -119,8 +119,8 @@ def test_encoder_bad_arguments(name):
 
 
 def test_rates_from_counts_equal_rates_from_spikes():
-    from fluctinit.validation.losses import spike_counts
-    from fluctinit.validation.recording import firing_rates, firing_rates_from_counts
+    from fluctinit.training.losses import spike_counts
+    from fluctinit.training.recording import firing_rates, firing_rates_from_counts
 
     g = torch.Generator().manual_seed(3)
     spikes = [(torch.rand(5, 40, 7, generator=g) < p).float() for p in (0.02, 0.1)]
@@ -132,7 +132,7 @@ def test_rates_from_counts_equal_rates_from_spikes():
 
 
 def test_gradient_magnitude_is_mean_absolute_value():
-    from fluctinit.validation.recording import GradientRecorder
+    from fluctinit.training.recording import GradientRecorder
 
     x = torch.zeros(3, 4, requires_grad=True)
     y = x * 1.0

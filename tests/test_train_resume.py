@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from fluctinit.theory import ParameterError
-from fluctinit.validation.experiments import load_experiment
-from fluctinit.validation.training import atomic_write_json, load_data, train_experiment
+from fluctinit.errors import ParameterError
+from fluctinit.training.experiments import load_experiment
+from fluctinit.training.loop import atomic_write_json, load_data, train_experiment
 
 
 @pytest.fixture(scope="module")

@@ -12,21 +12,20 @@ Forward map, weights -> membrane moments (eqs. 2-5, 35-36, 40-43, 48-49):
     :func:`population_moments`, :class:`Population`, :func:`bernoulli_variance_factor`
 Inverse maps, membrane target -> weight parameters:
     :func:`feedforward_params` (eqs. 6-9), :func:`recurrent_params` (eqs. 34-39),
-    :func:`dalian_params` (eqs. 42-55, exponential; log-normal derived here),
+    :func:`dale_params` (eqs. 42-55, exponential; log-normal derived here),
     :func:`kaiming_params` (eq. 56)
-Errors: :class:`ParameterError` (a ValueError) with one grammar,
+Errors: :class:`fluctinit.errors.ParameterError` (a ValueError) with one grammar,
     "`name` must be <constraint>; got <value>".
 The sympy derivations the numeric path is tested against live in
 :mod:`fluctinit.theory.symbolic` (imported on demand; sympy is slow to import).
 """
 
-from ._checks import Integer, Interval, OneOf, ParameterError
-from .dalian import (
+from .dale import (
     DEFAULT_TAU_SYN_EXC,
     DEFAULT_TAU_SYN_INH,
-    DalianExponentialParams,
-    DalianLognormalParams,
-    dalian_params,
+    DaleExponentialParams,
+    DaleLognormalParams,
+    dale_params,
 )
 from .feedforward import FeedforwardParams, KaimingParams, feedforward_params, kaiming_params
 from .kernels import (
@@ -51,10 +50,6 @@ from .moments import (
 from .recurrent import RecurrentParams, recurrent_params
 
 __all__ = [
-    "ParameterError",
-    "Interval",
-    "Integer",
-    "OneOf",
     "KernelIntegrals",
     "kernel_integrals",
     "epsilon_bar",
@@ -78,7 +73,7 @@ __all__ = [
     "kaiming_params",
     "RecurrentParams",
     "recurrent_params",
-    "DalianExponentialParams",
-    "DalianLognormalParams",
-    "dalian_params",
+    "DaleExponentialParams",
+    "DaleLognormalParams",
+    "dale_params",
 ]

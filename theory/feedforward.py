@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._checks import Integer, Interval, check_all, conflict
+from fluctinit.errors import Integer, Interval, check_all, conflict
 from .kernels import KernelIntegrals
 from .moments import _kernel, membrane_moments
 

@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 from scipy import integrate
 
-from ._checks import Integer, Interval, OneOf, check, check_all, conflict
+from fluctinit.errors import Integer, Interval, OneOf, check, check_all, conflict
 
 __all__ = [
     "KernelIntegrals",

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._checks import Integer, Interval, check, check_all, conflict
+from fluctinit.errors import Integer, Interval, check, check_all, conflict
 from .kernels import KernelIntegrals, kernel_integrals
 
 __all__ = [

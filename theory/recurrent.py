@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._checks import Integer, Interval, check_all, conflict
+from fluctinit.errors import Integer, Interval, check_all, conflict
 from .feedforward import resolve_target
 from .kernels import KernelIntegrals
 from .moments import Population, _kernel, population_moments

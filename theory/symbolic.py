@@ -24,7 +24,7 @@ __all__ = [
     "discrete_kernel_series",
     "feedforward_solution",
     "recurrent_solution",
-    "dalian_solution",
+    "dale_solution",
     "paper_printed",
 ]
 
@@ -140,7 +140,7 @@ def recurrent_solution() -> dict[str, sp.Expr]:
 
 
 @lru_cache(maxsize=None)
-def dalian_solution(recurrent: bool) -> dict[str, sp.Expr]:
+def dale_solution(recurrent: bool) -> dict[str, sp.Expr]:
     """Solve the Dale's-law moment equations for the mean weights m_F, m_R, m_I at mu_U = 0.
 
     Weights of each population have second moment kappa * mean^2 (kappa = 2 for exponential
@@ -185,7 +185,7 @@ def paper_printed() -> dict[str, sp.Expr]:
     corrected forms documented in docs/theory.md agree.  Names: ``table8_mu_w`` (non-centered
     feed-forward mean), ``table8_var_w_centered_rec`` / ``table8_var_v_centered_rec`` (centered
     recurrent variances), ``table8_mu_wv`` (recurrent common mean), ``eq55_lambda_f``
-    (Dalian lambda_F), ``eq47_lambda_e`` (Dalian feed-forward lambda_E), ``eq38_var_w``,
+    (Dale lambda_F), ``eq47_lambda_e`` (Dale feed-forward lambda_E), ``eq38_var_w``,
     ``eq39_var_v`` (recurrent variances as printed in the text, equal rates).
     """
     n, nu, eb, eh, sig, mu_u = (SYM[k] for k in ("n", "nu", "epsilon_bar", "epsilon_hat", "sigma_u", "mu_u"))
@@ -199,7 +199,7 @@ def paper_printed() -> dict[str, sp.Expr]:
         "eq38_var_w": alpha / (n_f * nu * eh) * sig**2 - (mu_u / ((n_f + n_r) * nu * eb)) ** 2,
         "eq39_var_v": (1 - alpha) / (n_r * nu * eh) * sig**2 - (mu_u / ((n_f + n_r) * nu * eb)) ** 2,
     }
-    # Dalian, exponential, equal rates nu (eqs. 45, 47, 51, 53, 55 as printed)
+    # Dale, exponential, equal rates nu (eqs. 45, 47, 51, 53, 55 as printed)
     d_ei = n_i * nu * eb_i / (n_f * nu * eb_e)
     out["eq47_lambda_e"] = sp.sqrt(2 * (d_ei**2 * n_f * nu * eh_e + n_i * nu * eh_i)) / (sig * d_ei)
     d_r = sp.sqrt(alpha * n_r / (n_f - alpha * n_f))

@@ -50,8 +50,7 @@ import numpy as np
 import torch
 
 from fluctinit._io import atomic_write_text
-from fluctinit.theory import ParameterError
-from fluctinit.theory._checks import Integer, Interval, OneOf, check, check_all, conflict
+from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check, check_all, conflict
 
 __all__ = [
     "INITIALIZERS",
@@ -378,7 +377,7 @@ def draw_population(
       inputs and inhibitory weights on ``n_inh`` (default ``n_inputs // 4``) independent
       Poisson inputs at ``nu_inh`` (default ``nu``) with their own synaptic time constant
       ``tau_syn_inh`` (default ``theory.DEFAULT_TAU_SYN_INH``, 20 ms, paper table 3;
-      excitatory synapses use ``tau_syn``) (eqs. 40-47, ``dalian_params``; ``mu_u`` must be 0); the
+      excitatory synapses use ``tau_syn``) (eqs. 40-47, ``dale_params``; ``mu_u`` must be 0); the
       inhibitory weights enter with a minus sign.  With ``fan_in_rec`` set, a recurrent
       excitatory block at ``nu_rec`` is added and ``alpha`` splits the excitatory variance.
 
@@ -435,7 +434,7 @@ def draw_population(
             extra.update(alpha=p["alpha"], nu_exc_rec=nu_r)
         if dist == "lognormal":
             extra["sigma_log"] = p["sigma_log"]
-        prm = theory.dalian_params(p["fan_in"], n_i, p["nu"], nu_i, n_exc_rec=n_rec, kernel_exc=kern, kernel_inh=kern_i,
+        prm = theory.dale_params(p["fan_in"], n_i, p["nu"], nu_i, n_exc_rec=n_rec, kernel_exc=kern, kernel_inh=kern_i,
                                    dist=dist, **target, **extra)
         filler = sim_init.dale_exponential_ if dist == "exponential" else sim_init.dale_lognormal_
         ws = filler(empty(p["fan_in"]), empty(n_i), p["nu"], nu_i, w_exc_rec=None if n_rec is None else empty(n_rec),
@@ -579,7 +578,7 @@ def tensor_source(x: torch.Tensor | np.ndarray, dt: float, *, batch_size: int = 
 
 def dataset_source(dataset, *, dt: float = 2e-3, batch_size: int = 128, name: str = "data",
                    max_samples: int | None = None) -> SpikeSource:
-    """Stream a :class:`fluctinit.sim.data.SpikeDataset` (event form), binned per mini-batch.
+    """Stream a :class:`fluctinit.datasets.SpikeDataset` (event form), binned per mini-batch.
 
     The whole trial, ``dataset.n_steps(dt)`` steps, enters the moments (the paper's choice for
     Randman and SHD); samples in storage order, the first ``max_samples`` if given.
@@ -613,16 +612,16 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
                max_samples: int | None = None) -> SpikeSource:
     """The Spiking Heidelberg Digits training file (official HDF5 format) as a source.
 
-    The file is validated and read by ``fluctinit.sim.data.validate_shd_file``
+    The file is validated and read by ``fluctinit.datasets.validate_shd_file``
     (``spikes/times`` in seconds, ``spikes/units`` in ``0..699``, ``labels``); spikes at
     ``t >= duration`` are dropped (paper: first 700 ms), and bins of width ``dt`` hold spike
     counts (paper: 350 steps of 2 ms).  The whole 700 ms enters the moments.
 
     Raises:
         FileNotFoundError: no file at ``path`` (the message says where to get it).
-        fluctinit.sim.data.DataError (a ValueError): a file without the official layout.
+        fluctinit.datasets.DataError (a ValueError): a file without the official layout.
     """
-    from fluctinit.sim.data import SHD_N_UNITS, SpikeDataset, validate_shd_file
+    from fluctinit.datasets import SHD_N_UNITS, SpikeDataset, validate_shd_file
 
     p = check_all(CONSTRAINTS, dt=dt, duration=duration, batch_size=batch_size, max_samples=max_samples)
     path = os.fspath(path)
@@ -639,11 +638,11 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
 
 def randman_source(*, dt: float = 2e-3, seed: int = 0, batch_size: int = 256, max_samples: int | None = None,
                    cache_dir: str | os.PathLike | None = None, **overrides: Any) -> SpikeSource:
-    """The paper's Randman training split (``fluctinit.sim.inputs.make_randman``; 20 units, 10 classes,
+    """The paper's Randman training split (``fluctinit.datasets.make_randman``; 20 units, 10 classes,
     8000 samples of 100 ms spiking window + 100 ms silence; 5 Hz), whole trial in the moments.
 
     ``overrides`` replace fields of ``RandmanConfig`` (e.g. fewer ``samples_per_class``)."""
-    from fluctinit.sim.inputs import make_randman
+    from fluctinit.datasets.randman import make_randman
 
     check("seed", seed, Integer(0))
     splits = make_randman(seed=int(seed), cache_dir=cache_dir, **overrides)

@@ -1,5 +1,5 @@
 """``python -m fluctinit`` is the same as the ``fluctinit`` command."""
 
-from fluctinit.validation.cli import main
+from fluctinit.cli import main
 
 raise SystemExit(main())

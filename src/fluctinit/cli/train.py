@@ -6,7 +6,7 @@
     fluctinit experiments [--json]
 
 EXPERIMENT is a name from ``fluctinit experiments`` or a path to a JSON config (copy one from
-validation/experiments/ and edit it).  Results go to ``--out`` (default ``runs/``):
+training/experiments/ and edit it).  Results go to ``--out`` (default ``runs/``):
 ``<experiment>_<init>_seed<S>.json`` per seed, a checkpoint ``.ckpt`` per seed (every epoch),
 and with ``--seeds N`` a ``<experiment>_<init>_summary.json`` with mean and std over seeds.
 Missing data files stop the run at once with one line saying which files to put where (exit 2).
@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
 def run_experiments(args) -> int:
     import json
 
-    from .experiments import list_experiments, load_experiment
+    from fluctinit.training.experiments import list_experiments, load_experiment
 
     rows = {n: load_experiment(n) for n in list_experiments()}
     if args.json:
@@ -63,10 +63,9 @@ def run_experiments(args) -> int:
 def run(args) -> int:
     import statistics
 
-    from fluctinit.theory import Integer, Interval, ParameterError
-    from fluctinit.theory._checks import check
+    from fluctinit.errors import Integer, Interval, ParameterError, check
 
-    from .experiments import check_data_files, load_experiment
+    from fluctinit.training.experiments import check_data_files, load_experiment
 
     try:
         config = load_experiment(args.experiment)
@@ -85,7 +84,7 @@ def run(args) -> int:
         check("sigma_u", args.sigma_u, Interval(0.0, None, "neither"))
     check_data_files(config, args.data_root)
 
-    from .training import atomic_write_json, load_data, train_experiment
+    from fluctinit.training.loop import atomic_write_json, load_data, train_experiment
 
     import torch
 

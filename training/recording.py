@@ -19,8 +19,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from fluctinit.theory import Integer, Interval, ParameterError
-from fluctinit.theory._checks import check
+from fluctinit.errors import Integer, Interval, ParameterError, check
 
 __all__ = [
     "firing_rates",

@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 
-from fluctinit.theory._checks import Integer, Interval, OneOf, check, conflict
+from fluctinit.errors import Integer, Interval, OneOf, check, conflict
 
 DATA = ("poisson", "randman", "shd")
 INITS = ("feedforward", "recurrent", "dale-exponential", "dale-lognormal")

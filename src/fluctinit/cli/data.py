@@ -8,18 +8,13 @@
 Each command validates the files completely and prints a short summary
 (samples per split, units, steps at dt, measured mean input rate).  Errors
 (missing files, malformed files, a failed download) end with exit status 2
-and one line on stderr via ``fluctinit.validation.cli.main``.  torch is
+and one line on stderr via ``fluctinit.cli.main``.  torch is
 imported inside the run functions only.
 """
 
 from __future__ import annotations
 
 import argparse
-
-# literal copies so that building the parser never imports torch (checked by a test
-# against fluctinit.sim._shd.SHD_URL)
-_SHD_URL = "https://zenkelab.org/datasets/"
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("data", help="check, describe or download the data sets")
@@ -29,7 +24,7 @@ def add_parser(sub) -> None:
     s.add_argument("--root", required=True, help="folder holding shd_train.h5 and shd_test.h5")
     s.add_argument("--download", action="store_true",
                    help="fetch the official .gz files, verify their MD5 and gunzip them first")
-    s.add_argument("--base-url", default=_SHD_URL, help="server or mirror holding the .gz files")
+    s.add_argument("--base-url", default=None, help="server or mirror holding the .gz files (default: the official server)")
     s.add_argument("--checksums", choices=("pinned", "server"), default="pinned",
                    help="verify against the pinned MD5s or the server's md5sums.txt")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds per network operation")
@@ -58,13 +53,13 @@ def _describe(name: str, ds, dt: float) -> str:
 
 
 def run_shd(args: argparse.Namespace) -> int:
-    from fluctinit.sim._shd import download_shd, load_shd
-    from fluctinit.theory._checks import Interval, check
+    from fluctinit.datasets import download_shd, load_shd
+    from fluctinit.errors import Interval, check
 
     dt = check("dt", args.dt, Interval(0.0, None))
     if args.download:
-        download_shd(args.root, base_url=args.base_url, checksums=args.checksums,
-                     timeout=args.timeout)
+        url = {} if args.base_url is None else {"base_url": args.base_url}
+        download_shd(args.root, checksums=args.checksums, timeout=args.timeout, **url)
     splits = load_shd(args.root)
     for name in ("train", "valid", "test"):
         print(_describe(f"shd {name}", getattr(splits, name), dt))
@@ -72,8 +67,8 @@ def run_shd(args: argparse.Namespace) -> int:
 
 
 def run_randman(args: argparse.Namespace) -> int:
-    from fluctinit.sim.inputs import make_randman
-    from fluctinit.theory._checks import Interval, check
+    from fluctinit.datasets import make_randman
+    from fluctinit.errors import Interval, check
 
     dt = check("dt", args.dt, Interval(0.0, None))
     splits = make_randman(seed=args.seed, cache_dir=args.cache_dir)
@@ -83,7 +78,7 @@ def run_randman(args: argparse.Namespace) -> int:
 
 
 def run_cifar10(args: argparse.Namespace) -> int:
-    from fluctinit.sim._cifar import load_cifar10
+    from fluctinit.datasets import load_cifar10
 
     splits = load_cifar10(args.root)
     for name in ("train", "valid", "test"):
@@ -94,7 +89,7 @@ def run_cifar10(args: argparse.Namespace) -> int:
 
 
 def run_dvs_gesture(args: argparse.Namespace) -> int:
-    from fluctinit.sim._dvs import load_dvs_gesture
+    from fluctinit.datasets import load_dvs_gesture
 
     splits = load_dvs_gesture(args.root)
     for name in ("train", "test"):

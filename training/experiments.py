@@ -1,6 +1,6 @@
 """Named training experiments: one JSON config per experiment (paper tables 4-6).
 
-Each file in ``validation/experiments/*.json`` is a complete, copyable description of one
+Each file in ``training/experiments/*.json`` is a complete, copyable description of one
 experiment: data set, architecture, initialization and training hyper-parameters.  A user can
 copy one, edit it and pass its path wherever a name is accepted
 (``fluctinit train path/to/my.json``).
@@ -79,8 +79,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fluctinit.theory import Integer, Interval, OneOf, ParameterError
-from fluctinit.theory._checks import check
+from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check
 
 __all__ = [
     "DATASETS",
@@ -101,7 +100,7 @@ DATA_CONSTRAINTS = {
     "dt": Interval(0.0, 0.1, "right"),
     "duration": Interval(0.0, None, "neither"),
     "validation_fraction": Interval(0.0, 1.0, "neither"),
-    # Randman generator options, fields of fluctinit.sim.inputs.RandmanConfig (not imported
+    # Randman generator options, fields of fluctinit.datasets.RandmanConfig (not imported
     # here: that module imports torch); "split_mode" is RandmanConfig.split ("split" holds sizes)
     "frequencies": OneOf(("reference", "printed")),
     "spectrum": OneOf(("plus_one", "power")),
@@ -148,7 +147,7 @@ SECTIONS = {
 
 
 def _experiment_dir():
-    return resources.files("fluctinit.validation") / "experiments"
+    return resources.files("fluctinit.training") / "experiments"
 
 
 def list_experiments() -> list[str]:

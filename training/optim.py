@@ -12,8 +12,7 @@ from typing import Iterable
 
 import torch
 
-from fluctinit.theory import Interval, OneOf, ParameterError
-from fluctinit.theory._checks import check
+from fluctinit.errors import Interval, OneOf, ParameterError, check
 
 __all__ = ["SMORMS3", "make_optimizer", "OPTIMIZERS", "CONSTRAINTS"]
 

@@ -1,8 +1,8 @@
-"""A common representation of spike data sets in event form (re-exported by :mod:`fluctinit.sim.data`).
+"""A common representation of spike data sets in event form (re-exported by :mod:`fluctinit.datasets`).
 
 :class:`SpikeDataset` holds samples as events -- per sample, spike times in
 seconds and unit indices -- plus labels, the number of units and the sample
-duration.  It is what Randman (:func:`fluctinit.sim.inputs.make_randman`), SHD
+duration.  It is what Randman (:func:`fluctinit.datasets.make_randman`), SHD
 (:func:`load_shd`) and DVS-Gesture (:func:`load_dvs_gesture`) produce.  Dense
 ``(batch, time, units)`` tensors are binned per mini-batch only (an SHD-sized
 data set, 8156 x 350 x 700 floats, would be 8 GB), and the sparse form
@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from fluctinit.theory._checks import Integer, Interval, OneOf, ParameterError, check, check_all
+from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check, check_all
 
 __all__ = [
     "DataError",

@@ -1,8 +1,6 @@
-"""Subcommand ``bench``: time one training step of the paper's networks on each simulation path.
+"""The training-step benchmark: one training step of the paper's networks on each simulation path.
 
-    fluctinit bench [--shapes randman,shd,shd-rec] [--batches N] [--json]
-
-On the same inputs and initial weights, one training step (forward, BPTT, Adam) is timed for
+Used by ``fluctinit bench`` (:mod:`fluctinit.cli.bench`) and benchmarks/bench_core.py.  On the same inputs and initial weights, one training step (forward, BPTT, Adam) is timed for
 
 * ``plain``: the reference autograd loop (``fluctinit.sim`` backend ``"reference"``);
 * ``fused``: the fast core (``fluctinit.sim._fused``), input spikes given as prepared
@@ -29,10 +27,8 @@ sample-steps per second and the peak resident memory added by one step (CUDA: pe
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
-import sys
 import time
 
 SHAPES = {
@@ -43,38 +39,6 @@ SHAPES = {
 DT = 2e-3
 TAU_MEM, TAU_SYN = 20e-3, 10e-3
 PEERS = ("snntorch", "norse", "spikingjelly")
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("bench", help="time a training step: reference loop vs fast core vs peers")
-    p.add_argument("--shapes", default="randman,shd,shd-rec", help="comma list of randman, shd, shd-rec")
-    p.add_argument("--batches", type=int, default=5, help="timed training steps per path (median reported)")
-    p.add_argument("--json", action="store_true", help="print one JSON object keyed by shape")
-    p.add_argument("--batch-size", type=int, default=None, help="override the batch size (default 400)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--no-peers", action="store_true", help="skip snntorch/norse/spikingjelly")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for every path (default: torch's)")
-    p.set_defaults(run=run)
-
-
-def _check_args(args):
-    from fluctinit.theory import Integer, OneOf
-    from fluctinit.theory._checks import check
-
-    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
-    if not shapes:
-        check("shapes", args.shapes, OneOf(tuple(SHAPES)))
-    for s in shapes:
-        check("shapes", s, OneOf(tuple(SHAPES)))
-    check("batches", args.batches, Integer(1, 1000))
-    if args.batch_size is not None:
-        check("batch_size", args.batch_size, Integer(1, 100000))
-    check("device", args.device, OneOf(("cpu", "cuda")))
-    check("seed", args.seed, Integer(0, None))
-    if args.threads is not None:
-        check("threads", args.threads, Integer(1, 1024))
-    return shapes
 
 
 # ---------------------------------------------------------------------------- problem set-up
@@ -338,7 +302,7 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
-def _peak_step_mib(step, device: str) -> float | None:
+def peak_step_mib(step, device: str) -> float | None:
     """Memory one step adds at its peak: CUDA peak allocated, or the CPU peak resident set
     size above the resident size before the step (Linux /proc)."""
     import torch
@@ -414,7 +378,7 @@ def _bench_shape(name, *, batches, batch, device, seed, peers, log) -> dict:
     for key, make in makers.items():
         try:
             steps[key] = make(prob)
-            mem[key] = _peak_step_mib(steps[key], device)  # also the warm-up step
+            mem[key] = peak_step_mib(steps[key], device)  # also the warm-up step
         except Exception as err:  # a peer that fails to build is reported, not fatal
             if key in ("plain", "fused", "fused_dense_input", "floor"):
                 raise
@@ -493,23 +457,3 @@ def format_table(results: dict) -> str:
                      f"{r['threads']} threads; freed memory kept: {'yes' if r.get('keep_freed_memory') else 'no'}; "
                      f"compiled CPU kernels: {'yes' if r.get('compiled_kernels') else 'no'})")
     return "\n".join(lines)
-
-
-def run(args) -> int:
-    shapes = _check_args(args)
-    import torch
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but CUDA is not available")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    log = None if args.json else (lambda m: print(m, file=sys.stderr))
-    results = {}
-    for name in shapes:
-        results[name] = bench_shape(name, batches=args.batches, batch=args.batch_size, device=args.device,
-                                    seed=args.seed, peers=not args.no_peers, log=log)
-    if args.json:
-        print(json.dumps(results, indent=1, sort_keys=True))
-    else:
-        print(format_table(results))
-    return 0

@@ -1,6 +1,6 @@
 """Surrogate-gradient training of the paper's networks (section 4.2, tables 4-6).
 
-One call, :func:`train_experiment`, runs a named experiment (validation/experiments/*.json) for
+One call, :func:`train_experiment`, runs a named experiment (training/experiments/*.json) for
 one seed: build the network (sim layers), initialize it from the theory (sim's
 ``init_network_``: fluctuation-driven with target ``sigma_u``/``alpha``, or Kaiming), and train
 with BPTT through the surrogate (SuperSpike beta = 20, eq. 28, or its rescaled form, eq. 29)
@@ -8,7 +8,7 @@ on
 
     L = L_sup (eqs. 20-21) + L_UB (eqs. 22-23) [+ L_HP (eqs. 24-25) if homeostasis is on]
 
-(regularizer signs fixed, see :mod:`fluctinit.validation.losses`), with SMORMS3 (eqs. 30-33),
+(regularizer signs fixed, see :mod:`fluctinit.training.losses`), with SMORMS3 (eqs. 30-33),
 Adam or SGD.  Dale's-law weights are projected onto >= 0 after every step (readout
 unconstrained).  With ``homeostasis = "priming"`` the first ``priming_epochs`` epochs optimize
 ``L_HP`` alone (homeostatic priming, figure 5c), then supervised training starts without it.
@@ -35,7 +35,7 @@ from typing import Any, Callable
 import torch
 
 from fluctinit._io import atomic_path, atomic_write_text
-from fluctinit.theory import ParameterError
+from fluctinit.errors import ParameterError
 
 from . import experiments as _exp
 from .losses import (
@@ -182,7 +182,7 @@ def build_model(
     """Build the (uninitialized) network of an experiment config from sim layers.
 
     Args:
-        config: a validated experiment config (:func:`~fluctinit.validation.experiments.load_experiment`).
+        config: a validated experiment config (:func:`~fluctinit.training.experiments.load_experiment`).
         surrogate: override ``training.surrogate`` (``"superspike"`` or ``"rescaled"``).
         generator: for the layers' default weights (overwritten by :func:`initialize_model`).
         dtype, device: of all parameters.
@@ -366,7 +366,7 @@ def load_data(
     Raises:
         FileNotFoundError: one line naming the missing files and where to put them.
     """
-    from fluctinit.sim import data as simdata
+    from fluctinit import datasets
 
     d = config["data"]
     ds = d["dataset"]
@@ -376,7 +376,7 @@ def load_data(
     # event-input scan); conv networks and CUDA get dense tensors
     ev = config["network"]["kind"] == "dense" and torch.device(device or "cpu").type == "cpu"
     if ds == "randman":
-        from fluctinit.sim.inputs import RandmanConfig, make_randman
+        from fluctinit.datasets.randman import RandmanConfig, make_randman
 
         per_class = d.get("samples_per_class", 1000)
         n_tr, n_va, n_te = d.get("split", [800, 100, 100])
@@ -392,19 +392,19 @@ def load_data(
         mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device, events=ev)  # noqa: E731
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=rc.mean_rate)
     if ds == "shd":
-        sp = simdata.load_shd(
+        sp = datasets.load_shd(
             root, duration=d["duration"], valid_fraction=d.get("validation_fraction", 0.1),
             seed=d.get("split_seed", 0),
         )
         mk = lambda s: _SpikeSplit(s, d["dt"], T, dtype, device, events=ev)  # noqa: E731
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=float(sp.train.mean_rate))
     if ds == "cifar10":
-        sp = simdata.load_cifar10(
+        sp = datasets.load_cifar10(
             root, valid_fraction=d.get("validation_fraction", 0.1), seed=d.get("split_seed", 0)
         )
         mk = lambda s: _GenericSplit(s, {"dtype": dtype, "device": device})  # noqa: E731
         return Splits(mk(sp.train), mk(sp.valid), mk(sp.test), nu=None)
-    sp = simdata.load_dvs_gesture(root, factor=128 // d.get("size", 32))
+    sp = datasets.load_dvs_gesture(root, factor=128 // d.get("size", 32))
     train, valid = _split_dvs(sp.train, d.get("validation_fraction", 0.1), d.get("split_seed", 0))
     opts = {"dt": d["dt"], "crop": d["duration"], "drop_prob": d.get("drop_probability", 0.5),
             "dtype": dtype, "device": device}
@@ -420,7 +420,7 @@ def _split_dvs(ds, fraction: float, seed: int):
     """Seeded validation split of a DVS-Gesture training set (the official split has none)."""
     import numpy as np
 
-    from fluctinit.sim.data import DvsGestureDataset
+    from fluctinit.datasets import DvsGestureDataset
 
     n = len(ds)
     perm = np.random.default_rng(seed).permutation(n)
@@ -519,7 +519,7 @@ def train_experiment(
     """Train one seed of an experiment; write checkpoint and results JSON under ``out``.
 
     Args:
-        config: validated experiment config (:func:`~fluctinit.validation.experiments.load_experiment`).
+        config: validated experiment config (:func:`~fluctinit.training.experiments.load_experiment`).
         seed: initialization and data-order seed (the data set itself has its own fixed seed).
         epochs: override ``training.epochs`` (supervised epochs; priming comes on top).
         sigma_u: override ``init.sigma_u``.  init: override ``init.method``.
@@ -537,7 +537,7 @@ def train_experiment(
 
     from tqdm import tqdm
 
-    from fluctinit.theory._checks import Integer, OneOf, check
+    from fluctinit.errors import Integer, OneOf, check
 
     config = copy.deepcopy(config)
     seed = check("seed", seed, Integer(0))

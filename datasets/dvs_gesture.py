@@ -42,9 +42,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from fluctinit.theory._checks import Integer, Interval, check, check_all
+from fluctinit.errors import Integer, Interval, check, check_all
 
-from ._spikes import DataError, SpikeDataset, n_steps_for
+from .spikes import DataError, SpikeDataset, n_steps_for
 
 __all__ = [
     "DVS_SENSOR_SIZE",
@@ -324,7 +324,7 @@ def load_dvs_gesture(root: str | os.PathLike, *, factor: int = 4) -> DvsGestureS
     """
     factor = check("factor", factor, DVS_CONSTRAINTS["factor"])
     if DVS_SENSOR_SIZE % factor:
-        from fluctinit.theory._checks import ParameterError
+        from fluctinit.errors import ParameterError
 
         raise ParameterError(f"`factor` must divide {DVS_SENSOR_SIZE}; got {factor!r}",
                              ["factor"], [factor])

@@ -10,7 +10,7 @@ import json
 import math
 import sys
 
-ARCHS = ("feedforward", "recurrent", "dalian", "kaiming")
+ARCHS = ("feedforward", "recurrent", "dale", "kaiming")
 
 
 def _float(text: str) -> float:
@@ -60,14 +60,14 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser(
         "params",
-        help="weight parameters for a membrane target (feedforward, recurrent, dalian, kaiming)",
+        help="weight parameters for a membrane target (feedforward, recurrent, dale, kaiming)",
         description="Weight-distribution parameters that put LIF neurons into the fluctuation-driven "
         "regime (paper eqs. 6-9, 34-39, 42-55) or the Kaiming baseline (eq. 56).",
     )
     p.add_argument("arch", choices=ARCHS, metavar="ARCH", help="one of: " + ", ".join(ARCHS))
     p.add_argument("--fan-in", type=_int, metavar="N", help="feed-forward afferents n (feedforward, recurrent, kaiming)")
     p.add_argument("--fan-in-rec", type=_int, metavar="N", help="recurrent afferents n_R (recurrent)")
-    p.add_argument("--alpha", type=_float, metavar="A", help="feed-forward share of the variance, 0 < A < 1 (recurrent; dalian with --n-exc-rec); default 0.9")
+    p.add_argument("--alpha", type=_float, metavar="A", help="feed-forward share of the variance, 0 < A < 1 (recurrent; dale with --n-exc-rec); default 0.9")
     p.add_argument("--nu", type=_float, metavar="HZ", help="input rate (Hz)")
     p.add_argument("--nu-rec", type=_float, metavar="HZ", help="rate of the recurrent afferents (recurrent); default --nu")
     p.add_argument("--sigma-u", type=_float, metavar="X", help="target membrane std (threshold units); default 1")
@@ -75,7 +75,7 @@ def add_parser(sub) -> None:
     p.add_argument("--mu-u", type=_float, default=0.0, metavar="X", help="target membrane mean; default 0")
     p.add_argument("--theta", type=_float, default=1.0, metavar="X", help="firing threshold; default 1")
     p.add_argument("--gain", type=_float, default=math.sqrt(2.0), metavar="G", help="Kaiming gain; default sqrt(2)")
-    d = p.add_argument_group("dalian (Dale's law)")
+    d = p.add_argument_group("dale (Dale's law)")
     d.add_argument("--n-exc", type=_int, metavar="N", help="excitatory (feed-forward) afferents")
     d.add_argument("--n-inh", type=_int, metavar="N", help="inhibitory afferents")
     d.add_argument("--n-exc-rec", type=_int, metavar="N", help="recurrent excitatory afferents (enables excitatory recurrence)")
@@ -120,10 +120,10 @@ def run_kernel(args) -> int:
 
 
 def _require(args, arch: str, *names: str) -> None:
-    from fluctinit.theory import dalian, feedforward, recurrent
-    from fluctinit.theory._checks import ParameterError
+    from fluctinit.theory import dale, feedforward, recurrent
+    from fluctinit.errors import ParameterError
 
-    table = {**dalian.CONSTRAINTS, **recurrent.CONSTRAINTS, **feedforward.CONSTRAINTS}
+    table = {**dale.CONSTRAINTS, **recurrent.CONSTRAINTS, **feedforward.CONSTRAINTS}
     for name in names:
         if getattr(args, name) is None:
             raise ParameterError(
@@ -132,7 +132,7 @@ def _require(args, arch: str, *names: str) -> None:
 
 
 def _forbid(args, arch: str, *names: str) -> None:
-    from fluctinit.theory._checks import ParameterError
+    from fluctinit.errors import ParameterError
 
     for name in names:
         if getattr(args, name) is not None:
@@ -166,7 +166,7 @@ def params_from_args(args) -> dict:
             kernel=kernel_from_args(args),
         )
         return res.as_dict()
-    # dalian
+    # dale
     _require(args, arch, "n_exc", "n_inh")
     _forbid(args, arch, "fan_in", "fan_in_rec", "nu_rec")
     if args.dist != "lognormal":
@@ -176,7 +176,7 @@ def params_from_args(args) -> dict:
         _require(args, arch, "nu_exc")
     k_exc = kernel_from_args(args, T.DEFAULT_TAU_SYN_EXC if args.tau_syn_exc is None else args.tau_syn_exc)
     k_inh = kernel_from_args(args, T.DEFAULT_TAU_SYN_INH if args.tau_syn_inh is None else args.tau_syn_inh)
-    res = T.dalian_params(
+    res = T.dale_params(
         args.n_exc, args.n_inh, nu_exc, args.nu_inh, sigma_u=args.sigma_u, mu_u=args.mu_u, xi=args.xi,
         theta=args.theta, n_exc_rec=args.n_exc_rec, alpha=args.alpha, kernel_exc=k_exc, kernel_inh=k_inh,
         dist=args.dist, sigma_log=1.0 if args.sigma_log is None else args.sigma_log,
@@ -200,7 +200,7 @@ def demo_result() -> dict:
     shd = T.feedforward_params(700, 15.8, sigma_u=1.0)
     shd_cont = T.feedforward_params(700, 15.8, sigma_u=1.0, kernel=cont)
     rec = T.recurrent_params(700, 128, 15.8, alpha=0.9, sigma_u=1.0)
-    dale = T.dalian_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9, sigma_u=1.0)
+    dale = T.dale_params(700, 32, 15.8, n_exc_rec=128, alpha=0.9, sigma_u=1.0)
     return {
         "kernel_discrete": disc.as_dict(),
         "kernel_continuous": cont.as_dict(),
@@ -208,7 +208,7 @@ def demo_result() -> dict:
         "shd_feedforward": {"fan_in": 700, "nu": 15.8, "sigma_w": shd.sigma_w, "sigma_w_continuous_kernel": shd_cont.sigma_w},
         "shd_over_randman_sigma_w": shd.sigma_w / randman.sigma_w,
         "shd_recurrent_160": {k: rec.as_dict()[k] for k in ("sigma_w", "sigma_v", "alpha")},
-        "shd_dalian_128e_32i": {k: dale.as_dict()[k] for k in ("rate_exc", "rate_exc_rec", "rate_inh")},
+        "shd_dale_128e_32i": {k: dale.as_dict()[k] for k in ("rate_exc", "rate_exc_rec", "rate_inh")},
         "shd_kaiming": T.kaiming_params(700).as_dict()["sigma_w"],
     }
 
@@ -232,7 +232,7 @@ def run_demo(args) -> int:
     out(f"  SHD / Randman               : {res['shd_over_randman_sigma_w']:.3f} (paper: about 0.1)\n\n")
     rc = res["shd_recurrent_160"]
     out(f"SHD recurrent, 128 units, alpha = 0.9 (eqs. 37-39): sigma_w = {rc['sigma_w']:.4f}, sigma_v = {rc['sigma_v']:.4f}\n")
-    dl = res["shd_dalian_128e_32i"]
+    dl = res["shd_dale_128e_32i"]
     out("SHD Dale's law, 128 exc + 32 inh, exponential weights (eqs. 51-55, tau_syn 10/20 ms):\n")
     out(f"  rate_exc = {dl['rate_exc']:.2f}, rate_exc_rec = {dl['rate_exc_rec']:.2f}, rate_inh = {dl['rate_inh']:.2f} (1/mean weight)\n")
     out(f"Kaiming baseline for SHD (eq. 56): sigma_w = {res['shd_kaiming']:.4f}\n\n")

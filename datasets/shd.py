@@ -13,20 +13,19 @@ test file apart.  Files are validated completely before anything is returned.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import tempfile
 import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fluctinit.theory._checks import Integer, Interval, ParameterError, check, check_all
+from fluctinit.errors import Integer, Interval, ParameterError, check, check_all
 
-from ._spikes import DataError, SpikeDataset
+from .download import fetch, read_md5sums
+from .spikes import DataError, SpikeDataset
 
 __all__ = [
     "SHD_URL",
@@ -202,35 +201,6 @@ def load_shd(root: str | os.PathLike, *, duration: float = SHD_DURATION,
     return ShdSplits(train=train, valid=valid, test=sets["test"])
 
 
-def _fetch(url: str, dest_dir: Path, timeout: float) -> tuple[Path, str]:
-    """Stream ``url`` into a temp file in ``dest_dir``; return (temp path, MD5 hex)."""
-    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".shd-", suffix=".gz.part")
-    md5 = hashlib.md5()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while True:
-                chunk = resp.read(1 << 20)
-                if not chunk:
-                    break
-                md5.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return Path(tmp), md5.hexdigest()
-
-
-def _server_checksums(base_url: str, timeout: float) -> dict[str, str]:
-    with urllib.request.urlopen(base_url + "md5sums.txt", timeout=timeout) as resp:
-        text = resp.read().decode("utf-8", errors="replace")
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            out[parts[1].lstrip("*")] = parts[0].lower()
-    return out
-
-
 def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
                  checksums: dict[str, str] | str = "pinned", timeout: float = 60.0,
                  force: bool = False) -> dict[str, Path]:
@@ -276,7 +246,7 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
         if checksums == "pinned":
             expected = dict(SHD_GZ_MD5)
         elif checksums == "server":
-            expected = _server_checksums(base, timeout)
+            expected = read_md5sums(base + "md5sums.txt", timeout=timeout)
         else:
             expected = {k: str(v).lower() for k, v in checksums.items()}
         for split in todo:
@@ -284,7 +254,7 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
             if gz_name not in expected:
                 raise DataError(f"no checksum known for {gz_name} (checksums={checksums!r})")
             url = base + gz_name
-            tmp_gz, digest = _fetch(url, root, timeout)
+            tmp_gz, digest = fetch(url, root, timeout=timeout, prefix=".shd-", suffix=".gz.part")
             fd, tmp_h5 = tempfile.mkstemp(dir=root, prefix=".shd-", suffix=".h5.part")
             try:
                 if digest != expected[gz_name]:

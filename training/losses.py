@@ -37,8 +37,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from fluctinit.theory import Interval, ParameterError
-from fluctinit.theory._checks import check
+from fluctinit.errors import Interval, ParameterError, check
 
 __all__ = [
     "CONSTRAINTS",

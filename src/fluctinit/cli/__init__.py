@@ -14,16 +14,16 @@ import importlib
 import sys
 from typing import Sequence
 
-# subcommand name -> module (relative to fluctinit.validation) defining add_parser/run
+# subcommand name -> module (in fluctinit.cli) defining add_parser/run
 SUBCOMMANDS: dict[str, str] = {
-    "kernel": "_cli_theory",
-    "params": "_cli_theory",
-    "demo": "_cli_theory",
-    "data": "_cli_data",
-    "validate": "_cli_validate",
-    "bench": "_cli_bench",
-    "train": "_cli_train",
-    "experiments": "_cli_train",
+    "kernel": "theory",
+    "params": "theory",
+    "demo": "theory",
+    "data": "data",
+    "validate": "validate",
+    "bench": "bench",
+    "train": "train",
+    "experiments": "train",
 }
 
 # Subcommands that simulate repeatedly: glibc keeps freed memory for reuse (fluctinit.sim.memory).
@@ -53,14 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     seen: set[str] = set()
     for module_name in dict.fromkeys(SUBCOMMANDS.values()):
-        module = importlib.import_module(f"fluctinit.validation.{module_name}")
+        module = importlib.import_module(f"fluctinit.cli.{module_name}")
         module.add_parser(sub)
         seen.add(module_name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from fluctinit.theory import ParameterError
+    from fluctinit.errors import ParameterError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -40,15 +40,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._checks import Integer, Interval, OneOf, check_all, conflict
+from fluctinit.errors import Integer, Interval, OneOf, check_all, conflict
 from .feedforward import resolve_target
 from .kernels import KernelIntegrals, kernel_integrals
 from .moments import Population, _kernel, population_moments
 
 __all__ = [
-    "DalianExponentialParams",
-    "DalianLognormalParams",
-    "dalian_params",
+    "DaleExponentialParams",
+    "DaleLognormalParams",
+    "dale_params",
     "DEFAULT_TAU_SYN_EXC",
     "DEFAULT_TAU_SYN_INH",
 ]
@@ -70,7 +70,7 @@ CONSTRAINTS = {
 
 
 @dataclass(frozen=True)
-class _DalianBase:
+class _DaleBase:
     """Fields shared by both distributions: the network, the target and the mean weights."""
 
     mean_exc: float
@@ -143,7 +143,7 @@ class _DalianBase:
 
 
 @dataclass(frozen=True)
-class DalianExponentialParams(_DalianBase):
+class DaleExponentialParams(_DaleBase):
     """Exponential weights w ~ Exp(rate): mean 1/rate, variance 1/rate^2 (eqs. 42-55)."""
 
     @property
@@ -173,7 +173,7 @@ class DalianExponentialParams(_DalianBase):
 
 
 @dataclass(frozen=True)
-class DalianLognormalParams(_DalianBase):
+class DaleLognormalParams(_DaleBase):
     """Log-normal weights: ln w ~ N(mu_log, sigma_log^2), sigma_log shared by all populations."""
 
     sigma_log: float = 1.0
@@ -211,7 +211,7 @@ class DalianLognormalParams(_DalianBase):
         return {**d, **self._common_dict()}
 
 
-def dalian_params(
+def dale_params(
     n_exc: int,
     n_inh: int,
     nu_exc: float,
@@ -228,7 +228,7 @@ def dalian_params(
     kernel_inh: KernelIntegrals | None = None,
     dist: str = "exponential",
     sigma_log: float = 1.0,
-) -> DalianExponentialParams | DalianLognormalParams:
+) -> DaleExponentialParams | DaleLognormalParams:
     """Weight distributions for a Dale's-law layer balanced at mu_u = 0 with target sigma_u.
 
     Without ``n_exc_rec``: eqs. 42-47 (feed-forward excitation, recurrent inhibition).  With it:
@@ -252,8 +252,8 @@ def dalian_params(
         sigma_log: log-normal shape (std of ln w), shared by all populations; only for lognormal.
 
     Returns:
-        :class:`DalianExponentialParams` (``rate_exc``, ``rate_inh``, ``rate_exc_rec``) or
-        :class:`DalianLognormalParams` (``mu_log_exc``, ``mu_log_inh``, ``mu_log_exc_rec``,
+        :class:`DaleExponentialParams` (``rate_exc``, ``rate_inh``, ``rate_exc_rec``) or
+        :class:`DaleLognormalParams` (``mu_log_exc``, ``mu_log_inh``, ``mu_log_exc_rec``,
         ``sigma_log``); both also carry the mean weights ``mean_*``.
 
     Raises:
@@ -303,5 +303,5 @@ def dalian_params(
         kernel_exc=k_exc, kernel_inh=k_inh,
     )
     if dist == "exponential":
-        return DalianExponentialParams(**common)
-    return DalianLognormalParams(**common, sigma_log=v["sigma_log"])
+        return DaleExponentialParams(**common)
+    return DaleLognormalParams(**common, sigma_log=v["sigma_log"])

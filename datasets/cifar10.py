@@ -23,9 +23,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from fluctinit.theory._checks import Integer, Interval, check, check_all
+from fluctinit.errors import Integer, Interval, check, check_all
 
-from ._spikes import DataError
+from .spikes import DataError
 
 __all__ = [
     "CIFAR_ARCHIVE",

@@ -1,0 +1,85 @@
+"""fluctinit.datasets: the spike data sets of the paper, in event form, and their downloads.
+
+:class:`SpikeDataset` holds samples as events -- per sample, spike times in seconds and unit
+indices -- plus labels, the number of units and the sample duration.  Randman
+(:func:`make_randman`), SHD (:func:`load_shd`) and DVS-Gesture (:func:`load_dvs_gesture`)
+produce it.  Dense ``(batch, time, units)`` tensors are binned per mini-batch only
+(:meth:`SpikeDataset.batches`; an SHD-sized data set, 8156 x 350 x 700 floats, would be 8 GB
+dense), and the sparse forms (:class:`EventBatch`, :class:`SpikeEvents`) feed the simulator's
+event-driven input.
+
+Binning at step ``dt`` (seconds): a spike at time ``t`` falls into step ``floor(t/dt)``; a
+sample has ``n_steps_for(duration, dt) = ceil(duration/dt)`` steps; spikes beyond are
+dropped.  Dense values are spike counts per bin (``binary=True`` clips them to 1).
+
+* representation (:mod:`.spikes`): :class:`SpikeDataset`, :class:`EventBatch`,
+  :class:`DataError`, :func:`n_steps_for`; :class:`SpikeEvents` (defined in
+  :mod:`fluctinit.sim.events`, which consumes it);
+* Randman (:mod:`.randman`): :class:`RandmanConfig`, :class:`RandmanSplits`, :func:`make_randman`;
+* SHD (:mod:`.shd`): :func:`load_shd`, :func:`download_shd`, :func:`validate_shd_file`,
+  :class:`ShdSplits`;
+* CIFAR-10 (:mod:`.cifar10`): :func:`load_cifar10`, :class:`CifarSplits`, :class:`ImageDataset`;
+* DVS-Gesture (:mod:`.dvs_gesture`): :func:`load_dvs_gesture`, :class:`DvsGestureDataset`,
+  :class:`DvsGestureSplits`, :func:`read_aedat31`, :func:`read_gesture_labels`;
+* downloads (:mod:`.download`): :func:`fetch`, :func:`read_md5sums`, :func:`md5_of`.
+"""
+
+from fluctinit.sim.events import SpikeEvents
+
+from .cifar10 import CifarSplits, ImageDataset, load_cifar10
+from .download import fetch, md5_of, read_md5sums
+from .dvs_gesture import (
+    DvsGestureDataset,
+    DvsGestureSplits,
+    downsampled_unit,
+    load_dvs_gesture,
+    read_aedat31,
+    read_gesture_labels,
+)
+from .randman import RANDMAN_CONSTRAINTS, RandmanConfig, RandmanSplits, make_randman
+from .shd import (
+    SHD_DURATION,
+    SHD_FILES,
+    SHD_GZ_MD5,
+    SHD_N_UNITS,
+    SHD_URL,
+    ShdSplits,
+    download_shd,
+    load_shd,
+    validate_shd_file,
+)
+from .spikes import DATASET_CONSTRAINTS, DataError, EventBatch, SpikeDataset, n_steps_for
+
+__all__ = [
+    "DataError",
+    "SpikeDataset",
+    "EventBatch",
+    "SpikeEvents",
+    "DATASET_CONSTRAINTS",
+    "n_steps_for",
+    "RANDMAN_CONSTRAINTS",
+    "RandmanConfig",
+    "RandmanSplits",
+    "make_randman",
+    "SHD_URL",
+    "SHD_FILES",
+    "SHD_GZ_MD5",
+    "SHD_N_UNITS",
+    "SHD_DURATION",
+    "ShdSplits",
+    "download_shd",
+    "load_shd",
+    "validate_shd_file",
+    "CifarSplits",
+    "ImageDataset",
+    "load_cifar10",
+    "DvsGestureDataset",
+    "DvsGestureSplits",
+    "downsampled_unit",
+    "load_dvs_gesture",
+    "read_aedat31",
+    "read_gesture_labels",
+    "fetch",
+    "read_md5sums",
+    "md5_of",
+]
