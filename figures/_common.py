@@ -22,19 +22,18 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterable
 
 from fluctinit._io import atomic_path
-from fluctinit.validation.membrane import write_json_atomic
+from fluctinit._io import atomic_write_json
+from fluctinit.provenance import git_commit
 
 __all__ = [
     "canonical_json",
     "config_hash",
     "file_fingerprint",
-    "git_commit",
     "make_stamp",
     "stamp_footer",
     "load_cached",
@@ -43,9 +42,6 @@ __all__ = [
     "save_figure",
     "deep_update",
 ]
-
-#: the repository root (the folder above figures/), where the git commit is looked up
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def canonical_json(obj: Any) -> str:
@@ -71,24 +67,6 @@ def file_fingerprint(path: str | os.PathLike | None) -> dict:
     except OSError:
         return {"path": p, "missing": True}
     return {"path": p, "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
-
-
-def git_commit(root: str | os.PathLike | None = None) -> tuple[str | None, bool | None]:
-    """``(commit, dirty)`` of the git checkout holding the source, or ``(None, None)``.
-
-    ``dirty`` is True when tracked files differ from the commit (``git status --porcelain
-    --untracked-files=no`` is non-empty)."""
-    root = os.fspath(root or _SOURCE_ROOT)
-    try:
-        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return None, None
-        st = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-                            capture_output=True, text=True, timeout=10)
-        dirty = bool(st.stdout.strip()) if st.returncode == 0 else None
-        return head.stdout.strip(), dirty
-    except (OSError, subprocess.SubprocessError):
-        return None, None
 
 
 def make_stamp(config: dict, *, seed: int, key: str | None = None, notes: Iterable[str] = (),
@@ -154,7 +132,7 @@ def write_result(path: str | os.PathLike, obj: dict) -> None:
     """Write a result (a dict holding ``"stamp"``) as JSON, atomically."""
     if "stamp" not in obj:
         raise ValueError(f"result for {os.fspath(path)!r} has no stamp")
-    write_json_atomic(path, obj)
+    atomic_write_json(path, obj, indent=None)
 
 
 def cache_dir(out: str | os.PathLike, name: str) -> Path:

@@ -23,10 +23,8 @@ magnitudes) is written atomically too.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,8 @@ from typing import Any, Callable
 
 import torch
 
-from fluctinit._io import atomic_path, atomic_write_text
+from fluctinit._io import atomic_path, atomic_write_json
+from fluctinit.provenance import code_version
 from fluctinit.errors import ParameterError
 
 from . import experiments as _exp
@@ -58,50 +57,14 @@ __all__ = [
     "initialize_model",
     "run_name",
     "train_experiment",
-    "atomic_write_json",
     "atomic_torch_save",
 ]
-
-
-# ----------------------------------------------------------------------------- atomic writes
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
-    atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default) + "\n")
 
 
 def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:
     """``torch.save`` to ``path`` atomically (temp file, then ``os.replace``)."""
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-
-
-def _json_default(o):
-    if isinstance(o, torch.Tensor):
-        return o.tolist()
-    if hasattr(o, "item"):
-        return o.item()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def code_version() -> dict[str, Any]:
-    """``{"fluctinit": version, "git": commit or None, "dirty": bool or None}``."""
-    from fluctinit import __version__
-
-    info: dict[str, Any] = {"fluctinit": __version__, "git": None, "dirty": None}
-    here = Path(__file__).resolve().parent
-    try:
-        info["git"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        info["dirty"] = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=here, capture_output=True, text=True, timeout=5, check=True,
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return info
 
 
 # ----------------------------------------------------------------------------- model

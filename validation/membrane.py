@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from fluctinit._io import atomic_write_text
+from fluctinit._io import atomic_write_json, atomic_write_text
 from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check, check_all, conflict
 
 __all__ = [
@@ -72,7 +72,6 @@ __all__ = [
     "measure_membrane",
     "validate",
     "sweep",
-    "write_json_atomic",
     "write_table_atomic",
 ]
 
@@ -976,11 +975,6 @@ def validate(source: SpikeSource, *, sigma_u: float = 1.0, **kwargs: Any) -> Mem
 # atomic output
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file, then ``os.replace``)."""
-    atomic_write_text(path, json.dumps(obj) + "\n")
-
-
 TABLE_COLUMNS = ("sigma_u_target", "sigma_u_measured", "sigma_u_spread", "ratio", "ratio_sem", "mu_u_target",
                  "mu_u_measured", "mu_u_spread", "sigma_u_predicted", "sigma_u_spread_predicted", "nu", "nu_used")
 
@@ -996,4 +990,4 @@ def write_table_atomic(path: str | os.PathLike, reports: Sequence[MembraneReport
             lines.append(",".join(repr(float(d[c])) for c in TABLE_COLUMNS))
         atomic_write_text(path, "\n".join(lines) + "\n")
     else:
-        write_json_atomic(path, {"meta": meta or {}, "rows": [r.to_dict() for r in reports]})
+        atomic_write_json(path, {"meta": meta or {}, "rows": [r.to_dict() for r in reports]})

@@ -1,20 +1,21 @@
 """Atomic file writes: a result is either the old file or the complete new one, never half.
 
 Every writer in fluctinit (results JSON, checkpoints, sweep tables, figures, caches) goes
-through :func:`atomic_path`: the content is written to a temporary file in the target's
+through :func:`atomic_path` (JSON through :func:`atomic_write_json`, the one JSON writer): the content is written to a temporary file in the target's
 folder (named ``.tmp-<name>.<random>.tmp``), flushed to disk, and moved onto the target
 with ``os.replace``; on any error the temporary file is removed and the target untouched.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_write_text", "TEMP_PREFIX", "TEMP_SUFFIX"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "TEMP_PREFIX", "TEMP_SUFFIX"]
 
 TEMP_PREFIX = ".tmp-"
 TEMP_SUFFIX = ".tmp"
@@ -52,3 +53,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def _json_default(o: Any) -> Any:
+    """Tensors and numpy arrays as lists, numpy/torch scalars as Python numbers."""
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 1) -> None:
+    """Write ``obj`` as JSON (tensors and arrays as lists) to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default) + "\n")

@@ -84,7 +84,8 @@ def run(args) -> int:
         check("sigma_u", args.sigma_u, Interval(0.0, None, "neither"))
     check_data_files(config, args.data_root)
 
-    from fluctinit.training.loop import atomic_write_json, load_data, train_experiment
+    from fluctinit._io import atomic_write_json
+    from fluctinit.training.loop import load_data, train_experiment
 
     import torch
 

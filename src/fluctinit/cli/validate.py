@@ -184,6 +184,7 @@ def _fmt(r) -> str:
 
 def run(a) -> int:
     _check_args(a)
+    from fluctinit._io import atomic_write_json
     from fluctinit.validation import membrane as M
 
     src, nu = _source(a)
@@ -201,7 +202,7 @@ def run(a) -> int:
     if a.out is not None:
         M.write_table_atomic(a.out, reports, meta)
     if a.hist is not None:
-        M.write_json_atomic(a.hist, dict(meta=meta, histograms=[h for r in reports for h in r.histograms]))
+        atomic_write_json(a.hist, dict(meta=meta, histograms=[h for r in reports for h in r.histograms]))
     if a.json:
         obj = reports[0].to_dict() if a.sweep is None else dict(meta=meta, rows=[r.to_dict() for r in reports])
         print(json.dumps(obj))
