@@ -2,13 +2,16 @@
 
 Public API:
 
-* dynamics (pure functions, :mod:`fluctinit.sim.lif`): :func:`lif_dense`, :func:`lif_conv`,
-  :func:`dale_dense`, :func:`dale_conv`, :func:`readout`; parameter records
-  :class:`NeuronParams`, :class:`DaleParams`, :class:`ReadoutParams`;
-  backend choice :func:`set_backend`, :func:`get_backend`, :func:`use_backend`,
-  :func:`register_backend`, :func:`available_backends`, :func:`dispatch`;
-  :func:`set_flush_denormal` (on by default: denormals are flushed to zero on CPU
-  while the simulator's forward and backward passes run; the process-wide setting is restored).
+* the neuron (:mod:`fluctinit.sim.neuron`): parameter records :class:`NeuronParams`,
+  :class:`DaleParams`, :class:`ReadoutParams`, and the reference step; the layer kinds differ
+  only in their projections (:mod:`fluctinit.sim.projections`).
+* layer functions (:mod:`fluctinit.sim.lif`): :func:`lif_dense`, :func:`lif_conv`,
+  :func:`dale_dense`, :func:`dale_conv`, :func:`readout`, :func:`lif_current`; backend choice
+  :func:`set_backend`, :func:`get_backend`, :func:`use_backend`, :func:`register_backend`,
+  :func:`available_backends`, :func:`dispatch` (``"fused"``, the fast core, by default;
+  ``"reference"``); :func:`set_flush_denormal` (on by default: denormals are flushed to zero on
+  CPU while the simulator runs; the process-wide setting is restored).
+* activity (:mod:`fluctinit.sim.activity`): :func:`spike_counts`, :func:`gradient_probe`.
 * surrogate (eqs. 28-29): :class:`SuperSpike`, :func:`spike`, :func:`superspike`.
 * layers (``torch.nn.Module``, inputs ``(batch, time, ...)``): :class:`LIFDense`,
   :class:`LIFConv1d`, :class:`LIFConv2d`, :class:`DaleDense`, :class:`DaleConv1d`,
@@ -47,32 +50,32 @@ from .layers import (
     LIFDense,
     Readout,
 )
+from .activity import gradient_probe, spike_counts
+from .denormal import set_flush_denormal
 from .lif import (
-    DaleParams,
-    NeuronParams,
-    ReadoutParams,
     available_backends,
     dale_conv,
     dale_dense,
     dispatch,
     get_backend,
     lif_conv,
+    lif_current,
     lif_dense,
     readout,
     register_backend,
     set_backend,
-    set_flush_denormal,
     use_backend,
 )
+from .neuron import DaleParams, NeuronParams, ReadoutParams
 from .networks import Network, NetworkOutput
 from .surrogate import SuperSpike, spike, superspike
 
 __all__ = [
     # dynamics
     "NeuronParams", "DaleParams", "ReadoutParams",
-    "lif_dense", "lif_conv", "dale_dense", "dale_conv", "readout",
+    "lif_dense", "lif_conv", "dale_dense", "dale_conv", "readout", "lif_current",
     "set_backend", "get_backend", "use_backend", "register_backend", "available_backends", "dispatch",
-    "set_flush_denormal",
+    "set_flush_denormal", "spike_counts", "gradient_probe",
     # surrogate
     "SuperSpike", "spike", "superspike",
     # layers and networks

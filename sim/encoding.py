@@ -35,7 +35,9 @@ import math
 
 import torch
 
-from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check_all
+from fluctinit.errors import Integer, Interval, ParameterError, check_all
+
+from .surrogate import SuperSpike
 
 __all__ = ["SensoryEncoder", "CONSTRAINTS"]
 
@@ -47,8 +49,6 @@ CONSTRAINTS = {
     "tau_mem": Interval(0.0, None, "neither"),
     "tau_syn": Interval(0.0, None, "neither"),
     "theta": Interval(0.0, None, "neither"),
-    "beta": Interval(0.0, None, "neither"),
-    "surrogate": OneOf(("superspike", "rescaled")),
 }
 
 
@@ -61,7 +61,8 @@ class SensoryEncoder(torch.nn.Module):
         n_steps: number of time steps ``T_data / dt`` (50 for 100 ms at 2 ms).
         dt, tau_mem, tau_syn: time step and time constants in seconds.
         theta: firing threshold.
-        surrogate: ``"superspike"`` (eq. 28) or ``"rescaled"`` (eq. 29); ``beta`` its steepness.
+        surrogate: the spike non-linearity (:class:`~fluctinit.sim.surrogate.SuperSpike`, eq. 28 or
+            its rescaled form, eq. 29).
         dtype, device: of the parameters.
 
     Shapes: input ``(batch, C, H, W)`` (pixel values, the paper normalizes to [-1, 1]);
@@ -78,8 +79,7 @@ class SensoryEncoder(torch.nn.Module):
         tau_mem: float = 20e-3,
         tau_syn: float = 10e-3,
         theta: float = 1.0,
-        surrogate: str = "superspike",
-        beta: float = 20.0,
+        surrogate: SuperSpike = SuperSpike(),
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ):
@@ -93,12 +93,12 @@ class SensoryEncoder(torch.nn.Module):
             tau_mem=tau_mem,
             tau_syn=tau_syn,
             theta=theta,
-            surrogate=surrogate,
-            beta=beta,
         )
+        if not isinstance(surrogate, SuperSpike):
+            raise ParameterError(f"`surrogate` must be a SuperSpike; got {surrogate!r}", ["surrogate"], [surrogate])
         self.in_channels, self.fan_out, self.n_steps = v["in_channels"], v["fan_out"], v["n_steps"]
         self.dt, self.tau_mem, self.tau_syn, self.theta = v["dt"], v["tau_mem"], v["tau_syn"], v["theta"]
-        self.surrogate, self.beta = v["surrogate"], v["beta"]
+        self.surrogate = surrogate
         n_enc = self.in_channels * self.fan_out
         self.gain = torch.nn.Parameter(torch.empty(n_enc, 1, 1, dtype=dtype, device=device))
         self.bias = torch.nn.Parameter(torch.empty(n_enc, 1, 1, dtype=dtype, device=device))
@@ -127,18 +127,13 @@ class SensoryEncoder(torch.nn.Module):
         return self.gain * x + self.bias
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Encode images into spikes ``(batch, n_steps, C*fan_out, H, W)``."""
-        from fluctinit.sim.surrogate import spike
+        """Encode images into spikes ``(batch, n_steps, C*fan_out, H, W)``: LIF neurons
+        (eqs. 10-11) driven by the constant current ``c`` (an expanded view over time)."""
+        from .lif import dispatch
+        from .neuron import NeuronParams
 
         c = self.currents(images)
-        lam_mem = math.exp(-self.dt / self.tau_mem)
-        lam_syn = math.exp(-self.dt / self.tau_syn)
-        u = torch.zeros_like(c)
-        i = torch.zeros_like(c)
-        out = []
-        for _ in range(self.n_steps):
-            s = spike(u, self.theta, beta=self.beta, rescaled=self.surrogate == "rescaled")
-            out.append(s)
-            u = (lam_mem * u + (1.0 - lam_mem) * i) * (1.0 - s.detach())
-            i = lam_syn * i + c
-        return torch.stack(out, dim=1)
+        drive = c.unsqueeze(1).expand(c.shape[0], self.n_steps, *c.shape[1:])
+        params = NeuronParams(tau_mem=self.tau_mem, tau_syn=self.tau_syn, dt=self.dt, theta=self.theta)
+        s, _ = dispatch("lif_current")(drive, params=params, surrogate=self.surrogate)
+        return s

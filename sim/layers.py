@@ -1,6 +1,6 @@
 """LIF layers as ``torch.nn.Module`` s (paper section 4.2).
 
-Each module holds its weights and parameters and calls one function of
+Each module holds its weights and parameters and calls one layer function of
 :mod:`fluctinit.sim.lif` through :func:`~fluctinit.sim.lif.dispatch`, so the
 implementation (backend) can be switched without touching the modules:
 ``layer.backend = "reference"`` for one layer, or
@@ -27,7 +27,7 @@ from torch import nn
 from fluctinit.errors import Integer, OneOf, ParameterError, check
 
 from . import lif
-from .lif import DaleParams, NeuronParams, ReadoutParams
+from .neuron import DaleParams, NeuronParams, ReadoutParams
 from .surrogate import SuperSpike
 
 __all__ = [
@@ -55,21 +55,15 @@ class LayerOutput:
         spikes: output spikes (the excitatory population for Dale layers), ``(batch, time, *neurons)``.
         membrane: membrane potentials of the same neurons, same shape.
         spikes_inh, membrane_inh: the inhibitory population of a Dale layer, else None.
-        counts: spike counts ``sum_n S[n]`` of ``spikes``, ``(batch, *neurons)``, when the
-            backend computes them in its time loop (the fused core's dense layers), else None;
-            differentiable.  Activity regularizers use them instead of summing ``spikes``.
-        grad_abs_sum: with ``counts``, a float64 ``(1,)`` tensor to which the backward pass
-            adds ``sum |dL/dS|`` over all entries -- the total gradient of the spikes, which
-            ``spikes``' own gradient then no longer shows (part of it bypasses ``spikes``);
-            else None.
+
+    :func:`fluctinit.sim.spike_counts` counts ``spikes`` (reusing the fast core's count where it
+    made one); every gradient of the loss with respect to the spikes flows through ``spikes``.
     """
 
     spikes: torch.Tensor
     membrane: torch.Tensor
     spikes_inh: torch.Tensor | None = None
     membrane_inh: torch.Tensor | None = None
-    counts: torch.Tensor | None = None
-    grad_abs_sum: torch.Tensor | None = None
 
 
 def _kaiming(w: torch.Tensor, generator: torch.Generator | None, folded: bool = False) -> None:
@@ -195,12 +189,7 @@ class LIFDense(_Layer):
 
     def forward(self, x: torch.Tensor) -> LayerOutput:
         """``x`` ``(batch, time, n_in)`` or spike events (``SpikeEvents``)."""
-        op = self._op("lif_dense")
-        if getattr(op, "returns_extras", False):
-            s, u, ex = op(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate,
-                          extras=True)
-            return LayerOutput(s, u, counts=ex.counts, grad_abs_sum=ex.grad_abs_sum)
-        s, u = op(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate)
+        s, u = self._op("lif_dense")(x, self.weight, self.rec_weight, params=self.params, surrogate=self.surrogate)
         return LayerOutput(s, u)
 
     def extra_repr(self) -> str:

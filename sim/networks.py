@@ -23,6 +23,7 @@ from torch import nn
 
 from fluctinit.errors import Interval, ParameterError, check
 
+from .events import SpikeEvents
 from .layers import DaleConv2d, DaleDense, LayerOutput, LIFConv2d, LIFDense, Readout, _DaleBase
 
 __all__ = ["Network", "NetworkOutput"]
@@ -156,8 +157,6 @@ class Network(nn.Module):
                 layer.apply_constraints_()
 
     def forward(self, x: torch.Tensor) -> NetworkOutput:
-        from ._fused_events import SpikeEvents
-
         if isinstance(x, SpikeEvents):
             # events (e.g. from a data loader; logical shape (time, batch, n_in)) reach a first
             # dense layer as they are; anything else gets the dense tensor

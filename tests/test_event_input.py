@@ -1,6 +1,6 @@
 """Spike events from a data loader flow through the simulator: same values and gradients as
-the dense batch, on every backend and for every first-layer type (issue 5: events from the
-loader reach the fast core's event-input scan without a dense tensor)."""
+the dense batch, on every backend and for every first-layer type (events from the loader
+reach the fast core's event-input scan without a dense tensor)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import torch
 
 from fluctinit.datasets import SpikeDataset
 from fluctinit.sim import DaleDense, LIFConv1d, LIFDense, Network, use_backend
-from fluctinit.sim._fused_events import SpikeEvents
+from fluctinit.sim import gradient_probe
+from fluctinit.sim._core import compiled
+from fluctinit.sim.activity import stored_counts
+from fluctinit.sim.events import SpikeEvents
 from fluctinit.errors import ParameterError
 
 DT = torch.float64
@@ -71,7 +74,8 @@ def test_network_on_events_equals_network_on_dense(backend, first):
         out_e = net(ev)
     with use_backend("reference"):
         out_r = net(x)
-    assert (out_e.layers[0].counts is not None) == (backend == "fused" and first != "dale")
+    # the fast core's compiled scan counts the spikes in its time loop (Dale: per population)
+    assert (stored_counts(out_e.layers[0].spikes) is not None) == (backend == "fused" and compiled.AVAILABLE)
     torch.testing.assert_close(out_e.output, out_d.output, rtol=0, atol=1e-12)
     torch.testing.assert_close(out_e.output, out_r.output, rtol=0, atol=1e-12)
     s = out_d.layers[0].spikes
@@ -101,54 +105,47 @@ def test_events_reach_a_conv_first_layer_as_a_dense_tensor():
 
 
 @pytest.mark.parametrize("events", [True, False])
-def test_counts_output_gives_the_same_regularized_gradients_and_recording(events):
-    """Regularizers on the layer's own spike counts (computed in the fused scan, gradient into
-    its backward) equal regularizers on ``S.sum(time)``: loss, weight gradients, and the
-    recorded surrogate-gradient magnitude of ``S``."""
-    from fluctinit.training.losses import (
-        homeostatic_from_counts,
-        max_over_time_cross_entropy,
-        spike_counts,
-        upper_bound_from_counts,
-    )
+def test_counts_from_the_scan_give_the_same_regularized_gradients_and_recording(events):
+    """Regularizers on the counts the fast core made in its time loop (``spike_counts``) equal
+    regularizers on ``S.sum(time)``: loss, weight gradients, and the recorded
+    surrogate-gradient magnitude of ``S``; and both equal the reference backend's."""
+    from fluctinit.training.losses import homeostatic_from_counts, max_over_time_cross_entropy, upper_bound_from_counts
     from fluctinit.training.recording import GradientRecorder
+    from fluctinit.sim import spike_counts
 
     ds = _dataset(n=6, seed=6)
     (x, y), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT))
     (eb, _), = list(ds.batches(6, 2e-3, shuffle=False, dtype=DT, form="events"))
-    xin = SpikeEvents.from_event_batch(eb) if events else x
     net = _net("dense")
     results = []
-    for use_counts in (True, False):
-        with use_backend("fused"):
+    for backend, use_counts in (("fused", True), ("fused", False), ("reference", False)):
+        xin = SpikeEvents.from_event_batch(eb) if events and backend == "fused" else x
+        with use_backend(backend):
             out = net(xin)
         s = [rec.spikes for rec in out.layers]
-        given = [rec.counts for rec in out.layers]
-        # the first layer (data input, events or sparse dense) counts in its scan; the
-        # recurrent second layer does not (its counts are summed from S)
-        assert given[0] is not None and given[1] is None
-        torch.testing.assert_close(given[0], s[0].sum(dim=1), rtol=0, atol=0)
-        counts = [spike_counts(sp) if c is None or not use_counts else c for sp, c in zip(s, given)]
-        # with the counts route the recorder reads the layers' probes, else plain hooks on S
-        probes = [r.grad_abs_sum for r in out.layers] if use_counts else [None] * len(s)
-        rec = GradientRecorder(s + [out.output], probes=probes + [None])
+        if backend == "fused" and compiled.AVAILABLE:
+            for sp in s:  # both layers (the second recurrent) counted in their scans
+                torch.testing.assert_close(stored_counts(sp), sp.sum(dim=1), rtol=0, atol=0)
+        counts = [spike_counts(sp) if use_counts else sp.sum(dim=1) for sp in s]
+        rec = GradientRecorder(s + [out.output])
         sup, _ = max_over_time_cross_entropy(out.output, y)
         # bounds chosen so that both regularizers are active on some samples and neurons
         loss = sup + upper_bound_from_counts(counts, 0.5, 0.3) + homeostatic_from_counts(counts, 2.0, 0.2)
         grads = torch.autograd.grad(loss, list(net.parameters()))
         results.append((float(loss.detach()), grads, rec.magnitudes()))
-    (l1, g1, m1), (l2, g2, m2) = results
-    assert l1 == pytest.approx(l2, rel=1e-12)
-    for a, b in zip(g1, g2):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
-    assert m1 == pytest.approx(m2, rel=1e-9)
+    (l1, g1, m1) = results[0]
+    for l2, g2, m2 in results[1:]:
+        assert l1 == pytest.approx(l2, rel=1e-12)
+        for a, b in zip(g1, g2):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+        assert m1 == pytest.approx(m2, rel=1e-9)
     assert min(m1) > 0
 
 
 def test_recorded_gradient_magnitude_with_fused_readout_equals_reference():
-    """Single dense layer + readout, regularized through the layer's own spike counts (fused:
-    their gradient bypasses S); the recorder reads the layer's probe and records the same
-    mean |dL/dS| as the reference backend's plain hook."""
+    """Single dense layer + readout, regularized through the spike counts: on the fast core the
+    recorder reads the scan's gradient probe, on the reference a plain hook; the same mean
+    |dL/dS|."""
     from fluctinit.training.losses import max_over_time_cross_entropy, spike_counts, upper_bound_from_counts
     from fluctinit.training.recording import GradientRecorder
 
@@ -160,11 +157,10 @@ def test_recorded_gradient_magnitude_with_fused_readout_equals_reference():
     for backend, xin in (("reference", x), ("fused", SpikeEvents.from_event_batch(eb))):
         with use_backend(backend):
             out = net(xin)
-        rec_out = out.layers[0]
-        assert (rec_out.grad_abs_sum is not None) == (backend == "fused")
-        counts = [rec_out.counts if rec_out.counts is not None else spike_counts(rec_out.spikes)]
-        rec = GradientRecorder([rec_out.spikes, out.output], probes=[rec_out.grad_abs_sum, None])
-        loss = max_over_time_cross_entropy(out.output, y)[0] + upper_bound_from_counts(counts, 0.5, 0.3)
+        spikes = out.layers[0].spikes
+        assert (gradient_probe(spikes) is not None) == (backend == "fused" and compiled.AVAILABLE)
+        rec = GradientRecorder([spikes, out.output])
+        loss = max_over_time_cross_entropy(out.output, y)[0] + upper_bound_from_counts([spike_counts(spikes)], 0.5, 0.3)
         loss.backward()
         mags[backend] = rec.magnitudes()
     assert mags["fused"] == pytest.approx(mags["reference"], rel=1e-9)

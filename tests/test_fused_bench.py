@@ -61,7 +61,7 @@ def test_bench_bad_flags_exit_2(bench_cli, capsys, argv, flag):
 
 def test_bench_restores_denormal_flushing(bench_cli, capsys):
     """The bench flushes denormals for every path alike, and leaves the process as it found it."""
-    from fluctinit.sim.lif import _flushing
+    from fluctinit.sim.denormal import flushing as _flushing
 
     before = _flushing()
     assert bench_cli(["bench", "--shapes", "randman", "--batches", "1", "--batch-size", "1", "--no-peers", "--json"]) == 0

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from fluctinit.sim._fused import FUSED_CONSTRAINTS, SpikeEvents, fused_conv, fused_dale, fused_lif, fused_readout
-from fluctinit.sim._fused_events import choose_projection, project
-from fused_reference import reference_lif
-from fluctinit.errors import ParameterError
+from fluctinit.errors import Interval, ParameterError
+from fluctinit.sim import SuperSpike, dispatch
+from fluctinit.sim._core import compiled
+from fluctinit.sim._core.events import choose_projection, project
+from fluctinit.sim.events import SpikeEvents
+from fluctinit.sim.neuron import DaleParams, NeuronParams, ReadoutParams
+
+fused_lif = dispatch("lif_dense", "fused")
+reference_lif = dispatch("lif_dense", "reference")
 
 DT = torch.float64
 
@@ -147,7 +154,7 @@ def test_autograd_graph_size_independent_of_time():
         x = torch.rand(2, t_steps, 5)
         w = torch.randn(4, 5, requires_grad=True)
         v = torch.randn(4, 4, requires_grad=True)
-        s, u = fused_lif(x, w, v, projection="dense")
+        s, u = fused_lif(x, w, v)
         counts.append(_count_nodes(u))
     assert counts[0] == counts[1] <= 10
     x = torch.rand(2, 100, 5)
@@ -157,40 +164,47 @@ def test_autograd_graph_size_independent_of_time():
 
 # ---------------------------------------------------------------------- input checking
 
+# every parameter of the fast core arrives in a parameter record; each field out of range is
+# rejected, naming it, before the core runs
+_RECORDS = {"NeuronParams": NeuronParams, "DaleParams": DaleParams, "SuperSpike": SuperSpike}
+_FIELDS = [(rec, f.name) for rec, cls in _RECORDS.items() for f in dataclasses.fields(cls)
+           if f.type in ("float", float)]
 
-def _call_with(name, value):
+
+def _call_with(record, name, value):
     x = torch.zeros(2, 3, 4)
-    w = torch.zeros(5, 4)
-    kwargs = {name: value}
-    if name.endswith(("_exc", "_inh")):
-        ws = [torch.zeros(2, 4), torch.zeros(1, 4), torch.zeros(2, 2), torch.zeros(1, 2), torch.zeros(2, 1), torch.zeros(1, 1)]
-        return fused_dale(x, *ws, **kwargs)
-    return fused_lif(x, w, **kwargs)
+    if record == "DaleParams":
+        ws = [torch.zeros(2, 4), torch.zeros(1, 4), torch.zeros(2, 1), torch.zeros(1, 1)]
+        return dispatch("dale_dense", "fused")(x, *ws, params=DaleParams(**{name: value}))
+    if record == "SuperSpike":
+        return fused_lif(x, torch.zeros(5, 4), surrogate=SuperSpike(**{name: value}))
+    return fused_lif(x, torch.zeros(5, 4), params=NeuronParams(**{name: value}))
 
 
-@pytest.mark.parametrize("name", sorted(FUSED_CONSTRAINTS))
-def test_every_parameter_out_of_range_raises(name):
-    for bad in FUSED_CONSTRAINTS[name].sample_invalid():
+@pytest.mark.parametrize("record, name", _FIELDS)
+def test_every_parameter_out_of_range_raises(record, name):
+    for bad in Interval(0.0, None).sample_invalid():
         with pytest.raises(ParameterError) as err:
-            _call_with(name, bad)
+            _call_with(record, name, bad)
         assert f"`{name}` must be" in str(err.value)
         assert err.value.names == (name,)
 
 
 def test_wrong_shapes_name_the_tensor():
     x = torch.zeros(2, 3, 4)
-    with pytest.raises(ParameterError, match="`weight` must be"):
+    with pytest.raises(ParameterError, match="`x` must be"):
         fused_lif(x, torch.zeros(5, 3))
     with pytest.raises(ParameterError, match="`rec_weight` must be"):
         fused_lif(x, torch.zeros(5, 4), torch.zeros(5, 4))
     with pytest.raises(ParameterError, match="`x` must be"):
         fused_lif(torch.zeros(3, 4), torch.zeros(5, 4))
     with pytest.raises(ParameterError, match="`w_ri` must be"):
-        fused_dale(x, torch.zeros(2, 4), torch.zeros(1, 4), torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, 1), torch.zeros(1, 1))
+        dispatch("dale_dense", "fused")(x, torch.zeros(2, 4), torch.zeros(1, 4), torch.zeros(2, 1), torch.zeros(1, 1),
+                                        torch.zeros(2, 2), torch.zeros(2, 1))
     with pytest.raises(ParameterError, match="`rec_weight` must be"):
-        fused_conv(torch.zeros(2, 3, 1, 8), torch.zeros(2, 1, 3), torch.zeros(2, 2, 4))
-    with pytest.raises(ParameterError, match="`weight` must be"):
-        fused_readout(x, torch.zeros(3, 5))
+        dispatch("lif_conv", "fused")(torch.zeros(2, 3, 1, 8), torch.zeros(2, 1, 3), torch.zeros(2, 2, 4))
+    with pytest.raises(ParameterError, match="`weights\\[0\\]` must be"):
+        dispatch("readout", "fused")([x], [torch.zeros(3, 5)], params=ReadoutParams(tau_out=0.1))
 
 
 def test_zero_input_gives_silence():
@@ -205,7 +219,7 @@ def test_single_input_spike_matches_discrete_psp_kernel():
     t_steps = 30
     x = torch.zeros(1, t_steps, 1, dtype=DT)
     x[0, 0, 0] = 1.0
-    _, u = fused_lif(x, torch.ones(1, 1, dtype=DT), theta=1e9)
+    _, u = fused_lif(x, torch.ones(1, 1, dtype=DT), params=NeuronParams(theta=1e9))
     lm, ls = torch.exp(torch.tensor(-0.1, dtype=DT)), torch.exp(torch.tensor(-0.2, dtype=DT))
     k = torch.zeros(t_steps, dtype=DT)
     for n in range(2, t_steps):
@@ -218,7 +232,9 @@ def test_single_input_spike_matches_discrete_psp_kernel():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu():
+def test_cuda_matches_cpu(monkeypatch):
+    from fluctinit.sim import _core
+
     g = _gen(5)
     x = (torch.rand(3, 30, 16, generator=g, dtype=DT) < 0.2).to(DT)
     w = 0.9 * torch.randn(9, 16, generator=g, dtype=DT) + 0.3
@@ -228,8 +244,10 @@ def test_cuda_matches_cpu():
     for dev in ("cpu", "cuda"):
         ws = [t.to(dev).requires_grad_() for t in (w, v, wo)]
         for proj in ("dense", "sparse"):
-            s, u = fused_lif(x.to(dev), ws[0], ws[1], projection=proj)
-            y = fused_readout(s, ws[2], projection=proj)
+            with monkeypatch.context() as m:
+                m.setitem(_core._PROJECTION, "mode", proj)
+                s, u = fused_lif(x.to(dev), ws[0], ws[1])
+                y = dispatch("readout", "fused")([s], [ws[2]], params=ReadoutParams(tau_out=0.7))
             grads = torch.autograd.grad((y**2).sum() + u.sum(), ws)
             outs[dev, proj] = [t.cpu() for t in (s, u, y, *grads)]
     for proj in ("dense", "sparse"):
@@ -261,17 +279,14 @@ def test_long_silence_leaves_no_denormal_states():
     would hold denormals (and run many times slower on CPU).  The compiled kernels flush
     themselves; the torch-op loop relies on sim's scoped ``set_flush_denormal`` instead.
     """
-    from fluctinit.sim import _fused_cpu
-    from fluctinit.sim._fused import fused_lif
-
-    if not _fused_cpu.AVAILABLE:
+    if not compiled.AVAILABLE:
         pytest.skip("compiled kernels unavailable")
 
     torch.manual_seed(0)
     x = torch.zeros(4, 1600, 8)
     x[:, :20] = (torch.rand(4, 20, 8) < 0.3).float()
     w = torch.rand(5, 8) * 0.4
-    s, u = fused_lif(x, w, tau_mem=20e-3, tau_syn=10e-3, dt=2e-3)
+    s, u = fused_lif(x, w, params=NeuronParams(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3))
     tiny = torch.finfo(torch.float32).tiny
     a = u.abs()
     assert bool((a[:, 25] > 0).any()), "the burst must drive the membrane"

@@ -19,7 +19,7 @@ from fluctinit.sim import (
     init_network_,
     use_backend,
 )
-from fluctinit.sim.lif import DaleParams, NeuronParams, ReadoutParams
+from fluctinit.sim.neuron import DaleParams, NeuronParams, ReadoutParams
 
 pytestmark = pytest.mark.skipif("fused" not in available_backends(), reason="fused core not installed")
 

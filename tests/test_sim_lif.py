@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from fluctinit.sim import lif
-from fluctinit.sim.lif import DaleParams, NeuronParams, ReadoutParams
+from fluctinit.sim import denormal, lif
+from fluctinit.sim.neuron import DaleParams, NeuronParams, ReadoutParams
 from fluctinit.errors import ParameterError
 
 DT = 2e-3
@@ -213,31 +213,31 @@ def test_denormals_are_flushed_only_while_the_simulator_runs():
     seen = []
 
     def probe(x, w):
-        seen.append(("forward", lif._flushing()))
+        seen.append(("forward", denormal.flushing()))
         y = x * w
-        y.register_hook(lambda g: seen.append(("backward", lif._flushing())))
+        y.register_hook(lambda g: seen.append(("backward", denormal.flushing())))
         return y * 2
 
-    scoped = lif._denormal_scope(probe)
+    scoped = denormal.denormal_scope(probe)
     w = torch.ones(3, requires_grad=True)
-    assert not lif._flushing()
+    assert not denormal.flushing()
     out = scoped(torch.ones(3), w)
-    assert not lif._flushing()  # restored after the forward pass
+    assert not denormal.flushing()  # restored after the forward pass
     out.sum().backward()
-    assert not lif._flushing()  # and after the backward pass
+    assert not denormal.flushing()  # and after the backward pass
     assert w.grad.tolist() == [2.0, 2.0, 2.0]
-    if lif.set_flush_denormal(True):
+    if denormal.set_flush_denormal(True):
         assert seen == [("forward", True), ("backward", True)]
     # opt out: nothing is flushed
     seen.clear()
     try:
-        lif.set_flush_denormal(False)
+        denormal.set_flush_denormal(False)
         scoped(torch.ones(3), w).sum().backward()
         assert seen == [("forward", False), ("backward", False)]
     finally:
-        lif.set_flush_denormal(True)
+        denormal.set_flush_denormal(True)
     with pytest.raises(ParameterError, match="`enabled`"):
-        lif.set_flush_denormal("yes")
+        denormal.set_flush_denormal("yes")
 
 
 def test_layers_leave_the_process_wide_setting_alone():
@@ -247,7 +247,7 @@ def test_layers_leave_the_process_wide_setting_alone():
     s, u = lif.lif_dense(torch.ones(2, 5, 3), w, torch.zeros(4, 4, requires_grad=True))
     assert (tiny * 1.0).item() > 0.0
     (s.sum() + u.sum()).backward()
-    assert (tiny * 1.0).item() > 0.0 and not lif._flushing()
+    assert (tiny * 1.0).item() > 0.0 and not denormal.flushing()
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,7 @@ def test_surrogate_choice_reaches_every_layer():
         assert all(layer.surrogate.rescaled is rescaled for layer in model.network.hidden)
         assert all(layer.surrogate.beta == 20.0 for layer in model.network.hidden)
     enc = build_model(load_experiment("cifar10-conv2"), surrogate="rescaled").encoder
-    assert enc.surrogate == "rescaled"
+    assert enc.surrogate.rescaled is True and enc.surrogate.beta == 20.0
 
 
 @pytest.mark.parametrize("method", ["fluctuation", "kaiming"])

@@ -3,7 +3,7 @@
 Used by ``fluctinit bench`` (:mod:`fluctinit.cli.bench`) and benchmarks/bench_core.py.  On the same inputs and initial weights, one training step (forward, BPTT, Adam) is timed for
 
 * ``plain``: the reference autograd loop (``fluctinit.sim`` backend ``"reference"``);
-* ``fused``: the fast core (``fluctinit.sim._fused``), input spikes given as prepared
+* ``fused``: the fast core (``fluctinit.sim._core``, backend ``"fused"``), input spikes given as prepared
   :class:`SpikeEvents` (data sets such as SHD are stored as events; building them is reported
   separately as ``convert_s``), and ``fused_dense_input_s`` with the dense tensor as input;
 * ``floor``: the two dense input products alone (``x W^T`` and its weight gradient
@@ -90,20 +90,23 @@ def _params(prob):
 # ---------------------------------------------------------------------------- the paths
 
 
-def make_plain(prob):
+def _make_sim(prob, backend: str, events: bool):
+    """A training step of fluctinit's simulator on ``backend`` ("reference" or "fused"); with
+    ``events`` the input is prepared spike events (built once, outside the step)."""
     import torch
 
-    from fluctinit.sim.lif import NeuronParams, ReadoutParams, dispatch
+    from fluctinit.sim import NeuronParams, ReadoutParams, SpikeEvents, dispatch
 
     ps = _params(prob)
     opt = torch.optim.Adam(ps.values(), lr=1e-3)
-    lif, ro = dispatch("lif_dense", "reference"), dispatch("readout", "reference")
+    lif, ro = dispatch("lif_dense", backend), dispatch("readout", backend)
     npar, rpar = NeuronParams(tau_mem=TAU_MEM, tau_syn=TAU_SYN, dt=DT), ReadoutParams(tau_out=prob["tau_out"], dt=DT)
     x, labels = prob["x"], prob["labels"]
+    inp = SpikeEvents.from_dense(x, time_major=False).prepare(prob["n_hidden"]) if events else x
 
     def step():
         opt.zero_grad(set_to_none=True)
-        s, _ = lif(x, ps["w"], ps.get("v"), params=npar)
+        s, _ = lif(inp, ps["w"], ps.get("v"), params=npar)
         loss = _loss(ro([s], [ps["wo"]], params=rpar), labels)
         loss.backward()
         opt.step()
@@ -112,25 +115,14 @@ def make_plain(prob):
     return step
 
 
+def make_plain(prob):
+    """The reference loop (dense input)."""
+    return _make_sim(prob, "reference", events=False)
+
+
 def make_fused(prob, *, events=True):
-    import torch
-
-    from fluctinit.sim._fused import SpikeEvents, fused_lif, fused_readout
-
-    ps = _params(prob)
-    opt = torch.optim.Adam(ps.values(), lr=1e-3)
-    x, labels = prob["x"], prob["labels"]
-    inp = SpikeEvents.from_dense(x, time_major=False).prepare(prob["n_hidden"]) if events else x
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        s, _ = fused_lif(inp, ps["w"], ps.get("v"), tau_mem=TAU_MEM, tau_syn=TAU_SYN, dt=DT)
-        loss = _loss(fused_readout(s, ps["wo"], tau_mem=prob["tau_out"], tau_syn=TAU_SYN, dt=DT), labels)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
-
-    return step
+    """The fast core, input as prepared events (``events``) or the dense tensor."""
+    return _make_sim(prob, "fused", events)
 
 
 def make_floor(prob):
@@ -348,7 +340,7 @@ def bench_shape(name: str, *, batches: int = 5, batch: int | None = None, device
     """Measure every path on one shape; returns the JSON record for it."""
     import torch
 
-    from fluctinit.sim.lif import _flushing
+    from fluctinit.sim.denormal import flushing as _flushing
 
     was_flushing = _flushing()
     torch.set_flush_denormal(True)  # every path alike (the issue's "denormals flushed")
@@ -364,7 +356,7 @@ def _bench_shape(name, *, batches, batch, device, seed, peers, log) -> dict:
 
     prob = make_problem(name, batch=batch, device=device, seed=seed)
     t0 = time.perf_counter()
-    from fluctinit.sim._fused import SpikeEvents
+    from fluctinit.sim import SpikeEvents
 
     SpikeEvents.from_dense(prob["x"], time_major=False).prepare(prob["n_hidden"])
     convert_s = time.perf_counter() - t0
@@ -428,9 +420,9 @@ def _memory_kept() -> bool:
 
 
 def _kernels() -> bool:
-    from fluctinit.sim import _fused_cpu
+    from fluctinit.sim._core import compiled
 
-    return bool(_fused_cpu.AVAILABLE)
+    return bool(compiled.AVAILABLE)
 
 
 def format_table(results: dict) -> str:

@@ -81,17 +81,14 @@ class ModelOutput:
             (each hidden layer's output spikes, then the readout membrane).
         encoder_spikes: the CIFAR-10 encoder's spikes, or None.
         layer_counts: per hidden layer, the spike counts ``(batch, M)`` of ``layer_spikes``
-            when the simulator computed them in its time loop (fused core), else None.
-        layer_probes: per hidden layer, ``LayerOutput.grad_abs_sum`` (the total ``sum |dL/dS|``
-            written by the backward pass) or None.
+            (:func:`fluctinit.training.losses.spike_counts`).
     """
 
     readout: torch.Tensor
     layer_spikes: list[torch.Tensor]
     outputs: list[torch.Tensor]
     encoder_spikes: torch.Tensor | None = None
-    layer_counts: list[torch.Tensor | None] | None = None
-    layer_probes: list[torch.Tensor | None] | None = None
+    layer_counts: list[torch.Tensor] | None = None
 
 
 class SNNModel(torch.nn.Module):
@@ -115,18 +112,16 @@ class SNNModel(torch.nn.Module):
         if tuple(x.shape[2:]) != shape and x.dim() >= 3 and math.prod(x.shape[2:]) == math.prod(shape):
             x = x.reshape(*x.shape[:2], *shape)  # e.g. SHD (batch, time, 700) -> (batch, time, 1, 700)
         out = self.network(x)
-        layer_spikes, layer_counts, layer_probes = [], [], []
+        layer_spikes, layer_counts = [], []
         for rec in out.layers:
-            s = rec.spikes.flatten(2)
-            c = getattr(rec, "counts", None)
-            if getattr(rec, "spikes_inh", None) is not None:
+            s, c = rec.spikes.flatten(2), spike_counts(rec.spikes)
+            if rec.spikes_inh is not None:
                 s = torch.cat([s, rec.spikes_inh.flatten(2)], dim=2)
-                c = None
+                c = torch.cat([c, spike_counts(rec.spikes_inh)], dim=1)
             layer_spikes.append(s)
-            layer_counts.append(None if c is None else c.flatten(1))
-            layer_probes.append(getattr(rec, "grad_abs_sum", None))
+            layer_counts.append(c)
         outputs = [rec.spikes for rec in out.layers] + [out.output]
-        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts, layer_probes)
+        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts)
 
     @torch.no_grad()
     def apply_constraints_(self) -> None:
@@ -186,8 +181,8 @@ def build_model(
             e = net["encoder"]
             encoder = SensoryEncoder(
                 in_ch, e["fan_out"], _exp.n_steps(config), dt=dt, tau_mem=e.get("tau_mem", 0.02),
-                tau_syn=e.get("tau_syn", 0.01), theta=e.get("theta", 1.0), surrogate=sur_name,
-                beta=tr.get("beta", 20.0), dtype=dtype, device=device,
+                tau_syn=e.get("tau_syn", 0.01), theta=e.get("theta", 1.0), surrogate=sur, dtype=dtype,
+                device=device,
             )
             in_ch = encoder.out_channels
         spatial = (net["n_in"],) if kind == "conv1d" else tuple(net["n_in"])
@@ -270,7 +265,7 @@ class TensorSplit:
 class _SpikeSplit:
     """Adapter: a sim ``SpikeDataset`` (event form) binned at dt, ``n_steps`` fixed.
 
-    ``events=True``: batches are :class:`~fluctinit.sim._fused_events.SpikeEvents` (binned
+    ``events=True``: batches are :class:`~fluctinit.sim.events.SpikeEvents` (binned
     events, never a dense tensor), which a network with a dense first layer feeds straight to
     the fast core's event-input scan (SHD: a dense batch would be 400 x 350 x 700 floats).
     """
@@ -284,7 +279,7 @@ class _SpikeSplit:
 
     def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None):
         if self.events:
-            from fluctinit.sim._fused_events import SpikeEvents
+            from fluctinit.sim.events import SpikeEvents
 
             for eb, y in self.ds.batches(
                 batch_size, self.dt, shuffle=shuffle, generator=generator, n_steps=self.n_steps,
@@ -599,13 +594,10 @@ def train_experiment(
         )
         for x, y in bar:
             out_ = model(x)
-            # spike counts feed both regularizers and the rates: from the simulator's time loop
-            # when it computed them (their gradient then enters its backward pass directly),
-            # else one sum over each spike tensor
-            given = out_.layer_counts or [None] * len(out_.layer_spikes)
-            counts = [spike_counts(s) if c is None else c for s, c in zip(out_.layer_spikes, given)]
-            probes = out_.layer_probes or [None] * len(out_.layer_spikes)
-            rec = GradientRecorder(out_.outputs, probes=probes + [None])
+            # spike counts feed both regularizers and the rates (the fast core counted them in
+            # its time loop; their gradient reaches the spikes)
+            counts = out_.layer_counts
+            rec = GradientRecorder(out_.outputs)
             sup, scores = max_over_time_cross_entropy(out_.readout, y)
             l_ub = upper_bound_from_counts(counts, v_upper, tr["lambda_upper"])
             l_hp = homeostatic_from_counts(counts, tr["v_lower"], tr["lambda_lower"])

@@ -127,7 +127,8 @@ def max_over_time_cross_entropy(
 
 
 def spike_counts(spikes: torch.Tensor) -> torch.Tensor:
-    """Per-neuron spike counts ``zeta_i = sum_n S_i[n]``, shape ``(batch, M)``.
+    """Per-neuron spike counts ``zeta_i = sum_n S_i[n]``, shape ``(batch, M)``
+    (:func:`fluctinit.sim.spike_counts`, flattened: it reuses the fast core's count).
 
     Args:
         spikes: ``(batch, time, *neuron_dims)``.
@@ -135,8 +136,10 @@ def spike_counts(spikes: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(batch, M)`` with ``M = prod(neuron_dims)`` (features x positions for conv layers).
     """
+    from fluctinit.sim import spike_counts as counts_of
+
     _check_tensor("spikes", spikes, 3)
-    return spikes.sum(dim=1).flatten(1)
+    return counts_of(spikes).flatten(1)
 
 
 def v_upper_for_rate(duration: float, rate: float = 10.0) -> float:

@@ -63,33 +63,28 @@ class GradientRecorder:
         loss.backward()
         rec.magnitudes()   # [mean |dL/dS^(1)|, ..., mean |dL/dU^(out)|]
 
-    Tensors that do not require grad (e.g. a frozen layer) give ``0.0``.
+    Where the simulator keeps a gradient probe for a tensor (:func:`fluctinit.sim.gradient_probe`:
+    the fast core's compiled scan sums ``|dL/dS|`` in its backward pass), the magnitude is read
+    from it; other tensors get a hook.  Tensors that do not require grad (e.g. a frozen layer)
+    give ``0.0``.
     """
 
-    def __init__(self, tensors: Iterable[torch.Tensor], probes: Iterable[torch.Tensor | None] | None = None):
+    def __init__(self, tensors: Iterable[torch.Tensor]):
+        from fluctinit.sim import gradient_probe
+
         tensors = list(tensors)
-        probes = list(probes) if probes is not None else [None] * len(tensors)
-        if len(probes) != len(tensors):
-            raise ParameterError(
-                f"`probes` must have one entry per tensor ({len(tensors)}); got {len(probes)}",
-                ["probes"], [len(probes)],
-            )
         grads: list[torch.Tensor | None] = [None] * len(tensors)
-        self._grads, self._probes = grads, probes
+        self._grads = grads
+        self._probes = [gradient_probe(t) for t in tensors]
         self._numels = [t.numel() for t in tensors]
-        for i, (t, probe) in enumerate(zip(tensors, probes)):
+        for i, (t, probe) in enumerate(zip(tensors, self._probes)):
             if t.requires_grad and probe is None:
                 t.register_hook(_store(grads, i))
         # No reference from here (or from the hooks) back to the tensors: a tensor -> hook ->
         # tensor cycle runs through C++ and is never collected, leaking one graph per batch.
 
     def magnitudes(self) -> list[float]:
-        """Mean absolute gradient per recorded tensor (0.0 where none flowed).
-
-        A tensor given with a probe (``LayerOutput.grad_abs_sum``: the simulator's backward
-        pass added ``sum |dL/dS|`` over every route to it -- part of the spikes' gradient,
-        that of their counts, bypasses ``S`` itself) is measured by the probe.
-        """
+        """Mean absolute gradient per recorded tensor (0.0 where none flowed)."""
         out = []
         for g, probe, n in zip(self._grads, self._probes, self._numels):
             if probe is not None:

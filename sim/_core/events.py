@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .events import SpikeEvents
+from ..events import SpikeEvents
 
 __all__ = ["choose_projection", "project", "PROJECTION_MODES"]
 
