@@ -32,6 +32,11 @@ __all__ = ["run", "PROJECTION_MODES", "EVENT_INPUT_MAX_DENSITY", "ScanExtras"]
 # compiled kernel) beats a dense product plus the stored current; measured on the 2-core machine
 # (benchmarks/bench_core.py): Randman (1 %) and SHD (3 %) inputs are far below it.
 EVENT_INPUT_MAX_DENSITY = 0.1
+# A dense tensor is turned into events (one scan of it) only for layers at least this wide:
+# the scan costs about as much as a dense product with ~200 outputs.  Measured at 2 % input
+# density, free membrane, 2 cores: 10 and 20 outputs (a readout) 6x and 4x slower through
+# events, 128 outputs even (SHD) to 1.2x faster (Randman), 512 outputs 2.5x faster.
+EVENT_INPUT_MIN_WIDTH = 64
 
 #: how dense inputs are projected: "auto" (by measured density), "dense" or "sparse"
 _PROJECTION = {"mode": "auto"}
@@ -43,7 +48,8 @@ def _time_major(x: Tensor) -> Tensor:
 
 def _event_input(spec: LayerSpec):
     """``(EventInput, weight)`` when the event-input scan applies: one current, no recurrence,
-    one dense input that needs no gradient, compiled CPU kernels, density up to
+    one input that needs no gradient (events, or a dense tensor for a layer of at least
+    :data:`EVENT_INPUT_MIN_WIDTH` neurons), compiled CPU kernels, density up to
     :data:`EVENT_INPUT_MAX_DENSITY` (``"auto"``); else None."""
     mode = _PROJECTION["mode"]
     if len(spec.components) != 1 or mode == "dense" or isinstance(spec.lambda_mem, tuple):
@@ -60,7 +66,7 @@ def _event_input(spec: LayerSpec):
         if mode == "auto" and x.density > EVENT_INPUT_MAX_DENSITY:
             return None
         return _cpu.EventInput.from_events(x), weight
-    if x.requires_grad or x.device.type != "cpu" or x.dim() != 3:
+    if x.requires_grad or x.device.type != "cpu" or x.dim() != 3 or weight.shape[0] < EVENT_INPUT_MIN_WIDTH:
         return None
     if mode == "auto" and float(torch.count_nonzero(x)) / max(1, x.numel()) > EVENT_INPUT_MAX_DENSITY:
         return None

@@ -219,10 +219,11 @@ if AVAILABLE:
         return r
 
     @njit(**_opts)
-    def _events_bwd(a_u, a_i, u, gs, has_gs, gu, has_gu, dwt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m,
+    def _events_bwd(a_u, a_i, u, gs, gs_t, gu, gu_t, dwt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m,
                     lam_s, theta, spiking, q0, q1, tiny, b0, b1):
         # a_u, a_i: (B, N) adjoint states (zero at the start); dwt: (n_in, N) this thread's
-        # weight-gradient accumulator (transposed: row = input unit); returns sum |g_S|
+        # weight-gradient accumulator (transposed: row = input unit); gs, gu: g_S, g_U (T, B, N),
+        # or one zero step (1, B, N) with time stride gs_t, gu_t = 0; returns sum |g_S|
         T, N = u.shape[0], u.shape[2]
         one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
         th, tn = u.dtype.type(theta), u.dtype.type(tiny)
@@ -231,8 +232,7 @@ if AVAILABLE:
         for n in range(T - 1, -1, -1):
             for b in range(b0, b1):
                 un, ai, au = u[n, b], a_i[b], a_u[b]
-                gsn = gs[n * has_gs, b * has_gs]
-                gun = gu[n * has_gu, b * has_gu]
+                gsn, gun = gs[n * gs_t, b], gu[n * gu_t, b]
                 r = n * rs_n + b * rs_b
                 for e in range(ptr[r], ptr[r + 1]):  # dW += x_e dJ[n], dJ[n] = a_I[n+1]
                     g = dwt[cols[e]]
@@ -240,11 +240,10 @@ if AVAILABLE:
                     for i in range(N):
                         g[i] += xv * ai[i]
                 for i in range(N):
-                    ds = gsn[i * has_gs]
-                    m, a = _adjoint(au[i], un[i], ds, gun[i * has_gu], lam_m[i], th, spiking, r0, r1, zero)
+                    m, a = _adjoint(au[i], un[i], gsn[i], gun[i], lam_m[i], th, spiking, r0, r1, zero)
                     ai[i] = _flush(_current_adj(ai[i], m, lam_s[i], lam_m[i], one), tn, zero)
                     au[i] = _flush(a, tn, zero)
-                if has_gs:
+                if gs_t:
                     acc += _row_abs_sum(gsn)
         return acc
 
@@ -422,8 +421,9 @@ def events_backward(inp: EventInput, weight: Tensor, u: Tensor, g_s, g_u, lam_m,
     T, B, N = u.shape
     n_in = weight.shape[1]
     un = _np(u)
-    gs = _dummy(un, 3) if g_s is None else _contig(g_s)
-    gu = _dummy(un, 3) if g_u is None else _contig(g_u)
+    zeros = np.zeros((1, B, N), dtype=un.dtype)  # an absent gradient: one zero step
+    gs = zeros if g_s is None else _contig(g_s)
+    gu = zeros if g_u is None else _contig(g_u)
     a_u = np.zeros((B, N), dtype=un.dtype)
     a_i = np.zeros((B, N), dtype=un.dtype)
     ranges = _chunks(B, u.numel())

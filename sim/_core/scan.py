@@ -71,14 +71,45 @@ class _Config:
         return 1.0 / math.sqrt(c), self.beta / math.sqrt(c)
 
 
+# Without recurrence the neurons are independent: narrow layers (a readout of 10-20 units) run
+# as one long row of batch * neurons instead of many short ones (per-row overhead dominates).
+_FLAT_BELOW = 64
+
+
+def _flat(cfg: _Config, w_of: dict, N: int) -> bool:
+    return not w_of and N < _FLAT_BELOW
+
+
+def _rows(t: Tensor | None, flat: bool) -> Tensor | None:
+    """``(T, B, N)`` (or ``(B, N)``) as one row ``(T, 1, B*N)`` (``(1, B*N)``) when ``flat``."""
+    if t is None or not flat:
+        return t
+    return t.reshape(t.shape[0], 1, -1) if t.dim() == 3 else t.reshape(1, -1)
+
+
+def _tiled(lam, B: int, N: int, flat: bool):
+    """A per-neuron decay repeated over the batch for the flat layout."""
+    if flat and isinstance(lam, Tensor):
+        return lam.reshape(-1).expand(N).repeat(B)
+    return lam
+
+
+def _scan_for(cfg: _Config, u_all, s_all, counts, flat: bool) -> _cpu.Scan:
+    T, B, N = u_all.shape
+    lam_m = _tiled(cfg.lambda_mem, B, N, flat)
+    lam_s = [_tiled(x, B, N, flat) for x in cfg.lambdas_syn]
+    return _cpu.Scan(_rows(u_all, flat), _rows(s_all, flat), _rows(counts, flat), lam_m, lam_s,
+                     list(cfg.has_input), cfg.theta, cfg.spiking)
+
+
 def _forward_compiled(cfg: _Config, u_all, s_all, j_of: dict, w_of: dict) -> None:
     T, B, N = u_all.shape
     K = len(cfg.lambdas_syn)
-    currents = torch.zeros((K, B, N), dtype=u_all.dtype)
+    flat = _flat(cfg, w_of, N)
+    currents = torch.zeros((K, 1, B * N) if flat else (K, B, N), dtype=u_all.dtype)
     counts = torch.zeros((B, N), dtype=u_all.dtype) if cfg.spiking else None
-    scan = _cpu.Scan(u_all, s_all, counts, cfg.lambda_mem, list(cfg.lambdas_syn), list(cfg.has_input),
-                     cfg.theta, cfg.spiking)
-    scan.bind_forward(currents, [j_of.get(k) for k in range(K)])
+    scan = _scan_for(cfg, u_all, s_all, counts, flat)
+    scan.bind_forward(currents, [_rows(j_of.get(k), flat) for k in range(K)])
     cfg.extras.counts = counts
     if not w_of:
         scan.forward(0, T, threaded=True)
@@ -109,11 +140,12 @@ def _forward_torch(cfg: _Config, u_all, s_all, j_of: dict, w_of: dict) -> None:
 
 def _backward_compiled(cfg: _Config, u_all, g_s, g_u, d_j: list, w_of: dict) -> float:
     T, B, N = u_all.shape
-    a_u = torch.zeros((B, N), dtype=u_all.dtype)
-    scan = _cpu.Scan(u_all, None, None, cfg.lambda_mem, list(cfg.lambdas_syn), list(cfg.has_input), cfg.theta,
-                     cfg.spiking)
+    flat = _flat(cfg, w_of, N)
+    a_u = torch.zeros((1, B * N) if flat else (B, N), dtype=u_all.dtype)
+    scan = _scan_for(cfg, u_all, None, None, flat)
     if not w_of:
-        scan.bind_backward(a_u, g_s, g_u, d_j, *cfg.q_params())
+        g_s, g_u = (None if g is None else _rows(g.contiguous(), flat) for g in (g_s, g_u))
+        scan.bind_backward(a_u, g_s, g_u, [_rows(dj, flat) for dj in d_j], *cfg.q_params())
         return scan.backward(T, 0, threaded=True)
     ds = torch.empty((1, B, N), dtype=u_all.dtype)
     scan.bind_backward(a_u, ds, g_u, d_j, *cfg.q_params())
