@@ -24,7 +24,8 @@ import train_experiment``; the modules are the implementation):
   :func:`save_checkpoint`, :func:`restore_checkpoint_`, :func:`atomic_torch_save`;
 * loop -- the training loop: :func:`train_experiment`, :func:`evaluate`,
   :func:`check_device`, ``TRAIN_CONSTRAINTS``;
-* runs -- a run's file names: :func:`run_name`;
+* runs -- a run's file names and the summary over seeds: :func:`run_name`,
+  :func:`summary_name`, :func:`summarize_seeds`, :func:`write_seed_summary`;
 * bench -- the training-step benchmark: :func:`bench_shape`, :func:`format_table`,
   :func:`available_peers`.
 
@@ -62,7 +63,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{n: ("checkpoint", n) for n in ("Progress", "atomic_torch_save", "save_checkpoint", "restore_checkpoint_")},
     **{n: ("loop", n) for n in ("train_experiment", "evaluate", "check_device")},
     "TRAIN_CONSTRAINTS": ("loop", "CONSTRAINTS"),
-    "run_name": ("runs", "run_name"),
+    **{n: ("runs", n) for n in ("run_name", "summary_name", "summarize_seeds", "write_seed_summary")},
     **{n: ("bench", n) for n in ("bench_shape", "format_table", "available_peers")},
 }
 
