@@ -156,9 +156,10 @@ def train_experiment(
         steps = _train_epoch_(model, optimizer, data.train, generator, schedule, epoch, progress=progress)
         valid = evaluate(model, data.valid, schedule.batch_size)
         state.elapsed_s += time.perf_counter() - t0
-        _record_epoch_(state, _epoch_record(epoch, schedule.is_priming(epoch), steps, valid, state.elapsed_s), steps)
+        entry = _epoch_record(epoch, schedule.is_priming(epoch), steps, valid, state.elapsed_s)
+        _record_epoch_(state, entry, steps)
         if log is not None:
-            log(_epoch_line(name, state.history[-1], schedule.total_epochs))
+            log(_epoch_line(name, entry, schedule.total_epochs))
         save_checkpoint(ckpt_path, config=config, seed=seed, model=model, optimizer=optimizer, progress=state,
                         epoch_generator=generator, device=device)
     results = _results(config, seed, device, state, schedule, _final_evaluation(model, data, schedule.batch_size))
@@ -188,7 +189,7 @@ def _resolve_config(
     config = validate_experiment({k: v for k, v in config.items() if k != "source"}) | {
         "source": config.get("source")
     }
-    check_device(device)
+    check_device(device)  # whether CUDA is there: after the config, as the name was checked above
     return config, seed
 
 
