@@ -243,6 +243,7 @@ def test_event_input_scan_matches_reference(form, rescaled, mode, kernels, monke
     accumulates the weight gradient from the events; values, spikes and dW equal the
     reference's.  Also checks that the compiled kernels actually took the event path."""
     projection("sparse")
+    monkeypatch.setattr(_core, "EVENT_INPUT_MIN_WIDTH", 1)  # a dense data tensor of this narrow layer too
     calls = []
     real = compiled.events_backward
     monkeypatch.setattr(compiled, "events_backward", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -274,14 +275,16 @@ def test_event_input_scan_matches_reference(form, rescaled, mode, kernels, monke
 
 def test_event_input_auto_follows_density(kernels, monkeypatch):
     """Projection "auto": sparse data input takes the event scan, dense input does not, and
-    input that needs a gradient never does (its events cannot give dx)."""
+    input that needs a gradient never does (its events cannot give dx); a dense tensor becomes
+    events only for a layer of at least EVENT_INPUT_MIN_WIDTH neurons (SpikeEvents always)."""
     if kernels == "torch_ops":
         pytest.skip("the event scan needs the compiled kernels")
     calls = []
     real = compiled.events_forward
     monkeypatch.setattr(compiled, "events_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
     g = _gen(8)
-    w = torch.randn(N, N_IN, generator=g, dtype=DT)
+    wide = _core.EVENT_INPUT_MIN_WIDTH
+    w = torch.randn(wide, N_IN, generator=g, dtype=DT)
     lo = _core.EVENT_INPUT_MAX_DENSITY / 2
     op = dispatch("lif_dense", "fused")
     op(_spikes((B, T, N_IN), lo, g), w)
@@ -290,6 +293,11 @@ def test_event_input_auto_follows_density(kernels, monkeypatch):
     assert len(calls) == 1
     op(_spikes((B, T, N_IN), lo, g).requires_grad_(), w)
     assert len(calls) == 1
+    x = _spikes((B, T, N_IN), lo, g)
+    op(x, w[: wide - 1])  # too narrow for a dense tensor ...
+    assert len(calls) == 1
+    op(SpikeEvents.from_dense(x, time_major=False), w[: wide - 1])  # ... events given are used
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("recurrent", [False, True])

@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from fluctinit.training.experiments import list_experiments, load_experiment
-from fluctinit.training.loop import train_experiment
+from fluctinit.training import train_experiment
 
 N_CLASSES = 4
 N_SAMPLES = {"shd": 96, "cifar10": 96, "dvs_gesture": 64, "randman": 0}

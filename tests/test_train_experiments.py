@@ -61,7 +61,7 @@ def test_table5_feedforward_counts_of_deep_nets():
 
 @pytest.mark.parametrize("name", ["randman-ff", "shd-dale", "shd-conv3-dale", "shd-conv3-skip", "dvs-conv8"])
 def test_sim_network_has_the_counted_parameters(name):
-    from fluctinit.training.loop import build_model
+    from fluctinit.training import build_model
 
     c = load_experiment(name)
     model = build_model(c)
@@ -70,7 +70,7 @@ def test_sim_network_has_the_counted_parameters(name):
 
 
 def test_cifar_encoder_has_tied_gain_and_bias():
-    from fluctinit.training.loop import build_model
+    from fluctinit.training import build_model
 
     model = build_model(load_experiment("cifar10-conv2"))
     assert model.encoder.gain.shape == (15, 1, 1) and model.encoder.bias.shape == (15, 1, 1)
@@ -144,7 +144,7 @@ def test_missing_data_message_names_files_and_folder(name, files, tmp_path):
 
 
 def test_surrogate_choice_reaches_every_layer():
-    from fluctinit.training.loop import build_model
+    from fluctinit.training import build_model
 
     c = load_experiment("shd-conv3-skip")
     for name, rescaled in (("superspike", False), ("rescaled", True)):
@@ -164,7 +164,7 @@ def test_initialization_follows_the_theory(method):
     import torch
 
     from fluctinit.theory import feedforward_params
-    from fluctinit.training.loop import build_model, initialize_model
+    from fluctinit.training import build_model, initialize_model
 
     c = load_experiment("randman-ff")
     c["init"]["method"] = method
@@ -184,7 +184,7 @@ def test_initialization_follows_the_theory(method):
 def test_randman_generator_options_reach_the_data(options):
     """The data section's generator keys select the RandmanConfig the training data come from."""
     from fluctinit.datasets.randman import make_randman
-    from fluctinit.training.loop import load_data
+    from fluctinit.training import load_data
 
     cfg = load_experiment("randman-ff")
     cfg["data"].update(samples_per_class=20, split=[10, 5, 5], **options)

@@ -8,7 +8,7 @@ import torch
 from fluctinit.errors import ParameterError
 from fluctinit.training.experiments import load_experiment
 from fluctinit._io import atomic_write_json
-from fluctinit.training.loop import load_data, train_experiment
+from fluctinit.training import load_data, train_experiment
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,84 @@
 """fluctinit.training: surrogate-gradient training of the paper's networks (section 4.2, tables 4-6).
 
-Experiment configs (:mod:`.experiments`, one JSON file per experiment of tables 4-6), model
-building, data feeding, losses (:mod:`.losses`, eqs. 20-25), optimizers (:mod:`.optim`,
-SMORMS3 eqs. 30-33), recording (:mod:`.recording`: rates, surrogate-gradient and
-weight-update magnitudes), checkpoints and the training loop (:func:`train_experiment`), and
-the training-step benchmark (:mod:`.bench`).
+The whole public API, by module (import the names from here, ``from fluctinit.training
+import train_experiment``; the modules are the implementation):
 
-Kept import-light: importing this package does not import torch; the submodules do.
+* experiments -- named experiment configs, one JSON file per experiment of tables 4-6:
+  :func:`load_experiment`, :func:`list_experiments`, :func:`validate_experiment`,
+  :func:`parameter_count`, :func:`layer_shapes`, :func:`required_files`,
+  :func:`check_data_files`, ``DATASETS`` and the constraint tables ``DATA_CONSTRAINTS``,
+  ``NETWORK_CONSTRAINTS``, ``INIT_CONSTRAINTS``, ``TRAINING_CONSTRAINTS``;
+* model -- the network of a config and its initialization from the theory:
+  :class:`SNNModel`, :class:`ModelOutput`, :func:`build_model`, :func:`initialize_model`,
+  :func:`input_rate`, :func:`measure_encoder_rate`;
+* data -- the data set as batches: :func:`load_data`, :class:`Splits`, :class:`TensorSplit`;
+* losses (eqs. 20-25): :func:`max_over_time_cross_entropy`, :func:`spike_counts`,
+  :func:`upper_bound_loss`, :func:`upper_bound_from_counts`, :func:`homeostatic_loss`,
+  :func:`homeostatic_from_counts`, :func:`v_upper_for_rate`, ``LOSS_CONSTRAINTS``;
+* optim: :class:`SMORMS3` (eqs. 30-33), :func:`make_optimizer`, ``OPTIMIZERS``,
+  ``OPTIMIZER_CONSTRAINTS``;
+* recording -- rates, surrogate-gradient and weight-update magnitudes: :func:`firing_rates`,
+  :func:`firing_rates_from_counts`, :class:`GradientRecorder`, :func:`parameter_groups`,
+  :func:`snapshot`, :func:`weight_update_magnitudes`, :func:`epochs_to_accuracy`;
+* checkpoint -- atomic checkpoints and exact resume: :class:`Progress`,
+  :func:`save_checkpoint`, :func:`restore_checkpoint_`, :func:`atomic_torch_save`;
+* loop -- the training loop: :func:`train_experiment`, :func:`evaluate`,
+  :func:`check_device`, ``TRAIN_CONSTRAINTS``;
+* runs -- a run's file names and the summary over seeds: :func:`run_name`,
+  :func:`summary_name`, :func:`summarize_seeds`, :func:`write_seed_summary`;
+* bench -- the training-step benchmark: :func:`bench_shape`, :func:`format_table`,
+  :func:`available_peers`.
+
+Kept import-light: importing this package does not import torch; each name is imported from
+its module on first use (PEP 562 ``__getattr__``).
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> (module, name in that module)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    **{n: ("experiments", n) for n in (
+        "DATASETS", "list_experiments", "load_experiment", "validate_experiment", "parameter_count",
+        "layer_shapes", "required_files", "check_data_files",
+        "DATA_CONSTRAINTS", "NETWORK_CONSTRAINTS", "INIT_CONSTRAINTS", "TRAINING_CONSTRAINTS",
+    )},
+    **{n: ("model", n) for n in (
+        "ModelOutput", "SNNModel", "build_model", "initialize_model", "input_rate", "measure_encoder_rate",
+    )},
+    **{n: ("data", n) for n in ("Splits", "TensorSplit", "load_data")},
+    **{n: ("losses", n) for n in (
+        "max_over_time_cross_entropy", "spike_counts", "upper_bound_loss", "upper_bound_from_counts",
+        "homeostatic_loss", "homeostatic_from_counts", "v_upper_for_rate",
+    )},
+    "LOSS_CONSTRAINTS": ("losses", "CONSTRAINTS"),
+    **{n: ("optim", n) for n in ("SMORMS3", "make_optimizer", "OPTIMIZERS")},
+    "OPTIMIZER_CONSTRAINTS": ("optim", "CONSTRAINTS"),
+    **{n: ("recording", n) for n in (
+        "firing_rates", "firing_rates_from_counts", "GradientRecorder", "parameter_groups", "snapshot",
+        "weight_update_magnitudes", "epochs_to_accuracy",
+    )},
+    **{n: ("checkpoint", n) for n in ("Progress", "atomic_torch_save", "save_checkpoint", "restore_checkpoint_")},
+    **{n: ("loop", n) for n in ("train_experiment", "evaluate", "check_device")},
+    "TRAIN_CONSTRAINTS": ("loop", "CONSTRAINTS"),
+    **{n: ("runs", n) for n in ("run_name", "summary_name", "summarize_seeds", "write_seed_summary")},
+    **{n: ("bench", n) for n in ("bench_shape", "format_table", "available_peers")},
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

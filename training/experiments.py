@@ -229,6 +229,15 @@ def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
             [config],
         )
     config = copy.deepcopy(config)
+    _check_sections(config)
+    _check_network_(config["network"])
+    _check_rate(config["init"].get("nu"))
+    _check_homeostasis(config["training"])
+    return config
+
+
+def _check_sections(config: dict[str, Any]) -> None:
+    """Every section is an object and every field in it meets its entry of :data:`SECTIONS`."""
     for section, table in SECTIONS.items():
         block = config.get(section)
         if not isinstance(block, dict):
@@ -247,7 +256,10 @@ def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
                         [f"{section}.{field}"],
                         [block[field]],
                     ) from None
-    net = config["network"]
+
+
+def _check_network_(net: dict[str, Any]) -> None:
+    """The hidden sizes, and the per-layer conv and Dale settings (made lists, in place)."""
     hidden = net.get("hidden")
     if (
         not isinstance(hidden, list)
@@ -279,7 +291,10 @@ def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
                 [n_inh],
             )
         net["n_inh"] = n_inh
-    nu = config["init"].get("nu")
+
+
+def _check_rate(nu: Any) -> None:
+    """``init.nu``: a rate in Hz or "measured"."""
     if nu != "measured":
         try:
             check("nu", nu, Interval(0.0, None, "neither"))
@@ -289,7 +304,10 @@ def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
                 ["init.nu"],
                 [nu],
             ) from None
-    tr = config["training"]
+
+
+def _check_homeostasis(tr: dict[str, Any]) -> None:
+    """Homeostasis needs its regularizer switched on, and priming needs priming epochs."""
     if tr.get("homeostasis") == "priming" and not tr.get("priming_epochs"):
         raise ParameterError(
             "`training.priming_epochs` must be an integer >= 1 when homeostasis is "
@@ -304,7 +322,6 @@ def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
             ["training.lambda_lower"],
             [tr.get("lambda_lower")],
         )
-    return config
 
 
 def n_steps(config: dict[str, Any]) -> int:

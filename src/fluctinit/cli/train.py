@@ -47,9 +47,9 @@ def add_parser(sub) -> None:
 def run_experiments(args) -> int:
     import json
 
-    from fluctinit.training.experiments import list_experiments, load_experiment
+    from fluctinit import training
 
-    rows = {n: load_experiment(n) for n in list_experiments()}
+    rows = {n: training.load_experiment(n) for n in training.list_experiments()}
     if args.json:
         print(json.dumps({n: c["description"] for n, c in rows.items()}, indent=1))
         return 0
@@ -61,42 +61,33 @@ def run_experiments(args) -> int:
 
 
 def run(args) -> int:
-    import statistics
-
-    from fluctinit.errors import Integer, Interval, ParameterError, check
-
-    from fluctinit.training.experiments import check_data_files, load_experiment
+    from fluctinit import training
+    from fluctinit.errors import Integer, ParameterError, check
 
     try:
-        config = load_experiment(args.experiment)
+        config = training.load_experiment(args.experiment)
     except ParameterError as err:
         # Config fields (`training.lr`) and the positional EXPERIMENT are not flags: keep the
         # message as it is (cli.main rewrites the names it is given into --flags).
         raise ParameterError(str(err)) from None
     # Check every flag before any work, and the data files before loading anything.
     if args.epochs is not None:
-        check("epochs", args.epochs, Integer(0))
+        check("epochs", args.epochs, training.TRAIN_CONSTRAINTS["epochs"])
     if args.seed is not None:
-        check("seed", args.seed, Integer(0))
+        check("seed", args.seed, training.TRAIN_CONSTRAINTS["seed"])
     if args.seeds is not None:
         check("seeds", args.seeds, Integer(1))
     if args.sigma_u is not None:
-        check("sigma_u", args.sigma_u, Interval(0.0, None, "neither"))
-    check_data_files(config, args.data_root)
+        check("sigma_u", args.sigma_u, training.INIT_CONSTRAINTS["sigma_u"])
+    training.check_data_files(config, args.data_root)
+    training.check_device(args.device)
 
-    from fluctinit._io import atomic_write_json
-    from fluctinit.training.loop import load_data, train_experiment
-
-    import torch
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("`device` must be 'cpu' on a machine without CUDA; got 'cuda'", ["device"], ["cuda"])
     seeds = list(range(args.seeds)) if args.seeds is not None else [args.seed or 0]
-    data = load_data(config, args.data_root, device=args.device)
+    data = training.load_data(config, args.data_root, device=args.device)  # once, for every seed
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     results = []
     for s in seeds:
-        r = train_experiment(
+        r = training.train_experiment(
             config, seed=s, epochs=args.epochs, sigma_u=args.sigma_u, init=args.init,
             surrogate=args.surrogate, device=args.device, data_root=args.data_root, out=args.out,
             resume=args.resume, progress=not args.quiet, data=data, log=log,
@@ -109,17 +100,6 @@ def run(args) -> int:
         )
         results.append(r)
     if len(results) > 1:
-        from pathlib import Path
-
-        summary = {"experiment": config["name"], "seeds": seeds, "init": results[0]["config"]["init"]}
-        for key in ("train_accuracy", "validation_accuracy", "test_accuracy"):
-            vals = [r["final"][key] for r in results]
-            summary[key] = {"mean": statistics.fmean(vals), "std": statistics.stdev(vals), "values": vals}
-        times = [r["time_s"] for r in results]
-        summary["time_s_per_seed"] = {"mean": statistics.fmean(times), "values": times}
-        stem = results[0]["config"]["init"]
-        tag = f"fluctuation-sigma{stem['sigma_u']:g}" if stem["method"] == "fluctuation" else "kaiming"
-        atomic_write_json(Path(args.out) / f"{config['name']}_{tag}_summary.json", summary)
-        t = summary["test_accuracy"]
+        t = training.write_seed_summary(results, args.out)["test_accuracy"]
         print(f"{config['name']}: test {100 * t['mean']:.1f} +- {100 * t['std']:.1f}% over {len(seeds)} seeds")
     return 0

@@ -1,0 +1,217 @@
+"""Feeding an experiment's data set to training: train/validation/test splits that yield batches.
+
+:func:`load_data` loads (or, for Randman, generates) the data set named in an experiment
+config and returns :class:`Splits`, each split an object with
+``batches(batch_size, shuffle, generator) -> iterator of (x, labels)`` bound to the
+experiment's time step, ``dtype`` and device.  :class:`TensorSplit` is such a split held in
+memory (tests, custom data).  The DVS-Gesture training set has no official validation
+split; a seeded one is drawn from it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from fluctinit.errors import ParameterError
+
+from .experiments import check_data_files, n_steps
+
+__all__ = ["Splits", "TensorSplit", "load_data"]
+
+
+@dataclass
+class Splits:
+    """Train/validation/test data of an experiment.
+
+    Each split is an object with ``batches(batch_size, shuffle, generator) -> iterator of
+    (x, labels)`` bound to the experiment's time step, device and dtype (see :func:`load_data`).
+    """
+
+    train: Any
+    valid: Any
+    test: Any
+    nu: float | None = None  # measured mean input rate (Hz), where the loader gives one
+
+
+class TensorSplit:
+    """A split held in memory: ``x`` of shape ``(samples, ...)`` and integer ``labels``.
+
+    ``batches(batch_size, shuffle, generator)`` yields ``(x[idx], labels[idx])`` in the order
+    ``torch.randperm(n, generator=generator)`` (or storage order without shuffling).
+    """
+
+    def __init__(self, x: torch.Tensor, labels: torch.Tensor):
+        if len(x) != len(labels):
+            raise ParameterError(
+                f"`labels` must have one entry per sample ({len(x)}); got {len(labels)}",
+                ["labels"], [len(labels)],
+            )
+        self.x, self.labels = x, labels.long()
+
+    def __len__(self):
+        return len(self.x)
+
+    def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+        n = len(self.x)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield self.x[idx], self.labels[idx]
+
+
+class _SpikeSplit:
+    """Adapter: a sim ``SpikeDataset`` (event form) binned at dt, ``n_steps`` fixed.
+
+    ``events=True``: batches are :class:`~fluctinit.sim.events.SpikeEvents` (binned
+    events, never a dense tensor), which a network with a dense first layer feeds straight to
+    the fast core's event-input scan (SHD: a dense batch would be 400 x 350 x 700 floats).
+    """
+
+    def __init__(self, ds, dt: float, n_steps: int, dtype, device, events: bool = False):
+        self.ds, self.dt, self.n_steps, self.dtype, self.device = ds, dt, n_steps, dtype, device
+        self.events = events
+
+    def __len__(self):
+        return len(self.ds)
+
+    def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+        if self.events:
+            from fluctinit.sim.events import SpikeEvents
+
+            for eb, y in self.ds.batches(
+                batch_size, self.dt, shuffle=shuffle, generator=generator, n_steps=self.n_steps,
+                dtype=self.dtype, device=self.device, form="events",
+            ):
+                yield SpikeEvents.from_event_batch(eb), y
+            return
+        yield from self.ds.batches(
+            batch_size, self.dt, shuffle=shuffle, generator=generator, n_steps=self.n_steps,
+            dtype=self.dtype, device=self.device,
+        )
+
+
+class _GenericSplit:
+    """Adapter for loaders whose ``batches`` takes ``(batch_size, shuffle=, generator=, **kwargs)``.
+
+    Evaluation passes (``generator=None``) get a fixed generator, so any preprocessing
+    randomness (DVS-Gesture event dropping) is the same at every evaluation.
+    """
+
+    def __init__(self, ds, kwargs: dict):
+        self.ds, self.kwargs = ds, kwargs
+
+    def __len__(self):
+        return len(self.ds)
+
+    def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+        if generator is None:
+            generator = torch.Generator().manual_seed(0)
+        return self.ds.batches(batch_size, shuffle=shuffle, generator=generator, **self.kwargs)
+
+
+def load_data(
+    config: dict[str, Any],
+    root: str | os.PathLike = ".",
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Splits:
+    """Load an experiment's data set (files under ``root``; Randman is generated).
+
+    Dense networks on the CPU get their spikes as binned events (the fused core's
+    event-input scan); convolutional networks and CUDA get dense tensors.
+
+    Raises:
+        FileNotFoundError: one line naming the missing files and where to put them.
+    """
+    check_data_files(config, root)
+    events = config["network"]["kind"] == "dense" and torch.device(device or "cpu").type == "cpu"
+    return _LOADERS[config["data"]["dataset"]](config, root, dtype, device, events)
+
+
+def _spike_splits(config: dict[str, Any], sets, nu: float, dtype, device, events: bool) -> Splits:
+    """:class:`Splits` of spike data sets (train, valid, test) binned at the experiment's dt."""
+    dt, T = config["data"]["dt"], n_steps(config)
+    train, valid, test = (_SpikeSplit(s, dt, T, dtype, device, events=events) for s in sets)
+    return Splits(train, valid, test, nu=nu)
+
+
+def _load_randman(config: dict[str, Any], root, dtype, device, events: bool) -> Splits:
+    from fluctinit.datasets.randman import RandmanConfig, make_randman
+
+    d = config["data"]
+    n_tr, n_va, n_te = d.get("split", [800, 100, 100])
+    rc = RandmanConfig(
+        n_units=d.get("n_units", 20), n_classes=d.get("n_classes", 10),
+        samples_per_class=d.get("samples_per_class", 1000), n_train=n_tr, n_valid=n_va, n_test=n_te,
+        spike_window=d.get("spike_window", 0.1), silence=d["duration"] - d.get("spike_window", 0.1),
+        seed=d.get("seed", 0),
+        **{k: d[k] for k in ("frequencies", "spectrum", "zero_constant") if k in d},
+        **({"split": d["split_mode"]} if "split_mode" in d else {}),
+    )
+    sp = make_randman(rc)
+    return _spike_splits(config, (sp.train, sp.valid, sp.test), rc.mean_rate, dtype, device, events)
+
+
+def _load_shd(config: dict[str, Any], root, dtype, device, events: bool) -> Splits:
+    from fluctinit import datasets
+
+    d = config["data"]
+    sp = datasets.load_shd(
+        root, duration=d["duration"], valid_fraction=d.get("validation_fraction", 0.1),
+        seed=d.get("split_seed", 0),
+    )
+    return _spike_splits(config, (sp.train, sp.valid, sp.test), float(sp.train.mean_rate), dtype, device, events)
+
+
+def _load_cifar10(config: dict[str, Any], root, dtype, device, events: bool) -> Splits:
+    from fluctinit import datasets
+
+    d = config["data"]
+    sp = datasets.load_cifar10(root, valid_fraction=d.get("validation_fraction", 0.1), seed=d.get("split_seed", 0))
+    kwargs = {"dtype": dtype, "device": device}
+    return Splits(_GenericSplit(sp.train, kwargs), _GenericSplit(sp.valid, kwargs), _GenericSplit(sp.test, kwargs),
+                  nu=None)
+
+
+def _load_dvs_gesture(config: dict[str, Any], root, dtype, device, events: bool) -> Splits:
+    from fluctinit import datasets
+
+    d = config["data"]
+    sp = datasets.load_dvs_gesture(root, factor=128 // d.get("size", 32))
+    train, valid = _split_dvs(sp.train, d.get("validation_fraction", 0.1), d.get("split_seed", 0))
+    opts = {"dt": d["dt"], "crop": d["duration"], "drop_prob": d.get("drop_probability", 0.5),
+            "dtype": dtype, "device": device}
+    return Splits(
+        _GenericSplit(train, dict(opts, random_crop=True)),
+        _GenericSplit(valid, dict(opts, random_crop=False)),
+        _GenericSplit(sp.test, dict(opts, random_crop=False)),
+        nu=None,
+    )
+
+
+#: data set name (``config["data"]["dataset"]``) -> loader
+_LOADERS = {
+    "randman": _load_randman,
+    "shd": _load_shd,
+    "cifar10": _load_cifar10,
+    "dvs_gesture": _load_dvs_gesture,
+}
+
+
+def _split_dvs(ds, fraction: float, seed: int):
+    """Seeded validation split of a DVS-Gesture training set (the official split has none)."""
+    import numpy as np
+
+    from fluctinit.datasets import DvsGestureDataset
+
+    n = len(ds)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_valid = max(1, int(round(fraction * n))) if n > 1 else 0
+    va, tr = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    mk = lambda idx: DvsGestureDataset(ds.events.subset(idx), ds.lengths[idx], ds.side)  # noqa: E731
+    return mk(tr), mk(va)

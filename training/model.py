@@ -1,0 +1,278 @@
+"""The trained model: an experiment config's network built from sim layers, and its initialization.
+
+:func:`build_model` turns the ``network`` section of an experiment config into a sim
+``Network`` (dense, 1-D or 2-D convolutional; plain LIF or Dale's-law layers; the CIFAR-10
+sensory encoder in front), wrapped in :class:`SNNModel`, whose forward pass returns the
+:class:`ModelOutput` the losses and the recording read.  :func:`initialize_model` then sets
+every weight from the theory (sim's ``init_network_``: fluctuation-driven with target
+``sigma_u``/``alpha``, or Kaiming) for the presynaptic rate :func:`input_rate` gives (the
+config's ``init.nu``, or measured: :func:`measure_encoder_rate`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from fluctinit.errors import ParameterError
+
+from .experiments import n_steps
+from .losses import spike_counts
+
+__all__ = [
+    "ModelOutput",
+    "SNNModel",
+    "build_model",
+    "initialize_model",
+    "input_rate",
+    "measure_encoder_rate",
+]
+
+
+@dataclass
+class ModelOutput:
+    """What :class:`SNNModel` returns.
+
+    Attributes:
+        readout: readout membranes ``(batch, time, n_out)``.
+        layer_spikes: per hidden layer, all its neurons' spikes flattened to
+            ``(batch, time, M)`` (Dale layers: E and I populations concatenated) -- what the
+            regularizers and rate measurements see.
+        outputs: the tensors whose gradients are recorded as "surrogate-gradient magnitude"
+            (each hidden layer's output spikes, then the readout membrane).
+        encoder_spikes: the CIFAR-10 encoder's spikes, or None.
+        layer_counts: per hidden layer, the spike counts ``(batch, M)`` of ``layer_spikes``
+            (:func:`fluctinit.training.losses.spike_counts`: the simulator's own count where it
+            made one, with the gradient through the spikes).
+    """
+
+    readout: torch.Tensor
+    layer_spikes: list[torch.Tensor]
+    outputs: list[torch.Tensor]
+    encoder_spikes: torch.Tensor | None = None
+    layer_counts: list[torch.Tensor] | None = None
+
+
+class SNNModel(torch.nn.Module):
+    """A sim ``Network`` with an optional sensory encoder in front (CIFAR-10).
+
+    ``forward(x)``: ``x`` is ``(batch, time, *input_shape)`` spikes, or ``(batch, C, H, W)``
+    images when an encoder is present; returns a :class:`ModelOutput`.
+    """
+
+    def __init__(self, network: torch.nn.Module, encoder: torch.nn.Module | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        enc = None
+        if self.encoder is not None:
+            enc = self.encoder(x)
+            x = enc
+        shape = tuple(self.network.input_shape)
+        if tuple(x.shape[2:]) != shape and x.dim() >= 3 and math.prod(x.shape[2:]) == math.prod(shape):
+            x = x.reshape(*x.shape[:2], *shape)  # e.g. SHD (batch, time, 700) -> (batch, time, 1, 700)
+        out = self.network(x)
+        layer_spikes, layer_counts = [], []
+        for rec in out.layers:
+            s, c = rec.spikes.flatten(2), spike_counts(rec.spikes)
+            if rec.spikes_inh is not None:
+                s = torch.cat([s, rec.spikes_inh.flatten(2)], dim=2)
+                c = torch.cat([c, spike_counts(rec.spikes_inh)], dim=1)
+            layer_spikes.append(s)
+            layer_counts.append(c)
+        outputs = [rec.spikes for rec in out.layers] + [out.output]
+        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts)
+
+    @torch.no_grad()
+    def apply_constraints_(self) -> None:
+        """Dale's law: clip sign-constrained weights to >= 0 (readout and encoder untouched)."""
+        self.network.apply_constraints_()
+
+
+# ----------------------------------------------------------------------------- building
+def build_model(
+    config: dict[str, Any],
+    *,
+    surrogate: str | None = None,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> SNNModel:
+    """Build the (uninitialized) network of an experiment config from sim layers.
+
+    Args:
+        config: a validated experiment config (:func:`~fluctinit.training.load_experiment`).
+        surrogate: override ``training.surrogate`` (``"superspike"`` or ``"rescaled"``).
+        generator: for the layers' default weights (overwritten by :func:`initialize_model`).
+        dtype, device: of all parameters.
+    """
+    from fluctinit.sim.networks import Network
+    from fluctinit.sim.surrogate import SuperSpike
+
+    net, tr, data = config["network"], config["training"], config["data"]
+    sur_name = surrogate or tr.get("surrogate", "superspike")
+    sur = SuperSpike(beta=tr.get("beta", 20.0), rescaled=sur_name == "rescaled")
+    common = dict(dt=data["dt"], theta=net.get("theta", 1.0), surrogate=sur, generator=generator, dtype=dtype,
+                  device=device)
+    if net["kind"] == "dense":
+        encoder, input_shape = None, (net["n_in"],)
+        layers = _dense_layers(net, common)
+    else:
+        # built first: its output channels are the first layer's input channels
+        encoder = _encoder(config, sur, dtype, device) if net.get("encoder") else None
+        in_ch = net.get("in_channels", 1) if encoder is None else encoder.out_channels
+        input_shape = (in_ch, *((net["n_in"],) if net["kind"] == "conv1d" else tuple(net["n_in"])))
+        layers = _conv_layers(net, in_ch, common)
+    network = Network(
+        layers,
+        net["n_out"],
+        input_shape=input_shape,
+        tau_out=net["tau_out"],
+        tau_syn_out=net.get("tau_syn_out", net["tau_syn"]),
+        dt=data["dt"],
+        skip=net.get("skip", False),
+        pool=bool(net.get("pool_every")),
+        generator=generator,
+        dtype=dtype,
+        device=device,
+    )
+    return SNNModel(network, encoder)
+
+
+def _lif_kwargs(net: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a plain LIF layer."""
+    return dict(common, tau_mem=net["tau_mem"], tau_syn=net["tau_syn"])
+
+
+def _dale_kwargs(net: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a Dale's-law layer (inhibitory synapses twice as slow by default)."""
+    return dict(
+        common,
+        tau_mem_exc=net["tau_mem"],
+        tau_mem_inh=net.get("tau_mem_inh", net["tau_mem"]),
+        tau_syn_exc=net["tau_syn"],
+        tau_syn_inh=net.get("tau_syn_inh", 2 * net["tau_syn"]),
+    )
+
+
+def _dense_layers(net: dict[str, Any], common: dict[str, Any]) -> list[torch.nn.Module]:
+    """The hidden layers of a dense network, in order (each draws its weights from the generator)."""
+    from fluctinit.sim.layers import DaleDense, LIFDense
+
+    layers, prev = [], net["n_in"]
+    for i, h in enumerate(net["hidden"]):
+        if net.get("dale"):
+            layers.append(DaleDense(prev, h, net["n_inh"][i], exc_recurrent=net.get("recurrent", True),
+                                    **_dale_kwargs(net, common)))
+        else:
+            layers.append(LIFDense(prev, h, recurrent=net.get("recurrent", False), **_lif_kwargs(net, common)))
+        prev = h
+    return layers
+
+
+def _conv_layers(net: dict[str, Any], in_channels: int, common: dict[str, Any]) -> list[torch.nn.Module]:
+    """The hidden layers of a 1-D or 2-D convolutional network, in order."""
+    from fluctinit.sim.layers import DaleConv1d, DaleConv2d, LIFConv1d, LIFConv2d
+
+    conv = LIFConv1d if net["kind"] == "conv1d" else LIFConv2d
+    dconv = DaleConv1d if net["kind"] == "conv1d" else DaleConv2d
+    layers, prev = [], in_channels
+    for i, (c, k, s) in enumerate(zip(net["hidden"], net["kernel_size"], net["stride"])):
+        if net.get("dale"):
+            layers.append(
+                dconv(prev, c, net["n_inh"][i], kernel_size=k, stride=s, padding=net.get("padding", 0),
+                      exc_recurrent=net.get("recurrent", True),
+                      exc_rec_kernel_size=net.get("rec_kernel_size", 5),
+                      inh_rec_kernel_size=net.get("rec_kernel_size_inh", 3), **_dale_kwargs(net, common))
+            )
+        else:
+            layers.append(
+                conv(prev, c, kernel_size=k, stride=s, padding=net.get("padding", 0),
+                     recurrent=net.get("recurrent", False), rec_kernel_size=net.get("rec_kernel_size", 5),
+                     **_lif_kwargs(net, common))
+            )
+        prev = c
+    return layers
+
+
+def _encoder(config: dict[str, Any], surrogate, dtype, device) -> torch.nn.Module:
+    """The CIFAR-10 sensory encoder of ``network.encoder``."""
+    from fluctinit.sim.encoding import SensoryEncoder
+
+    net, e = config["network"], config["network"]["encoder"]
+    return SensoryEncoder(
+        net.get("in_channels", 1), e["fan_out"], n_steps(config), dt=config["data"]["dt"],
+        tau_mem=e.get("tau_mem", 0.02), tau_syn=e.get("tau_syn", 0.01), theta=e.get("theta", 1.0),
+        surrogate=surrogate, dtype=dtype, device=device,
+    )
+
+
+# ----------------------------------------------------------------------------- initialization
+@torch.no_grad()
+def measure_encoder_rate(model: SNNModel, split, batch_size: int, n_batches: int = 4) -> float:
+    """Mean firing rate (Hz) of the sensory encoder on a few training batches (paper: 14.3 Hz)."""
+    dt = model.encoder.dt
+    total, count = 0.0, 0
+    gen = torch.Generator().manual_seed(0)
+    for i, (x, _) in enumerate(split.batches(batch_size, True, gen)):
+        if i >= n_batches:
+            break
+        s = model.encoder(x)
+        total += float(s.sum())
+        count += s.numel()
+    return total / max(count, 1) / dt
+
+
+def input_rate(config: dict[str, Any], model: SNNModel, data) -> float:
+    """The presynaptic rate ``nu`` (Hz) the initialization assumes: ``config["init"]["nu"]``.
+
+    ``"measured"`` means: the encoder's mean rate on training batches
+    (:func:`measure_encoder_rate`) when the model has an encoder, else the rate the data
+    loader measured (``data.nu`` of :class:`~fluctinit.training.Splits`).
+
+    Raises:
+        ParameterError: ``"measured"`` with neither an encoder nor a loader-measured rate, or a
+            measured rate that is not > 0 (a silent encoder).
+    """
+    nu = config["init"]["nu"]
+    if nu != "measured":
+        return nu
+    if model.encoder is not None:
+        nu = measure_encoder_rate(model, data.train, config["training"]["batch_size"])
+    elif data.nu is not None:
+        nu = data.nu
+    else:
+        raise ParameterError(
+            "`init.nu` must be a rate in Hz for this data set (no measurement available); got 'measured'",
+            ["init.nu"], ["measured"],
+        )
+    if not nu > 0:
+        raise ParameterError(
+            f"`init.nu` measured as {nu!r} Hz (silent encoder); set a rate in Hz", ["init.nu"], [nu]
+        )
+    return nu
+
+
+def initialize_model(
+    model: SNNModel,
+    config: dict[str, Any],
+    nu: float,
+    generator: torch.Generator,
+) -> None:
+    """Initialize every layer from the theory via sim's ``init_network_`` (readout included).
+
+    ``config["init"]``: ``method`` ("fluctuation" or "kaiming"), ``sigma_u``, ``alpha``; the
+    same rate ``nu`` (Hz) is used for every layer, as the paper does.
+    """
+    from fluctinit.sim.init import init_network_
+
+    ini = config["init"]
+    init_network_(
+        model.network, nu, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
+        method=ini["method"], generator=generator,
+    )
