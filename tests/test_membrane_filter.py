@@ -13,7 +13,8 @@ import torch
 
 from fluctinit import theory
 from fluctinit.errors import ParameterError
-from fluctinit.validation import membrane as M
+from fluctinit import validation as M
+from fluctinit.validation.measure import _filter
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -73,7 +74,7 @@ def test_two_synapse_types_match_recursion():
     lm = math.exp(-1e-3 / 20e-3)
     ye = torch.tensor(xe @ we.T)
     yi = torch.tensor(xi @ wi.T)
-    got = M._filter([(ye, math.exp(-1e-3 / 5e-3)), (yi, math.exp(-1e-3 / 10e-3))], lm)
+    got = _filter([(ye, math.exp(-1e-3 / 5e-3)), (yi, math.exp(-1e-3 / 10e-3))], lm)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
 
 
@@ -195,7 +196,7 @@ def test_dale_channels_equal_sim_dale_free_membrane():
     wi = pop.channels[1].weights.double().numpy()
     ref = reference_free_membrane([xe, xi], [we, wi], 20e-3, [10e-3, 20e-3], 2e-3)
     lm = math.exp(-2e-3 / 20e-3)
-    got = M._filter([(torch.tensor(xe @ we.T), math.exp(-0.2)), (torch.tensor(xi @ wi.T), math.exp(-0.1))], lm)
+    got = _filter([(torch.tensor(xe @ we.T), math.exp(-0.2)), (torch.tensor(xi @ wi.T), math.exp(-0.1))], lm)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-12)
 
 

@@ -138,13 +138,13 @@ def _check_args(a) -> None:
     if a.data == "poisson" and a.path is not None:
         raise conflict("poisson data are generated; drop --path", path=a.path)
     if a.data == "shd" and a.path is None:
-        from fluctinit.validation.membrane import SHD_HELP
+        from fluctinit.validation import SHD_HELP
 
         raise FileNotFoundError(f"shd needs --path: {SHD_HELP}")
 
 
 def _source(a):
-    from fluctinit.validation import membrane as M
+    from fluctinit import validation as M
 
     if a.data == "poisson":
         fan_in = a.fan_in if a.fan_in is not None else 100
@@ -185,7 +185,7 @@ def _fmt(r) -> str:
 def run(a) -> int:
     _check_args(a)
     from fluctinit._io import atomic_write_json
-    from fluctinit.validation import membrane as M
+    from fluctinit import validation as M
 
     src, nu = _source(a)
     init_kwargs = dict(alpha=a.alpha, fan_in_rec=a.fan_in_rec, n_inh=a.n_inh, nu_inh=a.nu_inh,
