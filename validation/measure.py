@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from fluctinit.errors import ParameterError, check, check_all, conflict
+from fluctinit.theory import psp_kernel
 
 from ._constraints import CONSTRAINTS
 from .population import Channel, NeuronPopulation
@@ -48,15 +49,13 @@ def _decays(tau_mem: float, tau_syn: float, dt: float) -> tuple[float, float]:
     return math.exp(-dt / tau_mem), math.exp(-dt / tau_syn)
 
 
-def _kernel_from_decays(lambda_mem: float, lambda_syn: float, n: int) -> np.ndarray:
-    """Discrete PSP kernel ``K[0..n-1]`` (float64) from the decays: ``K[0] = K[1] = 0`` and
-    ``K[m+1] = lambda_mem K[m] + (1 - lambda_mem) lambda_syn**(m-1)`` (same as ``theory.psp_kernel``)."""
-    k = np.zeros(max(n, 2))
-    i_syn = 1.0
-    for m in range(1, n - 1):
-        k[m + 1] = lambda_mem * k[m] + (1.0 - lambda_mem) * i_syn
-        i_syn *= lambda_syn
-    return k[:n]
+def _steps(decay: float) -> float:
+    """The time constant in units of the step, ``tau/dt = -1/log(decay)``, of a decay ``exp(-dt/tau)``.
+
+    The filter takes decays; ``theory.psp_kernel`` takes time constants and only their ratio
+    to ``dt`` matters, so it runs with ``dt = 1``.  Needs ``0 < decay < 1`` (every
+    ``1e-16 < dt/tau < 745`` in float64)."""
+    return -1.0 / math.log(decay)
 
 
 def _filter_time_major(currents: Sequence[tuple[torch.Tensor, float]], lambda_mem: float,
@@ -64,7 +63,7 @@ def _filter_time_major(currents: Sequence[tuple[torch.Tensor, float]], lambda_me
     """Exact free-membrane recursion, evaluated block-wise in time by matrix products.
 
     Within a block of ``L`` steps starting at ``n0`` the recursion unrolls to (``K_c`` the
-    discrete PSP kernel of current ``c``, :func:`_kernel_from_decays`)::
+    discrete PSP kernel of current ``c``, ``theory.psp_kernel``)::
 
         U[n0+k] = lambda_mem**k U[n0] + sum_c K_c[k+1] I_c[n0] + sum_c sum_{j<k} K_c[k-j] Y_c[n0+j]
         I_c[n0+L] = lambda_syn_c**L I_c[n0] + sum_{j<L} lambda_syn_c**(L-1-j) Y_c[n0+j]
@@ -90,7 +89,7 @@ def _filter_time_major(currents: Sequence[tuple[torch.Tensor, float]], lambda_me
     mem_pow = as_t(lambda_mem ** kk.astype(float)).unsqueeze(1)  # (L+1, 1)
     mats = []
     for _, lam in currents:
-        K = _kernel_from_decays(lambda_mem, lam, L + 2)
+        K = psp_kernel(_steps(lambda_mem), _steps(lam), 1.0, L + 2)  # time constants in steps, dt = 1
         toe = np.zeros((L + 1, L))
         for k in range(L + 1):
             toe[k, :k] = K[k - np.arange(k)]
@@ -185,15 +184,9 @@ def burn_in_steps(tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e
     Units: tau_mem, tau_syn, dt in seconds.  Returns an integer number of steps.
     """
     p = check_all(CONSTRAINTS, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, burn_tol=burn_tol)
-    lm, ls = _decays(p["tau_mem"], p["tau_syn"], p["dt"])
-    # closed-form kernel (same recursion as _filter on a unit spike at step 0), float64
+    # the discrete kernel K[0 .. n_max-1] (theory.psp_kernel: the recursion _filter runs on a unit spike at step 0)
     n_max = int(math.ceil(60.0 * max(p["tau_mem"], p["tau_syn"]) / p["dt"])) + 4
-    k = np.zeros(n_max)
-    i_syn, u = 1.0, 0.0  # I[1] = 1 and U[1] = 0 after the spike at step 0
-    for n in range(1, n_max - 1):
-        u = lm * u + (1 - lm) * i_syn  # U[n+1]
-        k[n + 1] = u
-        i_syn *= ls  # I[n+1]
+    k = psp_kernel(p["tau_mem"], p["tau_syn"], p["dt"], n_max)
     tail1 = np.cumsum(np.abs(k)[::-1])[::-1]
     tail2 = np.cumsum((k * k)[::-1])[::-1]
     ok = (tail1 <= p["burn_tol"] * tail1[0]) & (tail2 <= p["burn_tol"] * tail2[0])
