@@ -356,6 +356,35 @@ def bench_shape(name: str, *, batches: int = 5, batch: int | None = None, device
             torch.set_flush_denormal(False)
 
 
+def bench_shapes(names, *, batches: int = 5, batch: int | None = None, device: str = "cpu", seed: int = 0,
+                 peers: bool = True, threads: int | None = None, log=None) -> dict:
+    """:func:`bench_shape` for each shape in ``names``: ``{name: record}`` (what ``fluctinit bench`` prints).
+
+    Args:
+        names: keys of :data:`SHAPES`, in the order measured.
+        threads: torch CPU threads for every path while measuring (default: torch's); the
+            previous count is restored afterwards.
+        log: ``log(message)`` after each round of timed steps, or ``None``.
+
+    Raises:
+        ParameterError: ``device="cuda"`` without CUDA.
+    """
+    import torch
+
+    from fluctinit.errors import ParameterError
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("`device` must be 'cpu' when CUDA is not available; got 'cuda'", ["device"], [device])
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return {name: bench_shape(name, batches=batches, batch=batch, device=device, seed=seed, peers=peers, log=log)
+                for name in names}
+    finally:
+        torch.set_num_threads(before)
+
+
 def _bench_shape(name, *, batches, batch, device, seed, peers, log) -> dict:
     import torch
 
