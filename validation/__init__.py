@@ -12,9 +12,9 @@ theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
 * populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
   :func:`draw_population`, :func:`predicted_moments`, :data:`INITIALIZERS`;
 * measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
-  :func:`measure_membrane`, :class:`MembraneMeasurement`;
+  :func:`init_burn_in_steps`, :func:`measure_membrane`, :class:`MembraneMeasurement`;
 * reports (:mod:`.report`): :func:`sweep`, :func:`validate`, :class:`MembraneReport`,
-  :func:`write_table_atomic`, :data:`TABLE_COLUMNS`;
+  :func:`write_table_atomic`, :func:`write_histograms_atomic`, :data:`TABLE_COLUMNS`;
 * :data:`CONSTRAINTS`: every parameter's valid range, one table (:mod:`._constraints`).
 
 Kept import-light: importing this package does not import torch; each name is imported from
@@ -46,11 +46,13 @@ _EXPORTS: dict[str, str] = {
     "measure_membrane": "measure",
     "free_membrane": "measure",
     "burn_in_steps": "measure",
+    "init_burn_in_steps": "measure",
     "MembraneReport": "report",
     "sweep": "report",
     "validate": "report",
     "TABLE_COLUMNS": "report",
     "write_table_atomic": "report",
+    "write_histograms_atomic": "report",
 }
 
 __all__ = list(_EXPORTS)

@@ -32,13 +32,13 @@ import numpy as np
 import torch
 
 from fluctinit.errors import ParameterError, check, check_all, conflict
-from fluctinit.theory import psp_kernel
+from fluctinit.theory import DEFAULT_TAU_SYN_INH, psp_kernel
 
 from ._constraints import CONSTRAINTS
 from .population import Channel, NeuronPopulation
 from .sources import SpikeSource, _check_rate, _column_sums
 
-__all__ = ["MembraneMeasurement", "measure_membrane", "free_membrane", "burn_in_steps"]
+__all__ = ["MembraneMeasurement", "measure_membrane", "free_membrane", "burn_in_steps", "init_burn_in_steps"]
 
 
 # --------------------------------------------------------------------------------------
@@ -191,6 +191,24 @@ def burn_in_steps(tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e
     tail2 = np.cumsum((k * k)[::-1])[::-1]
     ok = (tail1 <= p["burn_tol"] * tail1[0]) & (tail2 <= p["burn_tol"] * tail2[0])
     return int(np.argmax(ok))
+
+
+def init_burn_in_steps(init: str = "feedforward", tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e-3,
+                       *, tau_syn_inh: float | None = None, burn_tol: float = 1e-6) -> int:
+    """:func:`burn_in_steps` for every synapse type of a population drawn by ``init``: the largest.
+
+    The populations of ``dale-exponential`` and ``dale-lognormal`` have a second, inhibitory
+    current with time constant ``tau_syn_inh`` (default ``theory.DEFAULT_TAU_SYN_INH``, as in
+    :func:`draw_population`); every other initializer has one current with ``tau_syn``.  Each
+    current's share of the membrane variance then has a kernel tail of at most ``burn_tol``.
+
+    Units: tau_mem, tau_syn, tau_syn_inh, dt in seconds.  Returns an integer number of steps.
+    """
+    p = check_all(CONSTRAINTS, init=init, tau_syn_inh=tau_syn_inh)
+    taus = [tau_syn]
+    if p["init"].startswith("dale"):
+        taus.append(p["tau_syn_inh"] if tau_syn_inh is not None else DEFAULT_TAU_SYN_INH)
+    return max(burn_in_steps(tau_mem, tau, dt, burn_tol=burn_tol) for tau in taus)
 
 
 # --------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ rates; its spread across neurons is the variability expected from finite weight 
 alone, supplementary S2).  Reports on Poisson input carry the exact Bernoulli expectation
 ``sigma_u_target * sqrt(1 - nu dt)`` as ``sigma_u_expected``.
 
-:func:`write_table_atomic` writes a sweep table (CSV or JSON) atomically.
+:func:`write_table_atomic` writes a sweep table (CSV or JSON), :func:`write_histograms_atomic`
+the membrane histograms of its reports (JSON), both atomically.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .measure import MembraneMeasurement, measure_membrane
 from .population import NeuronPopulation, draw_population, predicted_moments
 from .sources import SpikeSource, measure_rates
 
-__all__ = ["MembraneReport", "sweep", "validate", "TABLE_COLUMNS", "write_table_atomic"]
+__all__ = ["MembraneReport", "sweep", "validate", "TABLE_COLUMNS", "write_table_atomic", "write_histograms_atomic"]
 
 
 @dataclass
@@ -235,3 +236,12 @@ def write_table_atomic(path: str | os.PathLike, reports: Sequence[MembraneReport
         atomic_write_text(path, "\n".join(lines) + "\n")
     else:
         atomic_write_json(path, {"meta": meta or {}, "rows": [r.to_dict() for r in reports]})
+
+
+def write_histograms_atomic(path: str | os.PathLike, reports: Sequence[MembraneReport], meta: dict | None = None) -> None:
+    """Write the membrane histograms of ``reports`` as JSON, atomically (figure 2b/2e).
+
+    ``{"meta": ..., "histograms": [...]}``: every report's :attr:`MembraneReport.histograms` in
+    order (per neuron: bin edges, density, underflow/overflow fractions, measured and predicted
+    mean and std, the target)."""
+    atomic_write_json(path, {"meta": meta or {}, "histograms": [h for r in reports for h in r.histograms]})
