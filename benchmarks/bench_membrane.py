@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from fluctinit.validation import membrane as M
+from fluctinit import validation as M
 
 
 def main(argv=None) -> int:

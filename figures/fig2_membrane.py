@@ -21,7 +21,7 @@ Panels (paper section 2, figure 2):
   and the figure.  Generated data never stand in for SHD.
 
 Weights: ``init`` (default ``feedforward``, zero mean, ``sigma_w`` from eq. 9 with the
-data's mean rate), ``neurons`` independent neurons per target (``validation.membrane.sweep``;
+data's mean rate), ``neurons`` independent neurons per target (``fluctinit.validation.sweep``;
 the same computation as ``fluctinit validate randman|shd --sweep --out ... --hist ...``).
 Units: times in seconds, rates in Hz, ``U`` and ``sigma_u`` in threshold units.
 
@@ -194,7 +194,7 @@ def result_path(out: str | os.PathLike, dataset: str) -> Path:
 
 
 def _source(cfg: dict, dataset: str, out: Path):
-    from fluctinit.validation import membrane as M
+    from fluctinit import validation as M
 
     if dataset == "randman":
         r = cfg["randman"]
@@ -239,7 +239,7 @@ def compute_dataset(cfg: dict, dataset: str, out: str | os.PathLike, *, force: b
                        status="skipped", reason=reason)
             C.write_result(path, res)
             return res, "skipped"
-    from fluctinit.validation import membrane as M
+    from fluctinit import validation as M
 
     COMPUTE_COUNT[dataset] += 1
     t0 = time.perf_counter()

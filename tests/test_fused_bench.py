@@ -66,3 +66,25 @@ def test_bench_restores_denormal_flushing(bench_cli, capsys):
     before = _flushing()
     assert bench_cli(["bench", "--shapes", "randman", "--batches", "1", "--batch-size", "1", "--no-peers", "--json"]) == 0
     assert _flushing() == before
+
+
+def test_bench_cuda_without_cuda_exits_2(bench_cli, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bench_cli(["bench", "--shapes", "randman", "--device", "cuda", "--no-peers"]) == 2
+    err = capsys.readouterr().err
+    assert "`--device` must be 'cpu' when CUDA is not available; got 'cuda'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bench_shapes_restores_the_thread_count():
+    import torch
+
+    from fluctinit.training.bench import bench_shapes
+
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    res = bench_shapes(["randman"], batches=1, batch=1, peers=False, threads=other)
+    assert set(res) == {"randman"} and res["randman"]["threads"] == other
+    assert torch.get_num_threads() == before

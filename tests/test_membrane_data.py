@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from fluctinit import theory
-from fluctinit.validation import membrane as M
+from fluctinit import validation as M
 
 Z = 4.0
 

@@ -13,7 +13,8 @@ import torch
 
 from fluctinit import theory
 from fluctinit.errors import ParameterError
-from fluctinit.validation import membrane as M
+from fluctinit import validation as M
+from fluctinit.validation.measure import _filter
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -73,7 +74,7 @@ def test_two_synapse_types_match_recursion():
     lm = math.exp(-1e-3 / 20e-3)
     ye = torch.tensor(xe @ we.T)
     yi = torch.tensor(xi @ wi.T)
-    got = M._filter([(ye, math.exp(-1e-3 / 5e-3)), (yi, math.exp(-1e-3 / 10e-3))], lm)
+    got = _filter([(ye, math.exp(-1e-3 / 5e-3)), (yi, math.exp(-1e-3 / 10e-3))], lm)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
 
 
@@ -110,6 +111,26 @@ def test_burn_in_tail_criterion(tau_mem, tau_syn, dt):
     assert tail1 <= tol and tail2 <= tol
     # and one step fewer would not do (the smallest such n)
     assert max(K[n - 1:].sum() / K.sum(), (K[n - 1:] ** 2).sum() / (K**2).sum()) > tol
+
+
+def test_init_burn_in_covers_every_synapse_type():
+    # Dale populations add an inhibitory current (tau_syn_inh, default theory.DEFAULT_TAU_SYN_INH,
+    # paper table 3): the burn-in meets the tail criterion above for both kernels, and no more
+    tau_mem, tau_syn, dt, tol = 20e-3, 10e-3, 2e-3, 1e-6
+    single = M.burn_in_steps(tau_mem, tau_syn, dt)
+    assert M.init_burn_in_steps("feedforward", tau_mem, tau_syn, dt) == single
+    assert M.init_burn_in_steps("recurrent", tau_mem, tau_syn, dt, tau_syn_inh=40e-3) == single  # one current only
+    for init in ("dale-exponential", "dale-lognormal"):
+        n = M.init_burn_in_steps(init, tau_mem, tau_syn, dt)
+        for tau in (tau_syn, theory.DEFAULT_TAU_SYN_INH):
+            K = theory.psp_kernel(tau_mem, tau, dt, n + 20000)
+            assert K[n:].sum() <= tol * K.sum() and (K[n:] ** 2).sum() <= tol * (K**2).sum()
+        assert n == M.burn_in_steps(tau_mem, theory.DEFAULT_TAU_SYN_INH, dt) > single
+        assert M.init_burn_in_steps(init, tau_mem, tau_syn, dt, tau_syn_inh=40e-3) == M.burn_in_steps(tau_mem, 40e-3, dt)
+    with pytest.raises(ParameterError, match="`init` must be one of"):
+        M.init_burn_in_steps("xavier")
+    with pytest.raises(ParameterError, match="`tau_syn_inh` must be"):
+        M.init_burn_in_steps("dale-exponential", tau_syn_inh=0.0)
 
 
 def test_free_membrane_rejects_bad_input():
@@ -195,7 +216,7 @@ def test_dale_channels_equal_sim_dale_free_membrane():
     wi = pop.channels[1].weights.double().numpy()
     ref = reference_free_membrane([xe, xi], [we, wi], 20e-3, [10e-3, 20e-3], 2e-3)
     lm = math.exp(-2e-3 / 20e-3)
-    got = M._filter([(torch.tensor(xe @ we.T), math.exp(-0.2)), (torch.tensor(xi @ wi.T), math.exp(-0.1))], lm)
+    got = _filter([(torch.tensor(xe @ we.T), math.exp(-0.2)), (torch.tensor(xi @ wi.T), math.exp(-0.1))], lm)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-12)
 
 

@@ -23,7 +23,7 @@ import torch
 from scipy.special import gammaln
 
 from fluctinit import theory
-from fluctinit.validation import membrane as M
+from fluctinit import validation as M
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,4 +1,4 @@
-"""The "fused" backend (sim/_fused*.py), reached through the dispatch point, equals the reference.
+"""The "fused" backend (the fast core, sim/_core/), reached through the dispatch point, equals the reference.
 
 Skipped where the fused core is not installed; float64, so forward values and gradients
 must agree to rounding.

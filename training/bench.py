@@ -87,32 +87,65 @@ def _params(prob):
     return {k: torch.nn.Parameter(prob[k].clone()) for k in names}
 
 
+def _adam_step(params, forward, labels, *, after=None):
+    """The timed training step of every path: Adam (lr 1e-3) on the loss of ``forward()``.
+
+    ``forward()`` returns the readout membrane ``(batch, time, n_out)``; the loss is the
+    cross-entropy of its maximum over time (eqs. 20-21).  ``after()`` runs once the weights are
+    updated (a peer's state reset).  Returns ``step() -> float`` (the loss)."""
+    import torch
+
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = _loss(forward(), labels)
+        loss.backward()
+        opt.step()
+        if after is not None:
+            after()
+        return float(loss.detach())
+
+    return step
+
+
+def _scan(seq, cell, state, v=None):
+    """Drive a single-step ``cell`` over time with an ``unbind`` loop (how the peers are timed).
+
+    ``out[t], state = cell(seq[:, t] + out[t-1] @ v.T, state)`` with ``out[-1] = 0``, or without
+    the recurrent term when ``v`` is None; ``seq`` is ``(batch, time, n)``.  Returns the outputs
+    stacked along time."""
+    import torch
+
+    out = None if v is None else torch.zeros_like(seq[:, 0])
+    outs = []
+    for c in seq.unbind(1):
+        if v is not None:
+            c = c + out @ v.t()
+        out, state = cell(c, state)
+        outs.append(out)
+    return torch.stack(outs, 1)
+
+
 # ---------------------------------------------------------------------------- the paths
 
 
 def _make_sim(prob, backend: str, events: bool):
     """A training step of fluctinit's simulator on ``backend`` ("reference" or "fused"); with
     ``events`` the input is prepared spike events (built once, outside the step)."""
-    import torch
-
     from fluctinit.sim import NeuronParams, ReadoutParams, SpikeEvents, dispatch
 
     ps = _params(prob)
-    opt = torch.optim.Adam(ps.values(), lr=1e-3)
     lif, ro = dispatch("lif_dense", backend), dispatch("readout", backend)
     npar, rpar = NeuronParams(tau_mem=TAU_MEM, tau_syn=TAU_SYN, dt=DT), ReadoutParams(tau_out=prob["tau_out"], dt=DT)
-    x, labels = prob["x"], prob["labels"]
+    x = prob["x"]
     inp = SpikeEvents.from_dense(x, time_major=False).prepare(prob["n_hidden"]) if events else x
 
-    def step():
-        opt.zero_grad(set_to_none=True)
+    def forward():
         s, _ = lif(inp, ps["w"], ps.get("v"), params=npar)
-        loss = _loss(ro([s], [ps["wo"]], params=rpar), labels)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+        return ro([s], [ps["wo"]], params=rpar)
 
-    return step
+    return _adam_step(ps.values(), forward, prob["labels"])
 
 
 def make_plain(prob):
@@ -146,37 +179,28 @@ def _peer_snntorch(prob):
     from snntorch import surrogate as ssur
 
     ps = _params(prob)
-    opt = torch.optim.Adam(ps.values(), lr=1e-3)
     lm, ls, lo = math.exp(-DT / TAU_MEM), math.exp(-DT / TAU_SYN), math.exp(-DT / prob["tau_out"])
     lif = snn.Synaptic(alpha=ls, beta=lm, threshold=1.0, spike_grad=ssur.fast_sigmoid(slope=20), reset_mechanism="zero")
     ro = snn.Synaptic(alpha=ls, beta=lo, threshold=1e9, reset_mechanism="none")
-    x, labels = prob["x"], prob["labels"]
+    x = prob["x"]
 
-    def step():
-        opt.zero_grad(set_to_none=True)
+    def hidden(c, state):
+        spk, syn, mem = lif(c, *state)
+        return spk, (syn, mem)
+
+    def readout(c, state):
+        _, syn, mem = ro(c, *state)
+        return mem, (syn, mem)
+
+    def zeros(seq):  # (syn, mem) at t = 0
+        return torch.zeros_like(seq[:, 0]), torch.zeros_like(seq[:, 0])
+
+    def forward():
         cur = x @ ps["w"].t()
-        syn = torch.zeros_like(cur[:, 0])
-        mem = torch.zeros_like(syn)
-        spk = torch.zeros_like(syn)
-        out = []
-        for c in cur.unbind(1):
-            if "v" in ps:
-                c = c + spk @ ps["v"].t()
-            spk, syn, mem = lif(c, syn, mem)
-            out.append(spk)
-        co = torch.stack(out, 1) @ ps["wo"].t()
-        syn_o = torch.zeros_like(co[:, 0])
-        mem_o = torch.zeros_like(syn_o)
-        mems = []
-        for c in co.unbind(1):
-            _, syn_o, mem_o = ro(c, syn_o, mem_o)
-            mems.append(mem_o)
-        loss = _loss(torch.stack(mems, 1), labels)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+        co = _scan(cur, hidden, zeros(cur), ps.get("v")) @ ps["wo"].t()
+        return _scan(co, readout, zeros(co))
 
-    return step
+    return _adam_step(ps.values(), forward, prob["labels"])
 
 
 def _peer_norse(prob):
@@ -189,7 +213,7 @@ def _peer_norse(prob):
     )
     li = LICell(p=LIParameters(tau_syn_inv=torch.as_tensor(1 / TAU_SYN), tau_mem_inv=torch.as_tensor(1 / prob["tau_out"])), dt=DT)
     ps = _params(prob)
-    x, labels = prob["x"], prob["labels"]
+    x = prob["x"]
     rec = prob["v"] is not None
     if rec:
         cell = LIFRecurrentCell(prob["n_in"], prob["n_hidden"], p=lp, dt=DT).to(x.device)
@@ -200,34 +224,20 @@ def _peer_norse(prob):
     else:
         cell = LIFCell(p=lp, dt=DT)
         params = [ps["w"], ps["wo"]]
-    opt = torch.optim.Adam(params, lr=1e-3)
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        inputs = x.unbind(1) if rec else (x @ ps["w"].t()).unbind(1)
-        state, zs = None, []
-        for c in inputs:  # the cells, driven by an unbind loop (norse's own LIF/LI modules
-            z, state = cell(c, state)  # index input[t] inside their loop: quadratic backward)
-            zs.append(z)
-        state, vs = None, []
-        for c in (torch.stack(zs, 1) @ ps["wo"].t()).unbind(1):
-            v, state = li(c, state)
-            vs.append(v)
-        loss = _loss(torch.stack(vs, 1), labels)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+    def forward():
+        # the cells, driven by an unbind loop (norse's own LIF/LI modules index input[t]
+        # inside their loop: quadratic backward); a norse cell maps (input, state) -> (output, state)
+        z = _scan(x if rec else x @ ps["w"].t(), cell, None)
+        return _scan(z @ ps["wo"].t(), li, None)
 
-    return step
+    return _adam_step(params, forward, prob["labels"])
 
 
 def _peer_spikingjelly(prob):
-    import torch
     from spikingjelly.activation_based import functional, layer, neuron, surrogate
 
     ps = _params(prob)
-    opt = torch.optim.Adam(ps.values(), lr=1e-3)
-    rec = prob["v"] is not None
     # single-step modules driven by an unbind loop (the multi-step torch path indexes x_seq[t])
     syn = layer.SynapseFilter(tau=TAU_SYN / DT, step_mode="s")
     lif = neuron.LIFNode(
@@ -236,30 +246,24 @@ def _peer_spikingjelly(prob):
     )
     syn_o = layer.SynapseFilter(tau=TAU_SYN / DT, step_mode="s")
     ro = neuron.LIFNode(tau=prob["tau_out"] / DT, decay_input=True, v_threshold=float("inf"), step_mode="s")
-    x, labels = prob["x"], prob["labels"]
+    x = prob["x"]
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        cur = x @ ps["w"].t()
-        spk = torch.zeros_like(cur[:, 0])
-        out = []
-        for c in cur.unbind(1):
-            if rec:
-                c = c + spk @ ps["v"].t()
-            spk = lif(syn(c))
-            out.append(spk)
-        vs = []
-        for c in (torch.stack(out, 1) @ ps["wo"].t()).unbind(1):
-            ro(syn_o(c))
-            vs.append(ro.v)
-        loss = _loss(torch.stack(vs, 1), labels)
-        loss.backward()
-        opt.step()
+    def hidden(c, state):  # the modules keep their own state
+        return lif(syn(c)), state
+
+    def readout(c, state):
+        ro(syn_o(c))
+        return ro.v, state
+
+    def forward():
+        spk = _scan(x @ ps["w"].t(), hidden, None, ps.get("v"))
+        return _scan(spk @ ps["wo"].t(), readout, None)
+
+    def reset():
         for m in (lif, syn, syn_o, ro):
             functional.reset_net(m)
-        return float(loss.detach())
 
-    return step
+    return _adam_step(ps.values(), forward, prob["labels"], after=reset)
 
 
 _PEER_MAKERS = {"snntorch": _peer_snntorch, "norse": _peer_norse, "spikingjelly": _peer_spikingjelly}
@@ -349,6 +353,35 @@ def bench_shape(name: str, *, batches: int = 5, batch: int | None = None, device
     finally:
         if not was_flushing:
             torch.set_flush_denormal(False)
+
+
+def bench_shapes(names, *, batches: int = 5, batch: int | None = None, device: str = "cpu", seed: int = 0,
+                 peers: bool = True, threads: int | None = None, log=None) -> dict:
+    """:func:`bench_shape` for each shape in ``names``: ``{name: record}`` (what ``fluctinit bench`` prints).
+
+    Args:
+        names: keys of :data:`SHAPES`, in the order measured.
+        threads: torch CPU threads for every path while measuring (default: torch's); the
+            previous count is restored afterwards.
+        log: ``log(message)`` after each round of timed steps, or ``None``.
+
+    Raises:
+        ParameterError: ``device="cuda"`` without CUDA.
+    """
+    import torch
+
+    from fluctinit.errors import ParameterError
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("`device` must be 'cpu' when CUDA is not available; got 'cuda'", ["device"], [device])
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return {name: bench_shape(name, batches=batches, batch=batch, device=device, seed=seed, peers=peers, log=log)
+                for name in names}
+    finally:
+        torch.set_num_threads(before)
 
 
 def _bench_shape(name, *, batches, batch, device, seed, peers, log) -> dict:

@@ -1,7 +1,71 @@
 """fluctinit.validation: membrane statistics, the theory set against simulation (figure 2, S2).
 
-Kept import-light: importing this package does not import torch; the submodules that need it
-import it themselves.
+A population of ``n_neurons`` postsynaptic neurons, each with an independent draw of its
+incoming weights from an initializer, receives a data set (stationary Poisson/Bernoulli
+spikes, Randman or SHD) in free-membrane mode (no threshold, no reset); the measured
+per-neuron mean and standard deviation of ``U`` are set against the target and against the
+theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
+
+* data (:mod:`.sources`): :class:`SpikeSource`, :func:`poisson_source`, :func:`tensor_source`,
+  :func:`dataset_source`, :func:`shd_source`, :func:`randman_source`, :func:`measure_rates`,
+  :data:`SHD_HELP`;
+* populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
+  :func:`draw_population`, :func:`predicted_moments`, :data:`INITIALIZERS`;
+* measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
+  :func:`init_burn_in_steps`, :func:`measure_membrane`, :class:`MembraneMeasurement`;
+* reports (:mod:`.report`): :func:`sweep`, :func:`validate`, :class:`MembraneReport`,
+  :func:`write_table_atomic`, :func:`write_histograms_atomic`, :data:`TABLE_COLUMNS`;
+* :data:`CONSTRAINTS`: every parameter's valid range, one table (:mod:`._constraints`).
+
+Kept import-light: importing this package does not import torch; each name is imported from
+its module on first use (PEP 562 module ``__getattr__``).
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> the module (in this package) that defines it
+_EXPORTS: dict[str, str] = {
+    "CONSTRAINTS": "_constraints",
+    "INITIALIZERS": "_constraints",
+    "SpikeSource": "sources",
+    "poisson_source": "sources",
+    "tensor_source": "sources",
+    "dataset_source": "sources",
+    "shd_source": "sources",
+    "randman_source": "sources",
+    "measure_rates": "sources",
+    "SHD_HELP": "sources",
+    "Channel": "population",
+    "NeuronPopulation": "population",
+    "draw_population": "population",
+    "predicted_moments": "population",
+    "MembraneMeasurement": "measure",
+    "measure_membrane": "measure",
+    "free_membrane": "measure",
+    "burn_in_steps": "measure",
+    "init_burn_in_steps": "measure",
+    "MembraneReport": "report",
+    "sweep": "report",
+    "validate": "report",
+    "TABLE_COLUMNS": "report",
+    "write_table_atomic": "report",
+    "write_histograms_atomic": "report",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -51,11 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fluctinit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    seen: set[str] = set()
     for module_name in dict.fromkeys(SUBCOMMANDS.values()):
-        module = importlib.import_module(f"fluctinit.cli.{module_name}")
-        module.add_parser(sub)
-        seen.add(module_name)
+        importlib.import_module(f"fluctinit.cli.{module_name}").add_parser(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
+
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="time a training step: reference loop vs fast core vs peers")
     p.add_argument("--shapes", default="randman,shd,shd-rec", help="comma list of randman, shd, shd-rec")
@@ -44,19 +45,11 @@ def _check_args(args):
 
 def run(args) -> int:
     shapes = _check_args(args)
-    import torch
+    from fluctinit.training.bench import bench_shapes, format_table
 
-    from fluctinit.training.bench import bench_shape, format_table
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but CUDA is not available")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     log = None if args.json else (lambda m: print(m, file=sys.stderr))
-    results = {}
-    for name in shapes:
-        results[name] = bench_shape(name, batches=args.batches, batch=args.batch_size, device=args.device,
-                                    seed=args.seed, peers=not args.no_peers, log=log)
+    results = bench_shapes(shapes, batches=args.batches, batch=args.batch_size, device=args.device, seed=args.seed,
+                           peers=not args.no_peers, threads=args.threads, log=log)
     if args.json:
         print(json.dumps(results, indent=1, sort_keys=True))
     else:

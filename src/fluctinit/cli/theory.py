@@ -13,18 +13,21 @@ import sys
 ARCHS = ("feedforward", "recurrent", "dale", "kaiming")
 
 
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+def _number(kind, noun: str):
+    """An argparse ``type`` converting with ``kind`` (float, int) whose error names the flag once."""
+
+    def convert(text: str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+
+    convert.__name__ = kind.__name__
+    return convert
 
 
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+_float = _number(float, "a number")
+_int = _number(int, "an integer")
 
 
 def add_kernel_options(p: argparse.ArgumentParser) -> None:
@@ -47,56 +50,80 @@ def kernel_from_args(args, tau_syn: float | None = None):
     return kernel_integrals(args.tau_mem, args.tau_syn if tau_syn is None else tau_syn, args.dt, args.mode)
 
 
+def _command(sub, name: str, run, *, help: str, description: str, options=None,
+             json_help: str = "print one JSON object") -> argparse.ArgumentParser:
+    """One subcommand: its parser, the flags ``options(parser)`` adds, ``--json`` last, and ``run``."""
+    p = sub.add_parser(name, help=help, description=description)
+    if options is not None:
+        options(p)
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.set_defaults(run=run)
+    return p
+
+
+# `params` flags as data, in --help order: (group, flag, type, metavar, help[, default]); a
+# flag defaults to None unless a default is given, so the architecture checks see what was typed.
+_DALE = "dale (Dale's law)"
+_PARAMS_FLAGS = (
+    (None, "--fan-in", _int, "N", "feed-forward afferents n (feedforward, recurrent, kaiming)"),
+    (None, "--fan-in-rec", _int, "N", "recurrent afferents n_R (recurrent)"),
+    (None, "--alpha", _float, "A", "feed-forward share of the variance, 0 < A < 1 (recurrent; dale with --n-exc-rec); default 0.9"),
+    (None, "--nu", _float, "HZ", "input rate (Hz)"),
+    (None, "--nu-rec", _float, "HZ", "rate of the recurrent afferents (recurrent); default --nu"),
+    (None, "--sigma-u", _float, "X", "target membrane std (threshold units); default 1"),
+    (None, "--xi", _float, "X", "alternative target: (theta - mu_u)/sigma_u"),
+    (None, "--mu-u", _float, "X", "target membrane mean; default 0", 0.0),
+    (None, "--theta", _float, "X", "firing threshold; default 1", 1.0),
+    (None, "--gain", _float, "G", "Kaiming gain; default sqrt(2)", math.sqrt(2.0)),
+    (_DALE, "--n-exc", _int, "N", "excitatory (feed-forward) afferents"),
+    (_DALE, "--n-inh", _int, "N", "inhibitory afferents"),
+    (_DALE, "--n-exc-rec", _int, "N", "recurrent excitatory afferents (enables excitatory recurrence)"),
+    (_DALE, "--tau-syn-exc", _float, "S", "excitatory synaptic time constant (s); default 0.01 (table 3)"),
+    (_DALE, "--tau-syn-inh", _float, "S", "inhibitory synaptic time constant (s); default 0.02 (table 3)"),
+    (_DALE, "--nu-exc", _float, "HZ", "excitatory input rate (Hz); default --nu"),
+    (_DALE, "--nu-inh", _float, "HZ", "inhibitory input rate (Hz); default --nu-exc"),
+)
+
+
+def _add_flags(p: argparse.ArgumentParser, rows) -> dict:
+    """Add the flags of ``rows`` to ``p`` or to its named argument groups; returns the groups."""
+    groups: dict = {None: p}
+    for group, flag, kind, metavar, text, *default in rows:
+        if group not in groups:
+            groups[group] = p.add_argument_group(group)
+        groups[group].add_argument(flag, type=kind, metavar=metavar, help=text, default=default[0] if default else None)
+    return groups
+
+
+def add_params_options(p: argparse.ArgumentParser) -> None:
+    """ARCH, the target, the afferents and rates of each architecture, and the kernel."""
+    p.add_argument("arch", choices=ARCHS, metavar="ARCH", help="one of: " + ", ".join(ARCHS))
+    d = _add_flags(p, _PARAMS_FLAGS)[_DALE]
+    d.add_argument("--dist", choices=("exponential", "lognormal"), default="exponential", help="weight distribution; default exponential")
+    d.add_argument("--sigma-log", type=_float, metavar="X", help="log-normal shape (std of ln w); default 1")
+    add_kernel_options(p)
+
+
 def add_parser(sub) -> None:
-    k = sub.add_parser(
-        "kernel",
+    _command(
+        sub, "kernel", run_kernel, options=add_kernel_options,
         help="print the kernel integrals epsilon_bar and epsilon_hat",
         description="Kernel integrals epsilon_bar (integral of the PSP kernel) and epsilon_hat "
         "(integral of its square), in seconds, for the current-based LIF neuron (paper eqs. 2-3).",
+        json_help="one JSON object with keys epsilon_bar, epsilon_hat",
     )
-    add_kernel_options(k)
-    k.add_argument("--json", action="store_true", help="one JSON object with keys epsilon_bar, epsilon_hat")
-    k.set_defaults(run=run_kernel)
-
-    p = sub.add_parser(
-        "params",
+    _command(
+        sub, "params", run_params, options=add_params_options,
         help="weight parameters for a membrane target (feedforward, recurrent, dale, kaiming)",
         description="Weight-distribution parameters that put LIF neurons into the fluctuation-driven "
         "regime (paper eqs. 6-9, 34-39, 42-55) or the Kaiming baseline (eq. 56).",
     )
-    p.add_argument("arch", choices=ARCHS, metavar="ARCH", help="one of: " + ", ".join(ARCHS))
-    p.add_argument("--fan-in", type=_int, metavar="N", help="feed-forward afferents n (feedforward, recurrent, kaiming)")
-    p.add_argument("--fan-in-rec", type=_int, metavar="N", help="recurrent afferents n_R (recurrent)")
-    p.add_argument("--alpha", type=_float, metavar="A", help="feed-forward share of the variance, 0 < A < 1 (recurrent; dale with --n-exc-rec); default 0.9")
-    p.add_argument("--nu", type=_float, metavar="HZ", help="input rate (Hz)")
-    p.add_argument("--nu-rec", type=_float, metavar="HZ", help="rate of the recurrent afferents (recurrent); default --nu")
-    p.add_argument("--sigma-u", type=_float, metavar="X", help="target membrane std (threshold units); default 1")
-    p.add_argument("--xi", type=_float, metavar="X", help="alternative target: (theta - mu_u)/sigma_u")
-    p.add_argument("--mu-u", type=_float, default=0.0, metavar="X", help="target membrane mean; default 0")
-    p.add_argument("--theta", type=_float, default=1.0, metavar="X", help="firing threshold; default 1")
-    p.add_argument("--gain", type=_float, default=math.sqrt(2.0), metavar="G", help="Kaiming gain; default sqrt(2)")
-    d = p.add_argument_group("dale (Dale's law)")
-    d.add_argument("--n-exc", type=_int, metavar="N", help="excitatory (feed-forward) afferents")
-    d.add_argument("--n-inh", type=_int, metavar="N", help="inhibitory afferents")
-    d.add_argument("--n-exc-rec", type=_int, metavar="N", help="recurrent excitatory afferents (enables excitatory recurrence)")
-    d.add_argument("--tau-syn-exc", type=_float, metavar="S", help="excitatory synaptic time constant (s); default 0.01 (table 3)")
-    d.add_argument("--tau-syn-inh", type=_float, metavar="S", help="inhibitory synaptic time constant (s); default 0.02 (table 3)")
-    d.add_argument("--nu-exc", type=_float, metavar="HZ", help="excitatory input rate (Hz); default --nu")
-    d.add_argument("--nu-inh", type=_float, metavar="HZ", help="inhibitory input rate (Hz); default --nu-exc")
-    d.add_argument("--dist", choices=("exponential", "lognormal"), default="exponential", help="weight distribution; default exponential")
-    d.add_argument("--sigma-log", type=_float, metavar="X", help="log-normal shape (std of ln w); default 1")
-    add_kernel_options(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(run=run_params)
-
-    demo = sub.add_parser(
-        "demo",
+    _command(
+        sub, "demo", run_demo,
         help="worked example: parameters for the paper's Randman and SHD networks",
         description="Prints the kernel integrals and the initialization parameters of the paper's "
         "Randman and SHD networks (tables 4, 7).",
     )
-    demo.add_argument("--json", action="store_true", help="print one JSON object")
-    demo.set_defaults(run=run_demo)
 
 
 def _print(result: dict, as_json: bool, title: str | None = None) -> None:

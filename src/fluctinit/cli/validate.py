@@ -27,39 +27,21 @@ import argparse
 import json
 import sys
 
-from fluctinit.errors import Integer, Interval, OneOf, check, conflict
+from fluctinit.errors import Integer, check, conflict
+from fluctinit.validation import CONSTRAINTS, INITIALIZERS  # no torch at import
 
 DATA = ("poisson", "randman", "shd")
-INITS = ("feedforward", "recurrent", "dale-exponential", "dale-lognormal")
 DEFAULT_SWEEP = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 
-_POS = Interval(0.0, None, "neither")
-
-#: command-line constraints, keyed by argparse dest (errors are rewritten to the flags)
+#: command-line constraints, keyed by argparse dest (errors are rewritten to the flags): the
+#: library's own (fluctinit.validation.CONSTRAINTS), --neurons for n_neurons, and the seed
 CLI_CONSTRAINTS = {
-    "sigma_u": _POS,
-    "mu_u": Interval(),
-    "xi": _POS,
-    "neurons": Integer(1),
-    "fan_in": Integer(1),
-    "nu": _POS,
-    "duration": _POS,
-    "trials": Integer(1),
+    "neurons": CONSTRAINTS["n_neurons"],
     "seed": Integer(0),
-    "tau_mem": _POS,
-    "tau_syn": _POS,
-    "dt": _POS,
-    "mode": OneOf(("discrete", "continuous")),
-    "poisson_mode": OneOf(("bernoulli", "count")),
-    "init": OneOf(INITS),
-    "alpha": Interval(0.0, 1.0, "neither"),
-    "fan_in_rec": Integer(1),
-    "n_inh": Integer(1),
-    "nu_inh": _POS,
-    "tau_syn_inh": _POS,
-    "max_samples": Integer(1),
-    "batch_size": Integer(1),
-    "hist_neurons": Integer(0),
+    **{name: CONSTRAINTS[name] for name in (
+        "sigma_u", "mu_u", "xi", "fan_in", "nu", "duration", "trials", "tau_mem", "tau_syn", "dt", "mode",
+        "poisson_mode", "init", "alpha", "fan_in_rec", "n_inh", "nu_inh", "tau_syn_inh", "max_samples",
+        "batch_size", "hist_neurons")},
 }
 
 
@@ -97,7 +79,7 @@ def add_parser(sub) -> None:
     p.add_argument("--tau-syn", type=float, default=10e-3, help="synaptic time constant (s; default 0.01)")
     p.add_argument("--dt", type=float, default=2e-3, help="time step (s; default 0.002)")
     p.add_argument("--mode", default="discrete", help="kernel integrals for the weights: discrete|continuous")
-    p.add_argument("--init", default="feedforward", help="initializer: " + "|".join(INITS))
+    p.add_argument("--init", default="feedforward", help="initializer: " + "|".join(INITIALIZERS))
     p.add_argument("--alpha", type=float, default=0.9, help="recurrent: feed-forward share of the variance")
     p.add_argument("--fan-in-rec", type=int, default=None,
                    help="recurrent inputs (independent Poisson at --nu; recurrent default: --neurons)")
@@ -123,7 +105,7 @@ def _check_args(a) -> None:
         if not a.sweep:
             raise conflict("give at least one value", sweep=a.sweep)
         for v in a.sweep:
-            check("sweep", v, _POS)
+            check("sweep", v, CONSTRAINTS["sigma_u"])
         if a.xi is not None:
             raise conflict("a sweep over sigma_u cannot also fix xi; drop --xi", sweep=a.sweep, xi=a.xi)
     if a.data != "poisson":
@@ -138,34 +120,32 @@ def _check_args(a) -> None:
     if a.data == "poisson" and a.path is not None:
         raise conflict("poisson data are generated; drop --path", path=a.path)
     if a.data == "shd" and a.path is None:
-        from fluctinit.validation.membrane import SHD_HELP
+        from fluctinit.validation import SHD_HELP
 
         raise FileNotFoundError(f"shd needs --path: {SHD_HELP}")
 
 
+def _given(**values):
+    """The flags that were typed (not None): the library's defaults hold for the others."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _source(a):
-    from fluctinit.validation import membrane as M
+    """The data source the flags ask for, and the rate for the weights (None: measured)."""
+    from fluctinit import validation as V
 
     if a.data == "poisson":
-        fan_in = a.fan_in if a.fan_in is not None else 100
         nu = a.nu if a.nu is not None else 10.0
-        if a.poisson_mode == "bernoulli" and nu * a.dt > 1.0:
-            raise conflict("Bernoulli inputs need nu*dt <= 1; lower the rate or the time step", nu=nu, dt=a.dt)
-        burn = M.burn_in_steps(a.tau_mem, a.tau_syn, a.dt)
-        if a.init.startswith("dale"):
-            from fluctinit.theory import DEFAULT_TAU_SYN_INH
-
-            tau_i = a.tau_syn_inh if a.tau_syn_inh is not None else DEFAULT_TAU_SYN_INH
-            burn = max(burn, M.burn_in_steps(a.tau_mem, tau_i, a.dt))
-        src = M.poisson_source(fan_in, nu, duration=a.duration if a.duration is not None else 1.0,
-                               trials=a.trials if a.trials is not None else 16, dt=a.dt, burn_steps=burn,
-                               batch_size=a.batch_size, seed=a.seed, poisson_mode=a.poisson_mode)
+        burn = V.init_burn_in_steps(a.init, a.tau_mem, a.tau_syn, a.dt, tau_syn_inh=a.tau_syn_inh)
+        src = V.poisson_source(a.fan_in if a.fan_in is not None else 100, nu, dt=a.dt, burn_steps=burn,
+                               batch_size=a.batch_size, seed=a.seed, poisson_mode=a.poisson_mode,
+                               **_given(duration=a.duration, trials=a.trials))
         return src, nu
     if a.data == "shd":
-        src = M.shd_source(a.path, dt=a.dt, duration=a.duration if a.duration is not None else 0.7,
-                           batch_size=a.batch_size, max_samples=a.max_samples)
+        src = V.shd_source(a.path, dt=a.dt, batch_size=a.batch_size, max_samples=a.max_samples,
+                           **_given(duration=a.duration))
         return src, a.nu
-    src = M.randman_source(dt=a.dt, seed=a.seed, batch_size=a.batch_size, max_samples=a.max_samples)
+    src = V.randman_source(dt=a.dt, seed=a.seed, batch_size=a.batch_size, max_samples=a.max_samples)
     return src, a.nu
 
 
@@ -184,25 +164,22 @@ def _fmt(r) -> str:
 
 def run(a) -> int:
     _check_args(a)
-    from fluctinit._io import atomic_write_json
-    from fluctinit.validation import membrane as M
+    from fluctinit import __version__
+    from fluctinit import validation as V
 
     src, nu = _source(a)
-    init_kwargs = dict(alpha=a.alpha, fan_in_rec=a.fan_in_rec, n_inh=a.n_inh, nu_inh=a.nu_inh,
-                       tau_syn_inh=a.tau_syn_inh)
-    init_kwargs = {k: v for k, v in init_kwargs.items() if v is not None}
+    init_kwargs = _given(alpha=a.alpha, fan_in_rec=a.fan_in_rec, n_inh=a.n_inh, nu_inh=a.nu_inh,
+                         tau_syn_inh=a.tau_syn_inh)
     sigmas = a.sweep if a.sweep is not None else [a.sigma_u]
-    reports = M.sweep(src, sigmas, init=a.init, n_neurons=a.neurons, nu=nu, mu_u=a.mu_u, xi=a.xi,
+    reports = V.sweep(src, sigmas, init=a.init, n_neurons=a.neurons, nu=nu, mu_u=a.mu_u, xi=a.xi,
                       tau_mem=a.tau_mem, tau_syn=a.tau_syn, mode=a.mode, seed=a.seed,
                       hist_neurons=a.hist_neurons, **init_kwargs)
-    from fluctinit import __version__
-
     meta = dict(version=__version__, command="validate", data=a.data, seed=a.seed, init=a.init,
                 argv=sys.argv[1:])
     if a.out is not None:
-        M.write_table_atomic(a.out, reports, meta)
+        V.write_table_atomic(a.out, reports, meta)
     if a.hist is not None:
-        atomic_write_json(a.hist, dict(meta=meta, histograms=[h for r in reports for h in r.histograms]))
+        V.write_histograms_atomic(a.hist, reports, meta)
     if a.json:
         obj = reports[0].to_dict() if a.sweep is None else dict(meta=meta, rows=[r.to_dict() for r in reports])
         print(json.dumps(obj))

@@ -1,0 +1,51 @@
+"""The parameters of :mod:`fluctinit.validation` and their valid ranges, kept as data.
+
+One table for the whole subpackage (sources, populations, measurement, sweeps), so that one
+property test can push every parameter out of range (STYLE practice 4).  No torch here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fluctinit.errors import Integer, Interval, OneOf
+
+__all__ = ["INITIALIZERS", "CONSTRAINTS"]
+
+#: the initializers a population's weights can be drawn from (see ``draw_population``)
+INITIALIZERS = ("feedforward", "recurrent", "dale-exponential", "dale-lognormal")
+
+_POS = Interval(0.0, None, "neither")
+_FINITE = Interval()
+
+#: constraints of the public functions' parameters (one table, so tests can push each out of range)
+CONSTRAINTS: dict[str, Any] = {
+    "tau_mem": _POS,
+    "tau_syn": _POS,
+    "tau_syn_inh": _POS,
+    "dt": _POS,
+    "duration": _POS,
+    "sigma_u": _POS,
+    "mu_u": _FINITE,
+    "xi": _POS,
+    "theta": _FINITE,
+    "nu": _POS,
+    "nu_rec": _POS,
+    "nu_inh": _POS,
+    "alpha": Interval(0.0, 1.0, "neither"),
+    "sigma_log": _POS,
+    "n_neurons": Integer(1),
+    "fan_in": Integer(1),
+    "fan_in_rec": Integer(1),
+    "n_inh": Integer(1),
+    "trials": Integer(1),
+    "batch_size": Integer(1),
+    "max_samples": Integer(1),
+    "hist_neurons": Integer(0),
+    "hist_bins": Integer(2),
+    "hist_width": _POS,
+    "burn_tol": Interval(0.0, 1.0, "neither"),
+    "mode": OneOf(("discrete", "continuous")),
+    "poisson_mode": OneOf(("bernoulli", "count")),
+    "init": OneOf(INITIALIZERS),
+}

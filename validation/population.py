@@ -1,0 +1,247 @@
+"""Neuron populations: independent weight draws from an initializer, and the theory's prediction.
+
+A :class:`NeuronPopulation` is ``n_post`` neurons, each with its own draw of its incoming
+weights, grouped into :class:`Channel` blocks (the data's inputs, and generated recurrent or
+inhibitory Poisson inputs, each with its synaptic time constant).  :func:`draw_population`
+draws them with the simulator's initializers for a membrane target (``sigma_u``, ``mu_u`` or
+``xi``), whose parameters come from :mod:`fluctinit.theory`; :func:`predicted_moments` is the
+theory's per-neuron prediction for the drawn weights (paper eqs. 2-3), whose spread across
+neurons is the variability expected from finite weight sampling alone (supplementary S2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from fluctinit import theory
+from fluctinit.errors import check_all
+
+from ._constraints import CONSTRAINTS, INITIALIZERS
+
+__all__ = ["INITIALIZERS", "Channel", "NeuronPopulation", "draw_population", "predicted_moments"]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One block of presynaptic inputs onto the population.
+
+    Attributes:
+        name: "ff" (the data's inputs), "rec", "exc", "inh", "exc_rec".
+        weights: signed weights ``(n_post, n_pre)`` (inhibitory weights negative), float32.
+        tau_syn: synaptic time constant of this synapse type (s).
+        source: "data" (the data set's inputs) or "poisson" (independent Bernoulli spikes
+            generated at rate ``nu`` with ``p = nu*dt`` per step).
+        nu: the rate of a generated channel (Hz); ``None`` for "data".
+    """
+
+    name: str
+    weights: torch.Tensor
+    tau_syn: float
+    source: str
+    nu: float | None = None
+
+    @property
+    def n_pre(self) -> int:
+        return int(self.weights.shape[1])
+
+
+@dataclass(frozen=True)
+class NeuronPopulation:
+    """Neurons with independently drawn weights and the targets they were drawn for.
+
+    Attributes:
+        channels: the input blocks (see :class:`Channel`).
+        init: initializer name (one of :data:`INITIALIZERS`).
+        sigma_u, mu_u: the targets (threshold units), ``sigma_u`` per neuron ``(n_post,)``
+            so that populations for several targets can be stacked.
+        params: the theory's parameter records (one per target).
+    """
+
+    channels: tuple[Channel, ...]
+    init: str
+    sigma_u: np.ndarray
+    mu_u: np.ndarray
+    params: tuple[Any, ...]
+
+    @property
+    def n_post(self) -> int:
+        return int(self.channels[0].weights.shape[0])
+
+    @staticmethod
+    def stack(pops: Sequence["NeuronPopulation"]) -> "NeuronPopulation":
+        """Concatenate populations with the same channel layout along the neuron axis."""
+        first = pops[0]
+        chans = []
+        for c, ch in enumerate(first.channels):
+            chans.append(Channel(ch.name, torch.cat([p.channels[c].weights for p in pops], 0),
+                                 ch.tau_syn, ch.source, ch.nu))
+        return NeuronPopulation(tuple(chans), first.init,
+                                np.concatenate([p.sigma_u for p in pops]),
+                                np.concatenate([p.mu_u for p in pops]),
+                                tuple(r for p in pops for r in p.params))
+
+
+def draw_population(
+    init: str,
+    n_neurons: int,
+    n_inputs: int,
+    nu: float,
+    *,
+    sigma_u: float = 1.0,
+    mu_u: float = 0.0,
+    xi: float | None = None,
+    theta: float = 1.0,
+    alpha: float = 0.9,
+    fan_in_rec: int | None = None,
+    nu_rec: float | None = None,
+    n_inh: int | None = None,
+    nu_inh: float | None = None,
+    sigma_log: float = 1.0,
+    tau_mem: float = 20e-3,
+    tau_syn: float = 10e-3,
+    tau_syn_inh: float | None = None,
+    dt: float = 2e-3,
+    mode: str = "discrete",
+    generator: torch.Generator | None = None,
+) -> NeuronPopulation:
+    """Draw ``n_neurons`` independent weight vectors from an initializer for given targets.
+
+    The weights are drawn by the simulator's initializers (:mod:`fluctinit.sim.init`), whose
+    parameters come from :mod:`fluctinit.theory` (kernel integrals in ``mode``):
+
+    * ``feedforward``: ``W ~ N(mu_w, sigma_w**2)`` with eqs. 6-7 (``fluctuation_normal_``; ``feedforward_params``;
+      ``xi`` instead of ``sigma_u`` for the non-centered form).
+    * ``recurrent``: ``W ~ N(mu_w, sigma_w**2)`` on the data's ``n_inputs`` and
+      ``V ~ N(mu_w, sigma_v**2)`` on ``fan_in_rec`` recurrent inputs (eqs. 35-36,
+      ``recurrent_params``), the recurrent inputs treated as independent Poisson at
+      ``nu_rec`` (default ``nu``), same synaptic kernel.
+    * ``dale-exponential`` / ``dale-lognormal``: non-negative excitatory weights on the data's
+      inputs and inhibitory weights on ``n_inh`` (default ``n_inputs // 4``) independent
+      Poisson inputs at ``nu_inh`` (default ``nu``) with their own synaptic time constant
+      ``tau_syn_inh`` (default ``theory.DEFAULT_TAU_SYN_INH``, 20 ms, paper table 3;
+      excitatory synapses use ``tau_syn``) (eqs. 40-47, ``dale_params``; ``mu_u`` must be 0); the
+      inhibitory weights enter with a minus sign.  With ``fan_in_rec`` set, a recurrent
+      excitatory block at ``nu_rec`` is added and ``alpha`` splits the excitatory variance.
+
+    Args:
+        n_inputs: number of the data set's inputs (``fan_in``).
+        nu: presynaptic rate used in the formulas (Hz).
+        generator: torch generator for the weight draws (``None``: torch's default).
+
+    Returns:
+        a :class:`NeuronPopulation`; weights are float32 tensors.
+
+    Raises:
+        ParameterError: out-of-range arguments (before any math), infeasible targets.
+    """
+    p = check_all(CONSTRAINTS, init=init, n_neurons=n_neurons, fan_in=n_inputs, nu=nu, sigma_u=sigma_u,
+                  mu_u=mu_u, xi=xi, theta=theta, alpha=alpha, fan_in_rec=fan_in_rec, nu_rec=nu_rec,
+                  n_inh=n_inh, nu_inh=nu_inh, sigma_log=sigma_log, tau_mem=tau_mem, tau_syn=tau_syn,
+                  tau_syn_inh=tau_syn_inh, dt=dt, mode=mode)
+    kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
+    sig_arg = None if xi is not None else p["sigma_u"]
+    target = dict(sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"], theta=p["theta"])
+    # the weights come from the simulator's initializers (fluctinit.sim.init), which take their
+    # parameters from the theory; the theory's record is kept for the report
+    if init == "feedforward":
+        prm, channels = _feedforward_channels(p, kern, target, generator)
+    elif init == "recurrent":
+        prm, channels = _recurrent_channels(p, kern, target, generator)
+    else:
+        prm, channels = _dale_channels(p, kern, target, generator)
+    n_post = p["n_neurons"]
+    sigma_target = p["sigma_u"] if xi is None else (p["theta"] - p["mu_u"]) / p["xi"]
+    return NeuronPopulation(channels, init, np.full(n_post, sigma_target), np.full(n_post, p["mu_u"]), (prm,))
+
+
+def _empty(n_post: int, n_pre: int) -> torch.Tensor:
+    return torch.empty(n_post, n_pre, dtype=torch.float32)
+
+
+def _feedforward_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tuple[Channel, ...]]:
+    """``feedforward``: the theory's record and the one data channel (``p``: checked arguments)."""
+    from fluctinit.sim import init as sim_init
+
+    prm = theory.feedforward_params(p["fan_in"], p["nu"], kernel=kern, **target)
+    w = sim_init.fluctuation_normal_(_empty(p["n_neurons"], p["fan_in"]), p["nu"], kernel=kern, generator=generator,
+                                     **target)
+    return prm, (Channel("ff", w, p["tau_syn"], "data"),)
+
+
+def _recurrent_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tuple[Channel, ...]]:
+    """``recurrent``: the data channel and ``fan_in_rec`` (default ``n_neurons``) Poisson inputs at ``nu_rec``."""
+    from fluctinit.sim import init as sim_init
+
+    n_post = p["n_neurons"]
+    n_rec = p["fan_in_rec"] if p["fan_in_rec"] is not None else n_post
+    nu_r = p["nu_rec"] if p["nu_rec"] is not None else p["nu"]
+    prm = theory.recurrent_params(p["fan_in"], n_rec, p["nu"], alpha=p["alpha"], nu_rec=nu_r, kernel=kern, **target)
+    w, v = sim_init.fluctuation_recurrent_(_empty(n_post, p["fan_in"]), _empty(n_post, n_rec), p["nu"], alpha=p["alpha"],
+                                           nu_rec=nu_r, kernel=kern, generator=generator, **target)
+    return prm, (Channel("ff", w, p["tau_syn"], "data"), Channel("rec", v, p["tau_syn"], "poisson", nu_r))
+
+
+def _dale_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tuple[Channel, ...]]:
+    """``dale-*``: excitatory data channel, inhibitory Poisson channel (negative weights), and an
+    excitatory recurrent Poisson channel when ``fan_in_rec`` is given."""
+    from fluctinit.sim import init as sim_init
+
+    n_post = p["n_neurons"]
+    dist = "exponential" if p["init"] == "dale-exponential" else "lognormal"
+    n_i = p["n_inh"] if p["n_inh"] is not None else max(1, p["fan_in"] // 4)
+    nu_i = p["nu_inh"] if p["nu_inh"] is not None else p["nu"]
+    ts_i = p["tau_syn_inh"] if p["tau_syn_inh"] is not None else theory.DEFAULT_TAU_SYN_INH
+    kern_i = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=ts_i, dt=p["dt"], mode=p["mode"])
+    n_rec = p["fan_in_rec"]
+    extra: dict[str, Any] = {}
+    nu_r = None
+    if n_rec is not None:
+        nu_r = p["nu_rec"] if p["nu_rec"] is not None else p["nu"]
+        extra.update(alpha=p["alpha"], nu_exc_rec=nu_r)
+    if dist == "lognormal":
+        extra["sigma_log"] = p["sigma_log"]
+    prm = theory.dale_params(p["fan_in"], n_i, p["nu"], nu_i, n_exc_rec=n_rec, kernel_exc=kern, kernel_inh=kern_i,
+                             dist=dist, **target, **extra)
+    filler = sim_init.dale_exponential_ if dist == "exponential" else sim_init.dale_lognormal_
+    ws = filler(_empty(n_post, p["fan_in"]), _empty(n_post, n_i), p["nu"], nu_i,
+                w_exc_rec=None if n_rec is None else _empty(n_post, n_rec),
+                kernel_exc=kern, kernel_inh=kern_i, generator=generator, **target, **extra)
+    chans = [Channel("exc", ws[0], p["tau_syn"], "data"), Channel("inh", -ws[1], ts_i, "poisson", nu_i)]
+    if n_rec is not None:
+        chans.append(Channel("exc_rec", ws[2], p["tau_syn"], "poisson", nu_r))
+    return prm, tuple(chans)
+
+
+def predicted_moments(pop: NeuronPopulation, data_rates: np.ndarray, *, tau_mem: float, dt: float,
+                      bernoulli_data: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron theory (paper eqs. 2-3) for the drawn weights: ``(mu_u, sigma_u)``, each ``(n_post,)``.
+
+    ``mu_i = sum_j w_ij nu_j epsilon_bar_c`` and ``sigma_i**2 = sum_j w_ij**2 nu_j epsilon_hat_c``
+    summed over channels ``c`` (each with its own discrete kernel integrals; the simulation
+    is discrete, so the exact discrete integrals are used whatever ``mode`` set the weights).
+    On Bernoulli inputs (generated channels, and the data when ``bernoulli_data``) the
+    variance term of input ``j`` is multiplied by ``1 - nu_j dt``.
+    """
+    mu = np.zeros(pop.n_post)
+    var = np.zeros(pop.n_post)
+    for ch in pop.channels:
+        kern = theory.kernel_integrals(tau_mem=tau_mem, tau_syn=ch.tau_syn, dt=dt, mode="discrete")
+        rates = np.asarray(data_rates, dtype=float) if ch.source == "data" else np.full(ch.n_pre, float(ch.nu))
+        w = ch.weights.double().cpu().numpy()
+        bern = ch.source == "poisson" or bernoulli_data
+        # variance rate: nu_j (1 - nu_j dt) on Bernoulli inputs (theory.bernoulli_variance_factor)
+        rv = rates * (1.0 - rates * dt) if bern else rates
+        # silent inputs (rate 0) contribute nothing; the theory takes positive rates only
+        on_m, on_v = rates > 0, rv > 0
+        if on_m.any():
+            m, _ = theory.membrane_moments_from_weights(w[:, on_m], rates[on_m], kern)
+            mu += np.asarray(m, dtype=float)
+        if on_v.any():
+            _, s = theory.membrane_moments_from_weights(w[:, on_v], rv[on_v], kern)
+            var += np.asarray(s, dtype=float) ** 2
+    return mu, np.sqrt(var)
+
