@@ -63,6 +63,7 @@ from .lif import (
     lif_dense,
     readout,
     register_backend,
+    run_layer,
     set_backend,
     use_backend,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "NeuronParams", "DaleParams", "ReadoutParams",
     "lif_dense", "lif_conv", "dale_dense", "dale_conv", "readout", "lif_current",
     "set_backend", "get_backend", "use_backend", "register_backend", "available_backends", "dispatch",
+    "run_layer",
     "set_flush_denormal", "spike_counts", "gradient_probe",
     # surrogate
     "SuperSpike", "spike", "superspike",

@@ -59,6 +59,7 @@ __all__ = [
     "use_backend",
     "available_backends",
     "dispatch",
+    "run_layer",
     "run_reference",
 ]
 
@@ -574,6 +575,27 @@ def use_backend(name: str) -> Iterator[None]:
         _CURRENT["backend"] = previous
 
 
+def run_layer(spec: LayerSpec, backend: str | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Run a layer described directly as a :class:`~fluctinit.sim.projections.LayerSpec` (e.g.
+    several given input currents with their own synaptic time constants).
+
+    Returns ``(S, U)``, each ``(batch, time, *spec.shape)``; ``S`` is None in mode ``"free"``.
+    ``backend``: ``"reference"`` or ``"fused"`` (default :func:`get_backend`; other registered
+    backends run the reference).
+    """
+    name = _check_backend(get_backend() if backend is None else backend)
+    run = _RUNNERS.get(name, run_reference)
+
+    @denormal_scope
+    def scoped():
+        out = run(spec)
+        if out[0] is None:
+            return None, _shaped(out[1], spec.shape)
+        return _one_population(spec, out)
+
+    return scoped()
+
+
 def dispatch(op: str, backend: str | None = None) -> Callable:
     """The function implementing ``op`` in ``backend`` (default: :func:`get_backend`).
 
@@ -584,10 +606,14 @@ def dispatch(op: str, backend: str | None = None) -> Callable:
     return _BACKENDS[name].get(op, _BACKENDS["reference"][op])
 
 
+_RUNNERS: dict[str, Callable] = {"reference": run_reference}
+
+
 def _register_fused() -> None:
     """The fast core (sim._core): the same layer functions with its runner."""
     from . import _core
 
+    _RUNNERS["fused"] = _core.run
     _BACKENDS["fused"] = _make_ops(_core.run)
 
 

@@ -1,4 +1,4 @@
-"""The linear-filter free membrane against the LIF recursion and the PSP kernel.
+"""The free membrane (the simulator's free mode) against the LIF recursion and the PSP kernel.
 
 References: the discrete LIF of docs/DEVELOPING.md (paper eqs. 10-11) in free-membrane mode,
 written out step by step in float64 below; ``theory.psp_kernel`` (its definition: the
@@ -14,7 +14,7 @@ import torch
 from fluctinit import theory
 from fluctinit.errors import ParameterError
 from fluctinit import validation as M
-from fluctinit.validation.measure import _filter
+from fluctinit.validation.measure import _membrane
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -72,9 +72,8 @@ def test_two_synapse_types_match_recursion():
     wi = -g.exponential(size=(3, 4))
     ref = reference_free_membrane([xe, xi], [we, wi], 20e-3, [5e-3, 10e-3], 1e-3)
     lm = math.exp(-1e-3 / 20e-3)
-    ye = torch.tensor(xe @ we.T)
-    yi = torch.tensor(xi @ wi.T)
-    got = _filter([(ye, math.exp(-1e-3 / 5e-3)), (yi, math.exp(-1e-3 / 10e-3))], lm)
+    t = torch.tensor
+    got = _membrane([([t(xe)], [t(we)], math.exp(-1e-3 / 5e-3)), ([t(xi)], [t(wi)], math.exp(-1e-3 / 10e-3))], lm)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
 
 
@@ -216,7 +215,8 @@ def test_dale_channels_equal_sim_dale_free_membrane():
     wi = pop.channels[1].weights.double().numpy()
     ref = reference_free_membrane([xe, xi], [we, wi], 20e-3, [10e-3, 20e-3], 2e-3)
     lm = math.exp(-2e-3 / 20e-3)
-    got = _filter([(torch.tensor(xe @ we.T), math.exp(-0.2)), (torch.tensor(xi @ wi.T), math.exp(-0.1))], lm)
+    t = torch.tensor
+    got = _membrane([([t(xe)], [t(we)], math.exp(-0.2)), ([t(xi)], [t(wi)], math.exp(-0.1))], lm)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-12)
 
 

@@ -1,18 +1,17 @@
 """Measured membrane statistics of free (non-spiking) LIF neurons (paper figure 2, S2).
 
-In free-membrane mode (no threshold, no reset) each neuron's membrane is a linear filter of
-its weighted input (paper eq. 1, discrete form of eqs. 10-11)::
+In free-membrane mode (no threshold, no reset, no spikes) each neuron's membrane is a linear
+filter of its weighted input (paper eq. 1, discrete form of eqs. 10-11)::
 
     I_c[n+1] = lambda_syn_c * I_c[n] + W_c @ x_c[n]           (one current per synapse type c)
     U[n+1]   = lambda_mem * U[n] + (1 - lambda_mem) * sum_c I_c[n],     U[0] = I_c[0] = 0
 
 so ``U[n] = sum_c sum_m K_c[n - m] (W_c @ x_c[m])`` with ``K_c`` the discrete PSP kernel
-(``theory.psp_kernel``).  Because filtering in time and weighting over inputs commute, the
-implementation first forms the weighted input ``x_c @ W_c.T`` for all neurons at once (one
-matrix product per synapse type and mini-batch), then evaluates the exact two-state
-recursion above in blocks of 32 steps, each block one small matrix product with the kernel's
-Toeplitz matrix plus the state carried exactly from the previous block
-(:func:`_filter_time_major`).  No loop over neurons, samples or single steps.
+(``theory.psp_kernel``).  The simulator computes it: the neurons of a population are one
+free-mode layer (mode ``"free"`` of :mod:`fluctinit.sim.neuron`) with one synaptic current per
+synapse type, run by the fast core (:func:`fluctinit.sim.run_layer`), which adds the weight
+rows of the input events inside its compiled loop where that is cheaper than the dense
+product.  No loop over neurons or samples in Python.
 
 Stationary input starting from ``U[0] = 0`` needs a burn-in: :func:`burn_in_steps` is the
 number of steps after which the kernel's tail carries less than ``burn_tol`` (default
@@ -42,90 +41,25 @@ __all__ = ["MembraneMeasurement", "measure_membrane", "free_membrane", "burn_in_
 
 
 # --------------------------------------------------------------------------------------
-# the exact linear filter
+# the free membrane, by the simulator
 
 
-def _decays(tau_mem: float, tau_syn: float, dt: float) -> tuple[float, float]:
-    return math.exp(-dt / tau_mem), math.exp(-dt / tau_syn)
+def _free_layer(groups: Sequence[tuple[Sequence[torch.Tensor], Sequence[torch.Tensor], float]], lambda_mem: float):
+    """The free-mode layer of a population: per synapse type, its inputs ``x_m`` ``(batch, time, n_m)``,
+    their weights ``W_m`` ``(n_post, n_m)`` and ``lambda_syn``."""
+    from fluctinit.sim import SuperSpike
+    from fluctinit.sim.projections import Component, DenseInput, LayerSpec
+
+    comps = tuple(Component(lam, DenseInput(tuple(xs), tuple(ws))) for xs, ws, lam in groups)
+    return LayerSpec((groups[0][1][0].shape[0],), comps, lambda_mem, 1.0, "free", SuperSpike())
 
 
-def _steps(decay: float) -> float:
-    """The time constant in units of the step, ``tau/dt = -1/log(decay)``, of a decay ``exp(-dt/tau)``.
+def _membrane(groups, lambda_mem: float) -> torch.Tensor:
+    """``U`` ``(batch, time, n_post)`` of the free-mode layer :func:`_free_layer` (no gradient)."""
+    from fluctinit.sim import run_layer
 
-    The filter takes decays; ``theory.psp_kernel`` takes time constants and only their ratio
-    to ``dt`` matters, so it runs with ``dt = 1``.  Needs ``0 < decay < 1`` (every
-    ``1e-16 < dt/tau < 745`` in float64)."""
-    return -1.0 / math.log(decay)
-
-
-def _filter_time_major(currents: Sequence[tuple[torch.Tensor, float]], lambda_mem: float,
-                       block: int = 32) -> torch.Tensor:
-    """Exact free-membrane recursion, evaluated block-wise in time by matrix products.
-
-    Within a block of ``L`` steps starting at ``n0`` the recursion unrolls to (``K_c`` the
-    discrete PSP kernel of current ``c``, ``theory.psp_kernel``)::
-
-        U[n0+k] = lambda_mem**k U[n0] + sum_c K_c[k+1] I_c[n0] + sum_c sum_{j<k} K_c[k-j] Y_c[n0+j]
-        I_c[n0+L] = lambda_syn_c**L I_c[n0] + sum_{j<L} lambda_syn_c**(L-1-j) Y_c[n0+j]
-
-    so each block costs one (L+1, L) x (L, batch*neurons) matrix product per current and the
-    state is carried exactly from block to block (no Python loop over single steps).
-
-    Args:
-        currents: pairs ``(Y_c, lambda_syn_c)``, ``Y_c`` time-major ``(time, batch, neurons)``:
-            the input increment ``W_c @ x_c[n]`` of current ``c`` at step ``n``.
-        lambda_mem: ``exp(-dt/tau_mem)``.
-
-    Returns:
-        ``U``, time-major ``(time, batch, neurons)``, ``U[0] = 0``.
-    """
-    y0 = currents[0][0]
-    steps, batch, neurons = y0.shape
-    dtype, dev = y0.dtype, y0.device
-    width = batch * neurons
-    L = max(1, min(block, steps))
-    kk = np.arange(L + 1)
-    as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=dev)  # noqa: E731
-    mem_pow = as_t(lambda_mem ** kk.astype(float)).unsqueeze(1)  # (L+1, 1)
-    mats = []
-    for _, lam in currents:
-        K = psp_kernel(_steps(lambda_mem), _steps(lam), 1.0, L + 2)  # time constants in steps, dt = 1
-        toe = np.zeros((L + 1, L))
-        for k in range(L + 1):
-            toe[k, :k] = K[k - np.arange(k)]
-        decay = lam ** (L - 1 - np.arange(L)).astype(float)
-        mats.append((as_t(toe), as_t(K[1:L + 2]).unsqueeze(1), as_t(decay), lam))
-    ys = [y.reshape(steps, width) for y, _ in currents]
-    out = torch.empty(steps, width, dtype=dtype, device=dev)
-    u0 = torch.zeros(1, width, dtype=dtype, device=dev)
-    state = [torch.zeros(1, width, dtype=dtype, device=dev) for _ in currents]
-    for n0 in range(0, steps, L):
-        n1 = min(n0 + L, steps)
-        ln = n1 - n0
-        blk = mem_pow[: ln + 1] * u0  # (ln+1, width)
-        for c, (toe, carry, decay, lam) in enumerate(mats):
-            yb = ys[c][n0:n1]
-            blk.addmm_(toe[: ln + 1, :ln], yb)
-            blk.addmm_(carry[: ln + 1], state[c])
-            state[c] = (decay[L - ln:].unsqueeze(0) @ yb).add_(state[c], alpha=lam**ln)
-        out[n0:n1] = blk[:ln]
-        u0 = blk[ln:ln + 1]
-    return out.view(steps, batch, neurons)
-
-
-def _filter(currents: Sequence[tuple[torch.Tensor, float]], lambda_mem: float) -> torch.Tensor:
-    """Free-membrane recursion for summed weighted inputs, batch-major.
-
-    Args:
-        currents: pairs ``(Y_c, lambda_syn_c)``; ``Y_c`` of shape ``(batch, time, neurons)``
-            is the input increment ``W_c @ x_c[n]`` of current ``c`` at step ``n``.
-        lambda_mem: ``exp(-dt/tau_mem)``.
-
-    Returns:
-        ``U`` of shape ``(batch, time, neurons)``, ``U[:, 0] = 0``.
-    """
-    tm = [(y.transpose(0, 1).contiguous(), lam) for y, lam in currents]
-    return _filter_time_major(tm, lambda_mem).transpose(0, 1)
+    with torch.no_grad():
+        return run_layer(_free_layer(groups, lambda_mem), "fused")[1]
 
 
 def free_membrane(
@@ -144,8 +78,7 @@ def free_membrane(
         U[n+1] = exp(-dt/tau_mem) U[n] + (1 - exp(-dt/tau_mem)) I[n]
 
     i.e. ``U[n] = sum_m K[n-m] W @ x[m]`` with the discrete PSP kernel ``K``
-    (``theory.psp_kernel``).  Computed as one matrix product ``x @ W.T`` followed by one
-    pass of the recursion over time (linear operations commute).
+    (``theory.psp_kernel``): the simulator's free mode (:func:`fluctinit.sim.run_layer`).
 
     Args:
         x: presynaptic spikes (or counts), shape ``(batch, time, n_pre)``.
@@ -165,9 +98,8 @@ def free_membrane(
     if weights.dim() != 2 or weights.shape[1] != x.shape[2]:
         raise conflict("weights must have shape (n_post, n_pre) with n_pre = x.shape[2]",
                        weights=tuple(weights.shape), x=tuple(x.shape))
-    lm, ls = _decays(p["tau_mem"], p["tau_syn"], p["dt"])
-    y = torch.matmul(x, weights.to(x.dtype).T)
-    return _filter([(y, ls)], lm)
+    lm, ls = math.exp(-p["dt"] / p["tau_mem"]), math.exp(-p["dt"] / p["tau_syn"])
+    return _membrane([([x], [weights.to(x.dtype)], ls)], lm)
 
 
 def burn_in_steps(tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e-3,
@@ -184,7 +116,7 @@ def burn_in_steps(tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e
     Units: tau_mem, tau_syn, dt in seconds.  Returns an integer number of steps.
     """
     p = check_all(CONSTRAINTS, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, burn_tol=burn_tol)
-    # the discrete kernel K[0 .. n_max-1] (theory.psp_kernel: the recursion _filter runs on a unit spike at step 0)
+    # the discrete kernel K[0 .. n_max-1] (theory.psp_kernel: the free membrane's response to a unit spike at step 0)
     n_max = int(math.ceil(60.0 * max(p["tau_mem"], p["tau_syn"]) / p["dt"])) + 4
     k = psp_kernel(p["tau_mem"], p["tau_syn"], p["dt"], n_max)
     tail1 = np.cumsum(np.abs(k)[::-1])[::-1]
@@ -274,27 +206,19 @@ def _check_channels(source: SpikeSource, pop: NeuronPopulation) -> None:
             _check_rate(f"nu_{ch.name}", ch.nu, source.dt)
 
 
-def _weighted_currents(x: torch.Tensor, groups: dict[float, list[Channel]], weights_t: dict[int, torch.Tensor],
-                       dt: float, gen: torch.Generator) -> list[tuple[torch.Tensor, float]]:
-    """One current per synapse type: ``(sum_c x_c @ W_c.T`` time-major ``(time, batch, neurons)``,
-    ``lambda_syn)``; the data channels take ``x``, generated channels fresh Bernoulli spikes from ``gen``."""
+def _inputs(x: torch.Tensor, groups: dict[float, list[Channel]], weights: dict[int, torch.Tensor], dt: float,
+            gen: torch.Generator) -> list[tuple[list[torch.Tensor], list[torch.Tensor], float]]:
+    """Per synapse type: its inputs (the data ``x`` for data channels, fresh Bernoulli spikes
+    from ``gen`` for generated ones), their weights and ``lambda_syn`` (see :func:`_free_layer`)."""
     from fluctinit.sim.inputs import poisson_spikes
 
     B, T = x.shape[0], x.shape[1]
-    currents = []
+    out = []
     for tau, chans in groups.items():
-        y = None
-        for ch in chans:
-            if ch.source == "data":
-                inp = x
-            else:
-                inp = poisson_spikes(B, T, ch.n_pre, ch.nu, dt, mode="bernoulli", generator=gen)
-            # time-major weighted input (time, batch, neurons): one matrix product
-            wt = weights_t[id(ch)]
-            term = torch.matmul(inp, wt if wt.dtype == inp.dtype else wt.to(inp.dtype))
-            y = term if y is None else y.add_(term)
-        currents.append((y.transpose(0, 1).contiguous(), math.exp(-dt / tau)))
-    return currents
+        xs = [x if ch.source == "data" else poisson_spikes(B, T, ch.n_pre, ch.nu, dt, mode="bernoulli", generator=gen)
+              for ch in chans]
+        out.append((xs, [weights[id(ch)] for ch in chans], math.exp(-dt / tau)))
+    return out
 
 
 def measure_membrane(
@@ -308,9 +232,9 @@ def measure_membrane(
 ) -> MembraneMeasurement:
     """Stream ``source`` through the free membranes of ``pop``; per-neuron mean and std of ``U``.
 
-    For each mini-batch: one matrix product per channel (``x_c @ W_c.T``, all neurons),
-    the exact recursion over time (:func:`_filter`), then sums of ``U`` and ``U**2`` over the
-    window (float32 within a chunk, accumulated across chunks in float64).  Generated
+    For each mini-batch: the free membranes of all neurons (the simulator's free-mode layer,
+    one current per synapse type), then sums of ``U`` and ``U**2`` over the window (float32
+    within a chunk, accumulated across chunks in float64).  Generated
     (Poisson) channels are drawn with a generator seeded by ``seed``.  Mini-batches are split
     so that ``batch * time * neurons <= max_elements``.
 
@@ -334,7 +258,7 @@ def measure_membrane(
     counts_in = torch.zeros(source.n_inputs, dtype=torch.float64)
     hist = _Histograms(hist_edges or {})
     gen = torch.Generator().manual_seed(int(seed))
-    weights_t = {id(ch): ch.weights.float().T.contiguous() for ch in pop.channels}
+    weights = {id(ch): ch.weights.float() for ch in pop.channels}
     chunk = max(1, max_elements // max(1, source.n_steps * n_post))
     n_seen = 0
     for xb in source.batches():
@@ -342,7 +266,7 @@ def measure_membrane(
         for s in range(0, xb.shape[0], chunk):
             x = xb[s:s + chunk]
             n_seen += x.shape[0]
-            u = _filter_time_major(_weighted_currents(x, groups, weights_t, dt, gen), lm)[a:b]  # (window, batch, neurons)
+            u = _membrane(_inputs(x, groups, weights, dt, gen), lm).transpose(0, 1)[a:b]  # (window, batch, neurons)
             flat = u.reshape(-1, n_post)
             # chunk sums in float32 (torch's cascade summation), accumulated across chunks in float64
             s1 += flat.sum(0).double()

@@ -68,10 +68,8 @@ def _event_input(spec: LayerSpec):
         return _cpu.EventInput.from_events(x), weight
     if x.requires_grad or x.device.type != "cpu" or x.dim() != 3 or weight.shape[0] < EVENT_INPUT_MIN_WIDTH:
         return None
-    if mode == "auto" and float(torch.count_nonzero(x)) / max(1, x.numel()) > EVENT_INPUT_MAX_DENSITY:
-        return None
-    # the time-major view of a batch-first tensor: events in its memory order
-    return _cpu.EventInput.from_events(SpikeEvents.from_dense(_time_major(x), time_major=True)), weight
+    inp = _cpu.EventInput.from_dense(x, max_density=EVENT_INPUT_MAX_DENSITY if mode == "auto" else None)
+    return None if inp is None else (inp, weight)
 
 
 def _current(inp) -> Tensor:

@@ -4,7 +4,8 @@ The update of paper eqs. 10-11 (sim.neuron) and its adjoint appear here exactly 
 inlined per-neuron functions (numba inlines ``@njit(inline="always")`` functions into their
 callers, so sharing them costs nothing):
 
-    _step        S[n] = H(U[n] - theta);  U[n+1] = (lm U[n] + (1 - lm) I[n]) (1 - S[n])
+    _spike       S[n] = H(U[n] - theta)
+    _membrane    U[n+1] = (lm U[n] + (1 - lm) I[n]) (1 - S[n])
     _current     I_k[n+1] = ls_k I_k[n] + J_k[n]
     _adjoint     m = (1 - S[n]) a_U[n+1];  a_U[n] = lm m + h(U[n] - theta) dS[n] + g_U[n]
     _current_adj a_Ik[n] = ls_k a_Ik[n+1] + (1 - lm) m      (dJ_k[n] = a_Ik[n+1])
@@ -79,13 +80,14 @@ if AVAILABLE:
         return zero if abs(v) < tn else v
 
     @njit(inline="always")
-    def _step(x, itot, lm, th, spiking, one, zero):
-        """Spike of one neuron at step n and its membrane at n + 1 (before flushing)."""
-        sp = spiking and x > th
-        v = lm * x + (one - lm) * itot
-        if sp:
-            v = zero
-        return sp, v
+    def _spike(x, th, spiking):
+        """S[n] of one neuron from U[n] (never in the free mode)."""
+        return (x > th) & spiking  # no short-circuit: a branch keeps the row loops from vectorizing
+
+    @njit(inline="always")
+    def _membrane(x, itot, lm, sp, one, zero):
+        """U[n+1] of one neuron from U[n], its total current I[n] and its spike S[n] (before flushing)."""
+        return zero if sp else lm * x + (one - lm) * itot
 
     @njit(inline="always")
     def _current(c, ls, j):
@@ -107,30 +109,58 @@ if AVAILABLE:
     def _current_adj(ai, m, ls, lm, one):
         return ls * ai + (one - lm) * m
 
+    @njit(nogil=True, cache=True, boundscheck=False, fastmath=True)
+    def _row_abs_sum(row):
+        # sum |row|, vectorized (fastmath: free summation order); a call, not inlined, so the
+        # caller's loops keep strict IEEE semantics
+        r = 0.0
+        for i in range(row.shape[0]):
+            r += abs(row[i])
+        return r
+
     # ------------------------------------------------- currents given as (T, B, N)
     # js[k]: J_k (T, B, N), or a (1, 1, 1) dummy where component k has no input (jmask);
-    # s, cnt: S (T, B, N) and counts (B, N), or dummies when not spiking.
+    # s, cnt: S (T, B, N) and counts (B, N); without spikes a (1, B, N) and a (B, N) scratch
+    # (s_t = 0).  One component (every layer but Dale's) runs in one pass per row; the
+    # sum |dS| of the probe is a separate vectorized pass (a strict float sum in the main loop
+    # would keep it from vectorizing).
 
     @njit(inline="always")
-    def _fwd_row(u, s, cnt, cur, js, jmask, lm, ls, th, spiking, tn, n, b, last, upd):
-        one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
+    def _add_row(acc, row):
+        # the spike counts: a separate pass (a conditional add in the step loop cost 20-40 %)
+        for i in range(row.shape[0]):
+            acc[i] += row[i]
+
+    @njit(inline="always")
+    def _fwd_row1(un, up, sn, cn, c0, jn, lm, l0, th, spiking, count, tn, last, upd):
+        one, zero = un.dtype.type(1.0), un.dtype.type(0.0)
+        for i in range(un.shape[0]):
+            sp = _spike(un[i], th, spiking)
+            sn[i] = one if sp else zero  # (a scratch row without spikes)
+            if not last:
+                up[i] = _flush(_membrane(un[i], c0[i], lm[i], sp, one, zero), tn, zero)
+            if upd:
+                c0[i] = _flush(_current(c0[i], l0[i], jn[i]), tn, zero)
+        if count:
+            _add_row(cn, sn)
+
+    @njit(inline="always")
+    def _fwd_rowk(un, up, sn, cn, cur, js, jmask, lm, ls, th, spiking, count, tn, n, b, last, upd):
+        one, zero = un.dtype.type(1.0), un.dtype.type(0.0)
         K = cur.shape[0]
-        un = u[n, b]
         for i in range(un.shape[0]):
             itot = cur[0, b, i]
             for k in range(1, K):
                 itot += cur[k, b, i]
-            sp, v = _step(un[i], itot, lm[i], th, spiking, one, zero)
-            if spiking:
-                s[n, b, i] = one if sp else zero
-                if sp:
-                    cnt[b, i] += one
+            sp = _spike(un[i], th, spiking)
+            sn[i] = one if sp else zero
             if not last:
-                u[n + 1, b, i] = _flush(v, tn, zero)
+                up[i] = _flush(_membrane(un[i], itot, lm[i], sp, one, zero), tn, zero)
+        if count:
+            _add_row(cn, sn)
         if upd:
             for k in range(K):
-                ck = cur[k, b]
-                lk = ls[k]
+                ck, lk = cur[k, b], ls[k]
                 if jmask[k]:
                     jn = js[k][n, b]
                     for i in range(ck.shape[0]):
@@ -140,47 +170,70 @@ if AVAILABLE:
                         ck[i] = _flush(_current(ck[i], lk[i], zero), tn, zero)
 
     @njit(**_opts)
-    def _scan_fwd(u, s, cnt, cur, js, jmask, lam_m, lam_s, theta, spiking, tiny, n0, n1, b0, b1):
-        """Steps [n0, n1) of the forward scan on batch rows [b0, b1)."""
+    def _scan_fwd(u, s, s_t, cnt, count, cur, js, jmask, lam_m, lam_s, theta, spiking, tiny, n0, n1, b0, b1):
+        """Steps [n0, n1) of the forward scan on batch rows [b0, b1); ``count``: add the spikes to ``cnt``."""
         T = u.shape[0]
         th, tn = u.dtype.type(theta), u.dtype.type(tiny)
+        K = cur.shape[0]
         for n in range(n0, n1):
+            last, upd = n + 1 >= T, n + 2 < T
+            nu = n if last else n + 1
             for b in range(b0, b1):
-                _fwd_row(u, s, cnt, cur, js, jmask, lam_m, lam_s, th, spiking, tn, n, b, n + 1 >= T, n + 2 < T)
+                if K == 1:
+                    _fwd_row1(u[n, b], u[nu, b], s[n * s_t, b], cnt[b], cur[0, b], js[0][n, b], lam_m, lam_s[0], th,
+                              spiking, count, tn, last, upd)
+                else:
+                    _fwd_rowk(u[n, b], u[nu, b], s[n * s_t, b], cnt[b], cur, js, jmask, lam_m, lam_s, th, spiking,
+                              count, tn, n, b, last, upd)
 
     @njit(inline="always")
-    def _bwd_row(a_u, u, ds, nd, gu, ng, djs, lm, ls, th, spiking, q0, q1, tn, n, b):
-        # ds[nd, b]: dS[n] (nd = n for the whole loop, 0 for the one-step buffer); gu[ng, b]: g_U[n]
-        one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
-        K = len(djs)
-        au, un, dsn, gun = a_u[b], u[n, b], ds[nd, b], gu[ng, b]
-        acc = 0.0
+    def _bwd_row1(au, un, dsn, gun, djn, djp, first, lm, l0, th, spiking, q0, q1, tn):
+        one, zero = un.dtype.type(1.0), un.dtype.type(0.0)
         for i in range(un.shape[0]):
             m, a = _adjoint(au[i], un[i], dsn[i], gun[i], lm[i], th, spiking, q0, q1, zero)
-            if n >= 1:
-                for k in range(K):
-                    djs[k][n - 1, b, i] = _flush(_current_adj(djs[k][n, b, i], m, ls[k][i], lm[i], one), tn, zero)
+            if not first:
+                djp[i] = _flush(_current_adj(djn[i], m, l0[i], lm[i], one), tn, zero)
             au[i] = _flush(a, tn, zero)
-            acc += abs(dsn[i])
-        return acc
+
+    @njit(inline="always")
+    def _bwd_rowk(au, un, dsn, gun, djs, n, b, lm, ls, th, spiking, q0, q1, tn):
+        one, zero = un.dtype.type(1.0), un.dtype.type(0.0)
+        if n >= 1:  # the current adjoints first: they need a_U[n+1], which the last loop replaces
+            for k in range(len(djs)):
+                djn, djp, lk = djs[k][n, b], djs[k][n - 1, b], ls[k]
+                for i in range(un.shape[0]):
+                    m, _ = _adjoint(au[i], un[i], dsn[i], gun[i], lm[i], th, spiking, q0, q1, zero)
+                    djp[i] = _flush(_current_adj(djn[i], m, lk[i], lm[i], one), tn, zero)
+        for i in range(un.shape[0]):
+            _, a = _adjoint(au[i], un[i], dsn[i], gun[i], lm[i], th, spiking, q0, q1, zero)
+            au[i] = _flush(a, tn, zero)
 
     @njit(**_opts)
     def _scan_bwd(a_u, u, ds, ds_t, gu, gu_t, djs, lam_m, lam_s, theta, spiking, q0, q1, tiny, n1, n0, b0, b1):
-        """Steps n1-1 down to n0 of the backward scan on rows [b0, b1); returns sum |dS| read.
-        ``ds_t``/``gu_t``: 1 if ``ds``/``gu`` hold every step, 0 for a one-step buffer/dummy."""
+        """Steps n1-1 down to n0 of the backward scan on rows [b0, b1); returns sum |dS| read
+        (when ``ds`` holds every step: ``ds_t`` 1; ``ds_t``/``gu_t`` 0 for a one-step buffer)."""
         dt = u.dtype.type
         th, tn, r0, r1 = dt(theta), dt(tiny), dt(q0), dt(q1)
+        K = len(djs)
         acc = 0.0
         for n in range(n1 - 1, n0 - 1, -1):
+            p = n - 1 if n >= 1 else 0
             for b in range(b0, b1):
-                acc += _bwd_row(a_u, u, ds, n * ds_t, gu, n * gu_t, djs, lam_m, lam_s, th, spiking, r0, r1, tn, n, b)
+                dsn, gun = ds[n * ds_t, b], gu[n * gu_t, b]
+                if K == 1:
+                    _bwd_row1(a_u[b], u[n, b], dsn, gun, djs[0][n, b], djs[0][p, b], n == 0, lam_m, lam_s[0], th,
+                              spiking, r0, r1, tn)
+                else:
+                    _bwd_rowk(a_u[b], u[n, b], dsn, gun, djs, n, b, lam_m, lam_s, th, spiking, r0, r1, tn)
+                if spiking and ds_t:
+                    acc += _row_abs_sum(dsn)
         return acc
 
     # ----------------------------------------- a feed-forward layer with event input
     # Events are CSR rows r = n * rs_n + b * rs_b; ptr[r]..ptr[r+1] index cols/vals.
 
     @njit(**_opts)
-    def _events_fwd(u, s, cnt, cur, wt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m, lam_s, theta, spiking,
+    def _events_fwd(u, s, s_t, cnt, cur, wt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m, lam_s, theta, spiking,
                     tiny, b0, b1):
         T, N = u.shape[0], u.shape[2]
         one, zero = u.dtype.type(1.0), u.dtype.type(0.0)
@@ -189,34 +242,33 @@ if AVAILABLE:
             last, upd = n + 1 >= T, n + 2 < T
             for b in range(b0, b1):
                 un, c0 = u[n, b], cur[b]
+                sn, cn = s[n * s_t, b], cnt[b]
                 for i in range(N):
-                    sp, v = _step(un[i], c0[i], lam_m[i], th, spiking, one, zero)
-                    if spiking:
-                        s[n, b, i] = one if sp else zero
-                        if sp:
-                            cnt[b, i] += one
+                    sp = _spike(un[i], th, spiking)
+                    sn[i] = one if sp else zero  # (a scratch row without spikes)
                     if not last:
-                        u[n + 1, b, i] = _flush(v, tn, zero)
+                        u[n + 1, b, i] = _flush(_membrane(un[i], c0[i], lam_m[i], sp, one, zero), tn, zero)
+                if spiking:
+                    _add_row(cn, sn)
                 if upd:
                     for i in range(N):
                         c0[i] = _current(c0[i], lam_s[i], zero)
                     r = n * rs_n + b * rs_b
-                    for e in range(ptr[r], ptr[r + 1]):  # the input projection: J[n] = W x[n]
-                        w = wt[cols[e]]
-                        xv = u.dtype.type(vals[e]) if has_vals else one
-                        for i in range(N):
-                            c0[i] += xv * w[i]
+                    # the input projection J[n] = W x[n]; separate loops for valued and unit events:
+                    # a merged loop loads vals[e] speculatively even when there are none (out of
+                    # bounds of the dummy), and garbage denormals there slowed it 5x at random
+                    if has_vals:
+                        for e in range(ptr[r], ptr[r + 1]):
+                            w, xv = wt[cols[e]], u.dtype.type(vals[e])
+                            for i in range(N):
+                                c0[i] += xv * w[i]
+                    else:
+                        for e in range(ptr[r], ptr[r + 1]):
+                            w = wt[cols[e]]
+                            for i in range(N):
+                                c0[i] += w[i]
                     for i in range(N):
                         c0[i] = _flush(c0[i], tn, zero)
-
-    @njit(nogil=True, cache=True, boundscheck=False, fastmath=True)
-    def _row_abs_sum(row):
-        # sum |row|, vectorized (fastmath: free summation order); a call, not inlined, so the
-        # caller's loops keep strict IEEE semantics
-        r = 0.0
-        for i in range(row.shape[0]):
-            r += abs(row[i])
-        return r
 
     @njit(**_opts)
     def _events_bwd(a_u, a_i, u, gs, gs_t, gu, gu_t, dwt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m,
@@ -234,11 +286,16 @@ if AVAILABLE:
                 un, ai, au = u[n, b], a_i[b], a_u[b]
                 gsn, gun = gs[n * gs_t, b], gu[n * gu_t, b]
                 r = n * rs_n + b * rs_b
-                for e in range(ptr[r], ptr[r + 1]):  # dW += x_e dJ[n], dJ[n] = a_I[n+1]
-                    g = dwt[cols[e]]
-                    xv = u.dtype.type(vals[e]) if has_vals else one
-                    for i in range(N):
-                        g[i] += xv * ai[i]
+                if has_vals:  # dW += x_e dJ[n], dJ[n] = a_I[n+1] (separate loops: see _events_fwd)
+                    for e in range(ptr[r], ptr[r + 1]):
+                        g, xv = dwt[cols[e]], u.dtype.type(vals[e])
+                        for i in range(N):
+                            g[i] += xv * ai[i]
+                else:
+                    for e in range(ptr[r], ptr[r + 1]):
+                        g = dwt[cols[e]]
+                        for i in range(N):
+                            g[i] += ai[i]
                 for i in range(N):
                     m, a = _adjoint(au[i], un[i], gsn[i], gun[i], lam_m[i], th, spiking, r0, r1, zero)
                     ai[i] = _flush(_current_adj(ai[i], m, lam_s[i], lam_m[i], one), tn, zero)
@@ -246,6 +303,31 @@ if AVAILABLE:
                 if gs_t:
                     acc += _row_abs_sum(gsn)
         return acc
+
+
+    # ------------------------------------------------------- events of a dense tensor
+    @njit(**_opts)
+    def _count_rows(x2, counts):
+        # x2: (rows, n) contiguous; counts[r]: non-zero entries of row r
+        for r in range(x2.shape[0]):
+            c = 0
+            row = x2[r]
+            for j in range(row.shape[0]):
+                if row[j] != 0:
+                    c += 1
+            counts[r] = c
+
+    @njit(**_opts)
+    def _fill_rows(x2, ptr, cols, vals):
+        for r in range(x2.shape[0]):
+            k = ptr[r]
+            row = x2[r]
+            for j in range(row.shape[0]):
+                v = row[j]
+                if v != 0:
+                    cols[k] = j
+                    vals[k] = v
+                    k += 1
 
 
 # Whole-loop kernels split the batch rows over a few Python threads (the kernels release the
@@ -322,8 +404,11 @@ class Scan:
                  jmask: list, theta: float, spiking: bool):
         N = u_all.shape[-1]
         self.u = _np(u_all)
-        self.s = _dummy(self.u, 3) if s_all is None else _np(s_all)
-        self.cnt = _dummy(self.u, 2) if counts is None else _np(counts)
+        scratch = (1, *self.u.shape[1:])  # not spiking: nothing is written to S or the counts
+        self.s = np.zeros(scratch, dtype=self.u.dtype) if s_all is None else _np(s_all)
+        self.s_t = 0 if s_all is None else 1
+        self.cnt = np.zeros(scratch[1:], dtype=self.u.dtype) if counts is None else _np(counts)
+        self.count = counts is not None
         self.lam_m = _vec(lam_m, N, u_all)
         self.lam_s = np.stack([_vec(x, N, u_all) for x in lam_s])
         self.jmask = np.array(jmask, dtype=np.bool_)
@@ -331,36 +416,38 @@ class Scan:
 
     def bind_forward(self, currents: Tensor, js: list) -> None:
         """``currents``: ``(K, B, N)`` state, zero at the start; ``js``: per component ``J_k`` or None."""
-        self.cur = _np(currents)
-        self.js = tuple(_contig(j) if j is not None else _dummy(self.u, 3) for j in js)
+        js = tuple(_contig(j) if j is not None else _dummy(self.u, 3) for j in js)
+        self._f = (self.u, self.s, self.s_t, self.cnt, self.count, _np(currents), js, self.jmask, self.lam_m,
+                   self.lam_s, self.theta, self.spiking, self.tiny)
 
-    def forward(self, n0: int, n1: int, threaded: bool = False) -> None:
-        args = (self.u, self.s, self.cnt, self.cur, self.js, self.jmask, self.lam_m, self.lam_s, self.theta,
-                self.spiking, self.tiny, n0, n1)
-        B = self.u.shape[1]
-        ranges = _chunks(B, self.u.size) if threaded else [(0, B)]
-        _run(lambda b0, b1: _scan_fwd(*args, b0, b1), ranges)
+    def forward_all(self) -> None:
+        """The whole loop, batch rows split over threads."""
+        T, B = self.u.shape[:2]
+        _run(lambda b0, b1: _scan_fwd(*self._f, 0, T, b0, b1), _chunks(B, self.u.size))
+
+    def forward_step(self, n: int) -> None:
+        """Step ``n`` (one thread: called once per step, between the recurrent products)."""
+        _scan_fwd(*self._f, n, n + 1, 0, self.u.shape[1])
 
     def bind_backward(self, a_u: Tensor, ds: Tensor | None, gu: Tensor | None, djs: list, q0: float, q1: float):
         """``a_u``: ``(B, N)`` adjoint state (zero); ``ds``: ``g_S`` ``(T, B, N)``, a one-step
         ``(1, B, N)`` buffer holding ``dS[n]``, or None; ``gu``: ``g_U`` ``(T, B, N)`` or None;
         ``djs``: per component ``(T, B, N)`` outputs ``dJ_k[n] = a_Ik[n+1]``."""
-        self.a_u = _np(a_u)
         zeros = np.zeros((1, *self.u.shape[1:]), dtype=self.u.dtype)  # an absent gradient: one zero step
-        self.ds = zeros if ds is None else (_contig(ds) if ds.shape[0] > 1 else _np(ds))
-        self.ds_t = 1 if ds is not None and ds.shape[0] > 1 else 0
-        self.gu = zeros if gu is None else _contig(gu)
-        self.gu_t = 0 if gu is None else 1
-        self.djs = tuple(_np(d) for d in djs)
-        self.q = (float(q0), float(q1))
+        ds_a = zeros if ds is None else (_contig(ds) if ds.shape[0] > 1 else _np(ds))
+        gu_a = zeros if gu is None else _contig(gu)
+        self._b = (_np(a_u), self.u, ds_a, int(ds is not None and ds.shape[0] > 1), gu_a, int(gu is not None),
+                   tuple(_np(d) for d in djs), self.lam_m, self.lam_s, self.theta, self.spiking, float(q0),
+                   float(q1), self.tiny)
 
-    def backward(self, n1: int, n0: int, threaded: bool = False) -> float:
-        """Steps ``n1 - 1`` down to ``n0``; returns ``sum |dS|`` read (meaningful for ``g_S``)."""
-        args = (self.a_u, self.u, self.ds, self.ds_t, self.gu, self.gu_t, self.djs, self.lam_m, self.lam_s,
-                self.theta, self.spiking, *self.q, self.tiny, n1, n0)
-        B = self.u.shape[1]
-        ranges = _chunks(B, self.u.size) if threaded else [(0, B)]
-        return float(sum(_run(lambda b0, b1: _scan_bwd(*args, b0, b1), ranges)))
+    def backward_all(self) -> float:
+        """The whole loop backwards, rows split over threads; returns ``sum |g_S|`` read."""
+        T, B = self.u.shape[:2]
+        return float(sum(_run(lambda b0, b1: _scan_bwd(*self._b, T, 0, b0, b1), _chunks(B, self.u.size))))
+
+    def backward_step(self, n: int) -> None:
+        """Step ``n`` of the backward pass (its ``dS[n]`` in the one-step buffer)."""
+        _scan_bwd(*self._b, n + 1, n, 0, self.u.shape[1])
 
 
 class EventInput:
@@ -385,6 +472,26 @@ class EventInput:
         nnz = torch.tensor([ev.nnz], dtype=torch.int64, device=ev.offsets.device)
         return cls(torch.cat([ev.offsets, nnz]), ev.cols, ev.values, ev.shape, ev.layout)
 
+    @classmethod
+    def from_dense(cls, x: Tensor, *, max_density: float | None = None) -> "EventInput | None":
+        """From a dense batch-first ``(B, T, n)`` CPU tensor, in two passes over its memory
+        (count the non-zeros of each ``(sample, step)`` row, then list them): the input's own
+        batch layout, no sort.  ``None`` when the density exceeds ``max_density``."""
+        B, T, n = x.shape
+        x2 = _contig(x.reshape(B * T, n))
+        counts = np.empty(B * T, dtype=np.int64)
+        _count_rows(x2, counts)
+        ptr = np.zeros(B * T + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        nnz = int(ptr[-1])
+        if max_density is not None and nnz > max_density * max(1, x2.size):
+            return None
+        cols = np.empty(nnz, dtype=np.int64)
+        vals = np.empty(nnz, dtype=x2.dtype)
+        _fill_rows(x2, ptr, cols, vals)
+        values = None if nnz == 0 or bool((vals == 1).all()) else torch.from_numpy(vals)
+        return cls(torch.from_numpy(ptr), torch.from_numpy(cols), values, (T, B, n), "batch")
+
     def _vals(self, like: np.ndarray) -> tuple[np.ndarray, bool]:
         if self.vals is None:
             return np.zeros(1, dtype=like.dtype), False
@@ -407,7 +514,8 @@ def events_forward(inp: EventInput, weight: Tensor, lam_m, lam_s, theta: float, 
     cur = torch.zeros((B, N), dtype=dtype)
     un = _np(u)
     vals, has_vals = inp._vals(un)
-    args = (un, _dummy(un, 3) if s is None else _np(s), _dummy(un, 2) if counts is None else _np(counts), _np(cur),
+    scratch = np.zeros((1, B, N), dtype=un.dtype)  # not spiking: nothing is written to S or the counts
+    args = (un, scratch if s is None else _np(s), 0 if s is None else 1, scratch[0] if counts is None else _np(counts), _np(cur),
             _contig(weight.detach().t()), inp.ptr, inp.cols, vals, has_vals, inp.rs_n, inp.rs_b,
             _vec(lam_m, N, u), _vec(lam_s, N, u), float(theta), bool(spiking), _tiny(u))
     _run(lambda b0, b1: _events_fwd(*args, b0, b1), _chunks(B, u.numel()))
