@@ -232,6 +232,31 @@ if AVAILABLE:
     # ----------------------------------------- a feed-forward layer with event input
     # Events are CSR rows r = n * rs_n + b * rs_b; ptr[r]..ptr[r+1] index cols/vals.
 
+    @njit(inline="always")
+    def _event_rows(e0, e1, cols, vals, has_vals, table, vec, gather):
+        """The input projection of events ``e0 .. e1-1`` (one row of events): ``gather``:
+        ``vec += x_e table[col_e]`` (the current, forward); else ``table[col_e] += x_e vec``
+        (the weight gradient, backward: ``table`` is ``dW^T``, ``vec`` is ``dJ[n]``).
+        Valued and unit events take separate loops: a merged loop loaded ``vals[e]``
+        speculatively (out of bounds of the dummy when there are none), and garbage
+        denormals there slowed it 5x at random."""
+        for e in range(e0, e1):
+            row = table[cols[e]]
+            if has_vals:
+                xv = vec.dtype.type(vals[e])
+                if gather:
+                    for i in range(vec.shape[0]):
+                        vec[i] += xv * row[i]
+                else:
+                    for i in range(vec.shape[0]):
+                        row[i] += xv * vec[i]
+            elif gather:
+                for i in range(vec.shape[0]):
+                    vec[i] += row[i]
+            else:
+                for i in range(vec.shape[0]):
+                    row[i] += vec[i]
+
     @njit(**_opts)
     def _events_fwd(u, s, s_t, cnt, cur, wt, ptr, cols, vals, has_vals, rs_n, rs_b, lam_m, lam_s, theta, spiking,
                     tiny, b0, b1):
@@ -244,29 +269,18 @@ if AVAILABLE:
                 un, c0 = u[n, b], cur[b]
                 sn, cn = s[n * s_t, b], cnt[b]
                 for i in range(N):
-                    sp = _spike(un[i], th, spiking)
+                    x = un[i]
+                    sp = _spike(x, th, spiking)
                     sn[i] = one if sp else zero  # (a scratch row without spikes)
+                    if sp:
+                        cn[i] += one
                     if not last:
-                        u[n + 1, b, i] = _flush(_membrane(un[i], c0[i], lam_m[i], sp, one, zero), tn, zero)
-                if spiking:
-                    _add_row(cn, sn)
+                        u[n + 1, b, i] = _flush(_membrane(x, c0[i], lam_m[i], sp, one, zero), tn, zero)
                 if upd:
                     for i in range(N):
                         c0[i] = _current(c0[i], lam_s[i], zero)
                     r = n * rs_n + b * rs_b
-                    # the input projection J[n] = W x[n]; separate loops for valued and unit events:
-                    # a merged loop loads vals[e] speculatively even when there are none (out of
-                    # bounds of the dummy), and garbage denormals there slowed it 5x at random
-                    if has_vals:
-                        for e in range(ptr[r], ptr[r + 1]):
-                            w, xv = wt[cols[e]], u.dtype.type(vals[e])
-                            for i in range(N):
-                                c0[i] += xv * w[i]
-                    else:
-                        for e in range(ptr[r], ptr[r + 1]):
-                            w = wt[cols[e]]
-                            for i in range(N):
-                                c0[i] += w[i]
+                    _event_rows(ptr[r], ptr[r + 1], cols, vals, has_vals, wt, c0, True)  # J[n] = W x[n]
                     for i in range(N):
                         c0[i] = _flush(c0[i], tn, zero)
 
@@ -286,16 +300,7 @@ if AVAILABLE:
                 un, ai, au = u[n, b], a_i[b], a_u[b]
                 gsn, gun = gs[n * gs_t, b], gu[n * gu_t, b]
                 r = n * rs_n + b * rs_b
-                if has_vals:  # dW += x_e dJ[n], dJ[n] = a_I[n+1] (separate loops: see _events_fwd)
-                    for e in range(ptr[r], ptr[r + 1]):
-                        g, xv = dwt[cols[e]], u.dtype.type(vals[e])
-                        for i in range(N):
-                            g[i] += xv * ai[i]
-                else:
-                    for e in range(ptr[r], ptr[r + 1]):
-                        g = dwt[cols[e]]
-                        for i in range(N):
-                            g[i] += ai[i]
+                _event_rows(ptr[r], ptr[r + 1], cols, vals, has_vals, dwt, ai, False)  # dW += x_e dJ[n]
                 for i in range(N):
                     m, a = _adjoint(au[i], un[i], gsn[i], gun[i], lam_m[i], th, spiking, r0, r1, zero)
                     ai[i] = _flush(_current_adj(ai[i], m, lam_s[i], lam_m[i], one), tn, zero)
@@ -514,7 +519,9 @@ def events_forward(inp: EventInput, weight: Tensor, lam_m, lam_s, theta: float, 
     cur = torch.zeros((B, N), dtype=dtype)
     un = _np(u)
     vals, has_vals = inp._vals(un)
-    scratch = np.zeros((1, B, N), dtype=un.dtype)  # not spiking: nothing is written to S or the counts
+    # not spiking: S and the counts are a scratch row (allocated only then: an unused extra
+    # block of this size perturbs glibc's reuse of the freed state buffers, page faults follow)
+    scratch = np.zeros((1, B, N), dtype=un.dtype) if s is None else None
     args = (un, scratch if s is None else _np(s), 0 if s is None else 1, scratch[0] if counts is None else _np(counts), _np(cur),
             _contig(weight.detach().t()), inp.ptr, inp.cols, vals, has_vals, inp.rs_n, inp.rs_b,
             _vec(lam_m, N, u), _vec(lam_s, N, u), float(theta), bool(spiking), _tiny(u))
