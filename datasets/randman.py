@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fluctinit._io import atomic_path
-from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check, check_all, conflict
+from fluctinit.errors import Integer, Interval, OneOf, check, check_all, conflict
 
 from .spikes import SpikeDataset
 

@@ -40,16 +40,8 @@ from .init import (
 from .encoding import SensoryEncoder
 from .events import SpikeEvents
 from .inputs import poisson_spikes
-from .layers import (
-    DaleConv1d,
-    DaleConv2d,
-    DaleDense,
-    LayerOutput,
-    LIFConv1d,
-    LIFConv2d,
-    LIFDense,
-    Readout,
-)
+from .dale import DaleConv1d, DaleConv2d, DaleDense
+from .layers import LayerOutput, LIFConv1d, LIFConv2d, LIFDense, Readout
 from .activity import gradient_probe, spike_counts
 from .denormal import set_flush_denormal
 from .lif import (

@@ -27,7 +27,8 @@ from torch import nn
 from fluctinit import theory
 from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check
 
-from .layers import Readout, _DaleBase
+from .dale import _DaleBase
+from .layers import Readout
 from .networks import Network
 
 __all__ = [

@@ -27,7 +27,7 @@ from torch import nn
 from fluctinit.errors import Integer, OneOf, ParameterError, check
 
 from . import lif
-from .neuron import DaleParams, NeuronParams, ReadoutParams
+from .neuron import NeuronParams, ReadoutParams
 from .surrogate import SuperSpike
 
 __all__ = [
@@ -35,9 +35,6 @@ __all__ = [
     "LIFDense",
     "LIFConv1d",
     "LIFConv2d",
-    "DaleDense",
-    "DaleConv1d",
-    "DaleConv2d",
     "Readout",
     "conv_output_size",
 ]
@@ -97,25 +94,72 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _neuron_params(tau_mem, tau_syn, dt, theta, mode) -> NeuronParams:
-    return NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=theta, mode=mode)
-
-
 class _Layer(nn.Module):
-    """Shared bits: backend choice and the surrogate."""
+    """Shared bits: parameters, surrogate and backend choice; the geometry of conv layers."""
 
     backend: str | None
+    _nd: int = 1
 
     def _op(self, name: str):
         return lif.dispatch(name, self.backend)
 
-    def _check_backend(self, backend: str | None) -> str | None:
+    def _setup(self, params, surrogate: SuperSpike, backend: str | None) -> None:
+        self.params = params
+        self.surrogate = surrogate
         if backend is not None:
             check("backend", backend, OneOf(lif.available_backends()))
-        return backend
+        self.backend = backend
+
+    def _setup_conv(self, in_channels, kernel_size, stride, padding) -> None:
+        """Check and keep the feed-forward geometry of a ``_nd``-dimensional conv layer."""
+        self.in_channels = check("in_channels", in_channels, _SIZE)
+        self.kernel_size = _tuple("kernel_size", kernel_size, self._nd, _SIZE)
+        self.stride = _tuple("stride", stride, self._nd, _SIZE)
+        self.padding = _tuple("padding", padding, self._nd, _PAD)
+
+    def _conv_output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``(out_channels, *spatial_out)`` for an input ``(in_channels, *spatial)``."""
+        shape = tuple(input_shape)
+        if len(shape) != self._nd + 1 or shape[0] != self.in_channels:
+            raise ParameterError(
+                f"`input_shape` must be ({self.in_channels}, {'L' if self._nd == 1 else 'H, W'}); got {shape!r}",
+                ["input_shape"], [input_shape],
+            )
+        spatial = tuple(
+            conv_output_size(n, k, s, p)
+            for n, k, s, p in zip(shape[1:], self.kernel_size, self.stride, self.padding)
+        )
+        if min(spatial) < 1:
+            raise ParameterError(f"`input_shape` {shape!r} is too small for the kernel", ["input_shape"], [shape])
+        return (self.out_channels, *spatial)
+
+    def _conv_fan_in(self) -> int:
+        """Feed-forward inputs per neuron of a conv layer: ``in_channels * prod(kernel_size)``."""
+        return self.in_channels * math.prod(self.kernel_size)
+
+    def _dense_output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        if tuple(input_shape) != (self.n_in,):
+            raise ParameterError(
+                f"`input_shape` must be ({self.n_in},); got {tuple(input_shape)!r}", ["input_shape"], [input_shape]
+            )
+        return (self.n_out,)
 
 
-class LIFDense(_Layer):
+class _LIFWeights(_Layer):
+    """A LIF layer's weights ``weight`` and optional ``rec_weight``: default values and recurrence."""
+
+    @property
+    def recurrent(self) -> bool:
+        return self.rec_weight is not None
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Kaiming normal weights (eq. 56), a neutral default."""
+        _kaiming(self.weight, generator)
+        if self.rec_weight is not None:
+            _kaiming(self.rec_weight, generator)
+
+
+class LIFDense(_LIFWeights):
     """Fully connected LIF layer (eqs. 10-11), optionally recurrent.
 
     Args:
@@ -151,17 +195,11 @@ class LIFDense(_Layer):
         super().__init__()
         self.n_in = check("n_in", n_in, _SIZE)
         self.n_out = check("n_out", n_out, _SIZE)
-        self.params = _neuron_params(tau_mem, tau_syn, dt, theta, mode)
-        self.surrogate = surrogate
-        self.backend = self._check_backend(backend)
+        self._setup(NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=theta, mode=mode), surrogate, backend)
         kw = {"dtype": dtype, "device": device}
         self.weight = nn.Parameter(torch.empty(self.n_out, self.n_in, **kw))
         self.rec_weight = nn.Parameter(torch.empty(self.n_out, self.n_out, **kw)) if recurrent else None
         self.reset_parameters(generator)
-
-    @property
-    def recurrent(self) -> bool:
-        return self.rec_weight is not None
 
     @property
     def fan_in(self) -> int:
@@ -173,19 +211,9 @@ class LIFDense(_Layer):
         """Number of recurrent inputs per neuron (None if not recurrent)."""
         return self.n_out if self.recurrent else None
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Kaiming normal weights (eq. 56), a neutral default."""
-        _kaiming(self.weight, generator)
-        if self.rec_weight is not None:
-            _kaiming(self.rec_weight, generator)
-
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         """Neuron shape of the output given the input's neuron shape ``(n_in,)``."""
-        if tuple(input_shape) != (self.n_in,):
-            raise ParameterError(
-                f"`input_shape` must be ({self.n_in},); got {tuple(input_shape)!r}", ["input_shape"], [input_shape]
-            )
-        return (self.n_out,)
+        return self._dense_output_shape(input_shape)
 
     def forward(self, x: torch.Tensor) -> LayerOutput:
         """``x`` ``(batch, time, n_in)`` or spike events (``SpikeEvents``)."""
@@ -196,8 +224,7 @@ class LIFDense(_Layer):
         return f"n_in={self.n_in}, n_out={self.n_out}, recurrent={self.recurrent}, params={self.params}"
 
 
-class _LIFConv(_Layer):
-    _nd: int = 1
+class _LIFConv(_LIFWeights):
 
     def __init__(
         self,
@@ -221,16 +248,10 @@ class _LIFConv(_Layer):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        nd = self._nd
-        self.in_channels = check("in_channels", in_channels, _SIZE)
+        self._setup_conv(in_channels, kernel_size, stride, padding)
         self.out_channels = check("out_channels", out_channels, _SIZE)
-        self.kernel_size = _tuple("kernel_size", kernel_size, nd, _SIZE)
-        self.stride = _tuple("stride", stride, nd, _SIZE)
-        self.padding = _tuple("padding", padding, nd, _PAD)
-        self.rec_kernel_size = _odd("rec_kernel_size", rec_kernel_size, nd)
-        self.params = _neuron_params(tau_mem, tau_syn, dt, theta, mode)
-        self.surrogate = surrogate
-        self.backend = self._check_backend(backend)
+        self.rec_kernel_size = _odd("rec_kernel_size", rec_kernel_size, self._nd)
+        self._setup(NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=theta, mode=mode), surrogate, backend)
         kw = {"dtype": dtype, "device": device}
         self.weight = nn.Parameter(torch.empty(self.out_channels, self.in_channels, *self.kernel_size, **kw))
         self.rec_weight = (
@@ -240,40 +261,18 @@ class _LIFConv(_Layer):
         self.reset_parameters(generator)
 
     @property
-    def recurrent(self) -> bool:
-        return self.rec_weight is not None
-
-    @property
     def fan_in(self) -> int:
         """Inputs per neuron: ``in_channels * prod(kernel_size)``."""
-        return self.in_channels * math.prod(self.kernel_size)
+        return self._conv_fan_in()
 
     @property
     def fan_in_rec(self) -> int | None:
         """Recurrent inputs per neuron: ``out_channels * prod(rec_kernel_size)`` (None if not recurrent)."""
         return self.out_channels * math.prod(self.rec_kernel_size) if self.recurrent else None
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Kaiming normal weights (eq. 56), a neutral default."""
-        _kaiming(self.weight, generator)
-        if self.rec_weight is not None:
-            _kaiming(self.rec_weight, generator)
-
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         """``(out_channels, *spatial_out)`` for an input ``(in_channels, *spatial)``."""
-        shape = tuple(input_shape)
-        if len(shape) != self._nd + 1 or shape[0] != self.in_channels:
-            raise ParameterError(
-                f"`input_shape` must be ({self.in_channels}, {'L' if self._nd == 1 else 'H, W'}); got {shape!r}",
-                ["input_shape"], [input_shape],
-            )
-        spatial = tuple(
-            conv_output_size(n, k, s, p)
-            for n, k, s, p in zip(shape[1:], self.kernel_size, self.stride, self.padding)
-        )
-        if min(spatial) < 1:
-            raise ParameterError(f"`input_shape` {shape!r} is too small for the kernel", ["input_shape"], [shape])
-        return (self.out_channels, *spatial)
+        return self._conv_output_shape(input_shape)
 
     def forward(self, x: torch.Tensor) -> LayerOutput:
         s, u = self._op("lif_conv")(
@@ -319,256 +318,6 @@ class LIFConv2d(_LIFConv):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, **kwargs)
 
 
-class _DaleBase(_Layer):
-    """Shared code of the Dale's-law layers: parameters, constraints, fan-ins."""
-
-    def _setup(self, tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt, theta, mode, surrogate, backend):
-        self.params = DaleParams(
-            tau_mem_exc=tau_mem_exc, tau_mem_inh=tau_mem_inh, tau_syn_exc=tau_syn_exc,
-            tau_syn_inh=tau_syn_inh, dt=dt, theta=theta, mode=mode,
-        )
-        self.surrogate = surrogate
-        self.backend = self._check_backend(backend)
-
-    @property
-    def exc_recurrent(self) -> bool:
-        """Whether the layer has E -> E and E -> I weights."""
-        return self.w_re is not None
-
-    def dale_weights(self) -> dict[str, torch.Tensor]:
-        """The sign-constrained weights by name (``w_fe, w_fi, w_ie, w_ii[, w_re, w_ri]``)."""
-        names = ["w_fe", "w_fi", "w_ie", "w_ii"] + (["w_re", "w_ri"] if self.exc_recurrent else [])
-        return {n: getattr(self, n) for n in names}
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Folded Kaiming weights ``|N(0, 2/fan_in)|`` (non-negative), a neutral default."""
-        for w in self.dale_weights().values():
-            _kaiming(w, generator, folded=True)
-
-    @torch.no_grad()
-    def apply_constraints_(self) -> None:
-        """Clamp every Dale weight to >= 0 in place (call after each optimizer step).
-
-        The forward pass also uses ``clamp(min=0)`` of the weights, so Dale's
-        law holds in the dynamics even between projections.
-        """
-        for w in self.dale_weights().values():
-            w.clamp_(min=0.0)
-
-    def _clamped(self) -> list[torch.Tensor | None]:
-        out = [getattr(self, n).clamp(min=0.0) for n in ("w_fe", "w_fi", "w_ie", "w_ii")]
-        if self.exc_recurrent:
-            out += [self.w_re.clamp(min=0.0), self.w_ri.clamp(min=0.0)]
-        else:
-            out += [None, None]
-        return out
-
-
-class DaleDense(_DaleBase):
-    """Fully connected Dale's-law layer (eqs. 12-19): E and I populations.
-
-    Both populations receive the excitatory spikes of the previous layer
-    (``w_fe (n_exc, n_in)``, ``w_fi (n_inh, n_in)``) and inhibition
-    (``w_ie (n_exc, n_inh)``, ``w_ii (n_inh, n_inh)``); with ``exc_recurrent``
-    also recurrent excitation (``w_re (n_exc, n_exc)``, ``w_ri (n_inh, n_exc)``).
-    All these weights are non-negative (see :meth:`apply_constraints_`).
-
-    Args:
-        n_in, n_exc, n_inh: sizes (paper: 128 exc / 32 inh).
-        exc_recurrent: include E -> E and E -> I (default True: the paper's Dale nets are fully recurrent).
-        tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt: time constants (s), table 3.
-        theta, mode, surrogate, backend, generator, dtype, device: as :class:`LIFDense`.
-
-    Shapes: input ``(batch, time, n_in)``; output :class:`LayerOutput` with
-    ``spikes``/``membrane`` ``(batch, time, n_exc)`` (E, passed on) and
-    ``spikes_inh``/``membrane_inh`` ``(batch, time, n_inh)``.
-    """
-
-    def __init__(
-        self,
-        n_in: int,
-        n_exc: int,
-        n_inh: int,
-        *,
-        exc_recurrent: bool = True,
-        tau_mem_exc: float = 20e-3,
-        tau_mem_inh: float = 20e-3,
-        tau_syn_exc: float = 10e-3,
-        tau_syn_inh: float = 20e-3,
-        dt: float = 2e-3,
-        theta: float = 1.0,
-        mode: str = "reset",
-        surrogate: SuperSpike = SuperSpike(),
-        backend: str | None = None,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        super().__init__()
-        self.n_in = check("n_in", n_in, _SIZE)
-        self.n_exc = check("n_exc", n_exc, _SIZE)
-        self.n_inh = check("n_inh", n_inh, _SIZE)
-        self._setup(tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt, theta, mode, surrogate, backend)
-        kw = {"dtype": dtype, "device": device}
-        e, i, n = self.n_exc, self.n_inh, self.n_in
-        self.w_fe = nn.Parameter(torch.empty(e, n, **kw))
-        self.w_fi = nn.Parameter(torch.empty(i, n, **kw))
-        self.w_ie = nn.Parameter(torch.empty(e, i, **kw))
-        self.w_ii = nn.Parameter(torch.empty(i, i, **kw))
-        self.w_re = nn.Parameter(torch.empty(e, e, **kw)) if exc_recurrent else None
-        self.w_ri = nn.Parameter(torch.empty(i, e, **kw)) if exc_recurrent else None
-        self.reset_parameters(generator)
-
-    @property
-    def n_out(self) -> int:
-        """Size of the population passed on (the excitatory one)."""
-        return self.n_exc
-
-    @property
-    def fan_in(self) -> int:
-        """Feed-forward excitatory inputs per neuron (``N_F``)."""
-        return self.n_in
-
-    @property
-    def fan_in_inh(self) -> int:
-        """Inhibitory inputs per neuron (``N_I``)."""
-        return self.n_inh
-
-    @property
-    def fan_in_rec(self) -> int | None:
-        """Recurrent excitatory inputs per neuron (``N_R``), None without excitatory recurrence."""
-        return self.n_exc if self.exc_recurrent else None
-
-    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
-        """``(n_exc,)`` -- the shape of what is passed on."""
-        if tuple(input_shape) != (self.n_in,):
-            raise ParameterError(
-                f"`input_shape` must be ({self.n_in},); got {tuple(input_shape)!r}", ["input_shape"], [input_shape]
-            )
-        return (self.n_exc,)
-
-    def forward(self, x: torch.Tensor) -> LayerOutput:
-        s_e, u_e, s_i, u_i = self._op("dale_dense")(x, *self._clamped(), params=self.params, surrogate=self.surrogate)
-        return LayerOutput(s_e, u_e, s_i, u_i)
-
-    def extra_repr(self) -> str:
-        return f"n_in={self.n_in}, n_exc={self.n_exc}, n_inh={self.n_inh}, exc_recurrent={self.exc_recurrent}"
-
-
-class _DaleConv(_DaleBase):
-    _nd: int = 1
-
-    def __init__(
-        self,
-        in_channels: int,
-        exc_channels: int,
-        inh_channels: int,
-        kernel_size,
-        stride,
-        padding,
-        *,
-        exc_recurrent: bool = True,
-        exc_rec_kernel_size=5,
-        inh_rec_kernel_size=3,
-        tau_mem_exc: float = 20e-3,
-        tau_mem_inh: float = 20e-3,
-        tau_syn_exc: float = 10e-3,
-        tau_syn_inh: float = 20e-3,
-        dt: float = 2e-3,
-        theta: float = 1.0,
-        mode: str = "reset",
-        surrogate: SuperSpike = SuperSpike(),
-        backend: str | None = None,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        super().__init__()
-        nd = self._nd
-        self.in_channels = check("in_channels", in_channels, _SIZE)
-        self.exc_channels = check("exc_channels", exc_channels, _SIZE)
-        self.inh_channels = check("inh_channels", inh_channels, _SIZE)
-        self.kernel_size = _tuple("kernel_size", kernel_size, nd, _SIZE)
-        self.stride = _tuple("stride", stride, nd, _SIZE)
-        self.padding = _tuple("padding", padding, nd, _PAD)
-        self.exc_rec_kernel_size = _odd("exc_rec_kernel_size", exc_rec_kernel_size, nd)
-        self.inh_rec_kernel_size = _odd("inh_rec_kernel_size", inh_rec_kernel_size, nd)
-        self._setup(tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt, theta, mode, surrogate, backend)
-        kw = {"dtype": dtype, "device": device}
-        ce, ci, cin = self.exc_channels, self.inh_channels, self.in_channels
-        ke, ki = self.exc_rec_kernel_size, self.inh_rec_kernel_size
-        self.w_fe = nn.Parameter(torch.empty(ce, cin, *self.kernel_size, **kw))
-        self.w_fi = nn.Parameter(torch.empty(ci, cin, *self.kernel_size, **kw))
-        self.w_ie = nn.Parameter(torch.empty(ce, ci, *ki, **kw))
-        self.w_ii = nn.Parameter(torch.empty(ci, ci, *ki, **kw))
-        self.w_re = nn.Parameter(torch.empty(ce, ce, *ke, **kw)) if exc_recurrent else None
-        self.w_ri = nn.Parameter(torch.empty(ci, ce, *ke, **kw)) if exc_recurrent else None
-        self.reset_parameters(generator)
-
-    @property
-    def out_channels(self) -> int:
-        """Channels passed on (the excitatory population)."""
-        return self.exc_channels
-
-    @property
-    def fan_in(self) -> int:
-        """Feed-forward inputs per neuron: ``in_channels * prod(kernel_size)``."""
-        return self.in_channels * math.prod(self.kernel_size)
-
-    @property
-    def fan_in_inh(self) -> int:
-        """Inhibitory inputs per neuron: ``inh_channels * prod(inh_rec_kernel_size)``."""
-        return self.inh_channels * math.prod(self.inh_rec_kernel_size)
-
-    @property
-    def fan_in_rec(self) -> int | None:
-        """Recurrent excitatory inputs per neuron: ``exc_channels * prod(exc_rec_kernel_size)``."""
-        return self.exc_channels * math.prod(self.exc_rec_kernel_size) if self.exc_recurrent else None
-
-    output_shape = _LIFConv.output_shape
-
-    def forward(self, x: torch.Tensor) -> LayerOutput:
-        s_e, u_e, s_i, u_i = self._op("dale_conv")(
-            x, *self._clamped(), stride=self.stride, padding=self.padding,
-            params=self.params, surrogate=self.surrogate,
-        )
-        return LayerOutput(s_e, u_e, s_i, u_i)
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, exc={self.exc_channels}, inh={self.inh_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, exc_recurrent={self.exc_recurrent}"
-        )
-
-
-class DaleConv1d(_DaleConv):
-    """1-D convolutional Dale's-law layer (eqs. 12-19 with convolutions).
-
-    Feed-forward kernels as table 5 (default 5 / stride 2 / padding 2) from the
-    previous excitatory channels to both populations; recurrent E -> E and
-    E -> I kernels 5, I -> I and I -> E kernels 3, stride 1, 'same' padding.
-    Input ``(batch, time, in_channels, L)``; outputs ``(batch, time, exc_channels, L_out)``
-    (E) and ``(batch, time, inh_channels, L_out)`` (I).  Other arguments as :class:`DaleDense`.
-    """
-
-    _nd = 1
-
-    def __init__(self, in_channels: int, exc_channels: int, inh_channels: int,
-                 kernel_size=5, stride=2, padding=2, **kwargs) -> None:
-        super().__init__(in_channels, exc_channels, inh_channels, kernel_size, stride, padding, **kwargs)
-
-
-class DaleConv2d(_DaleConv):
-    """2-D convolutional Dale's-law layer; feed-forward defaults of table 6 (3x3, stride 1, padding 2),
-    recurrent kernels 5x5 (E -> E, E -> I) and 3x3 (I -> I, I -> E)."""
-
-    _nd = 2
-
-    def __init__(self, in_channels: int, exc_channels: int, inh_channels: int,
-                 kernel_size=3, stride=1, padding=2, **kwargs) -> None:
-        super().__init__(in_channels, exc_channels, inh_channels, kernel_size, stride, padding, **kwargs)
-
-
 class Readout(_Layer):
     """Non-spiking leaky readout units with one weight matrix per input (skip connections).
 
@@ -604,8 +353,7 @@ class Readout(_Layer):
                                  ["n_in"], [n_in])
         self.n_in = tuple(check("n_in", n, _SIZE) for n in sizes)
         self.n_out = check("n_out", n_out, _SIZE)
-        self.params = ReadoutParams(tau_out=tau_out, tau_syn=tau_syn, dt=dt)
-        self.backend = self._check_backend(backend)
+        self._setup(ReadoutParams(tau_out=tau_out, tau_syn=tau_syn, dt=dt), None, backend)
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.empty(self.n_out, n, dtype=dtype, device=device)) for n in self.n_in]
         )

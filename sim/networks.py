@@ -24,7 +24,8 @@ from torch import nn
 from fluctinit.errors import Interval, ParameterError, check
 
 from .events import SpikeEvents
-from .layers import DaleConv2d, DaleDense, LayerOutput, LIFConv2d, LIFDense, Readout, _DaleBase
+from .dale import DaleConv2d, DaleDense, _DaleBase
+from .layers import LayerOutput, LIFConv2d, LIFDense, Readout
 
 __all__ = ["Network", "NetworkOutput"]
 

@@ -162,7 +162,7 @@ def _dale_kwargs(net: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
 
 def _dense_layers(net: dict[str, Any], common: dict[str, Any]) -> list[torch.nn.Module]:
     """The hidden layers of a dense network, in order (each draws its weights from the generator)."""
-    from fluctinit.sim.layers import DaleDense, LIFDense
+    from fluctinit.sim import DaleDense, LIFDense
 
     layers, prev = [], net["n_in"]
     for i, h in enumerate(net["hidden"]):
@@ -177,7 +177,7 @@ def _dense_layers(net: dict[str, Any], common: dict[str, Any]) -> list[torch.nn.
 
 def _conv_layers(net: dict[str, Any], in_channels: int, common: dict[str, Any]) -> list[torch.nn.Module]:
     """The hidden layers of a 1-D or 2-D convolutional network, in order."""
-    from fluctinit.sim.layers import DaleConv1d, DaleConv2d, LIFConv1d, LIFConv2d
+    from fluctinit.sim import DaleConv1d, DaleConv2d, LIFConv1d, LIFConv2d
 
     conv = LIFConv1d if net["kind"] == "conv1d" else LIFConv2d
     dconv = DaleConv1d if net["kind"] == "conv1d" else DaleConv2d
