@@ -36,6 +36,21 @@ __all__ = [
 ]
 
 
+def _indices(source: str, what: str, values: np.ndarray, top: int | None) -> np.ndarray:
+    """``values`` as int64 indices in ``[0, top)`` (``top`` None: no upper bound), or a
+    :class:`DataError` naming ``source`` and ``what``."""
+    if not np.issubdtype(values.dtype, np.integer):
+        if values.size and not np.all(np.equal(np.mod(values, 1), 0)):
+            raise DataError(f"{source}: {what} must be integers")
+    values = values.astype(np.int64)
+    if values.size:
+        lo, hi = int(values.min()), int(values.max())
+        if lo < 0 or (top is not None and hi >= top):
+            raise DataError(f"{source}: {what} must lie in [0, {top if top is not None else 'inf'}); "
+                            f"got range [{lo}, {hi}]")
+    return values
+
+
 class DataError(ValueError):
     """A data file (or in-memory data) is malformed; the message names the file and the problem."""
 
@@ -161,28 +176,8 @@ class SpikeDataset:
                     f"{source}: spike times must be finite and >= 0 s; sample "
                     f"{int(np.searchsorted(offsets, i, side='right') - 1)} has {times[i]!r}"
                 )
-        if not np.issubdtype(units.dtype, np.integer):
-            if units.size and not np.all(np.equal(np.mod(units, 1), 0)):
-                raise DataError(f"{source}: unit indices must be integers")
-            units = units.astype(np.int64)
-        if units.size:
-            lo, hi = int(units.min()), int(units.max())
-            if lo < 0 or hi >= n_units:
-                raise DataError(
-                    f"{source}: unit indices must lie in [0, {n_units}); got range [{lo}, {hi}]"
-                )
-        if not np.issubdtype(labels.dtype, np.integer):
-            if labels.size and not np.all(np.equal(np.mod(labels, 1), 0)):
-                raise DataError(f"{source}: labels must be integers")
-        labels = labels.astype(np.int64)
-        if labels.size:
-            lo, hi = int(labels.min()), int(labels.max())
-            top = n_classes if n_classes is not None else None
-            if lo < 0 or (top is not None and hi >= top):
-                raise DataError(
-                    f"{source}: labels must lie in [0, {top if top is not None else 'inf'}); "
-                    f"got range [{lo}, {hi}]"
-                )
+        units = _indices(source, "unit indices", units, n_units)
+        labels = _indices(source, "labels", labels, n_classes)
         self.times = times
         self.units = units
         self.offsets = offsets

@@ -18,9 +18,8 @@ from torch import nn
 
 from fluctinit.errors import check
 
-from .layers import _SIZE, LayerOutput, _kaiming, _Layer, _odd
+from .layers import _SIZE, LayerOutput, _kaiming, _Layer, _odd, _options
 from .neuron import DaleParams
-from .surrogate import SuperSpike
 
 __all__ = ["DaleDense", "DaleConv1d", "DaleConv2d"]
 
@@ -28,10 +27,28 @@ __all__ = ["DaleDense", "DaleConv1d", "DaleConv2d"]
 class _DaleBase(_Layer):
     """Shared code of the Dale's-law layers: parameters, constraints, fan-ins."""
 
-    def _setup_dale(self, tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt, theta, mode, surrogate, backend):
+    def _setup_dale(self, times: tuple, options: dict, sizes: tuple, kernels: tuple, exc_recurrent: bool) -> None:
+        """Parameters, options and weights of a Dale layer.
+
+        ``times``: ``(tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt)``; ``sizes``:
+        ``(e, i, n)`` excitatory, inhibitory and input units (or channels); ``kernels``:
+        ``(k_ff, k_exc, k_inh)`` kernel sizes, empty for dense layers.  The six weights:
+        feed-forward ``w_fe (e, n, *k_ff)``, ``w_fi (i, n, *k_ff)``; inhibitory
+        ``w_ie (e, i, *k_inh)``, ``w_ii (i, i, *k_inh)``; excitatory recurrent
+        ``w_re (e, e, *k_exc)``, ``w_ri (i, e, *k_exc)`` (None without ``exc_recurrent``).
+        """
+        opt = _options(options)
+        tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt = times
         params = DaleParams(tau_mem_exc=tau_mem_exc, tau_mem_inh=tau_mem_inh, tau_syn_exc=tau_syn_exc,
-                            tau_syn_inh=tau_syn_inh, dt=dt, theta=theta, mode=mode)
-        self._setup(params, surrogate, backend)
+                            tau_syn_inh=tau_syn_inh, dt=dt, theta=opt["theta"], mode=opt["mode"])
+        self._setup(params, opt["surrogate"], opt["backend"])
+        (e, i, n), (k_ff, k_exc, k_inh) = sizes, kernels
+        empty = lambda *shape: nn.Parameter(torch.empty(*shape, dtype=opt["dtype"], device=opt["device"]))  # noqa: E731
+        self.w_fe, self.w_fi = empty(e, n, *k_ff), empty(i, n, *k_ff)
+        self.w_ie, self.w_ii = empty(e, i, *k_inh), empty(i, i, *k_inh)
+        self.w_re = empty(e, e, *k_exc) if exc_recurrent else None
+        self.w_ri = empty(i, e, *k_exc) if exc_recurrent else None
+        self.reset_parameters(opt["generator"])
 
     @property
     def exc_recurrent(self) -> bool:
@@ -99,28 +116,14 @@ class DaleDense(_DaleBase):
         tau_syn_exc: float = 10e-3,
         tau_syn_inh: float = 20e-3,
         dt: float = 2e-3,
-        theta: float = 1.0,
-        mode: str = "reset",
-        surrogate: SuperSpike = SuperSpike(),
-        backend: str | None = None,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
+        **options,
     ) -> None:
         super().__init__()
         self.n_in = check("n_in", n_in, _SIZE)
         self.n_exc = check("n_exc", n_exc, _SIZE)
         self.n_inh = check("n_inh", n_inh, _SIZE)
-        self._setup_dale(tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt, theta, mode, surrogate, backend)
-        kw = {"dtype": dtype, "device": device}
-        e, i, n = self.n_exc, self.n_inh, self.n_in
-        self.w_fe = nn.Parameter(torch.empty(e, n, **kw))
-        self.w_fi = nn.Parameter(torch.empty(i, n, **kw))
-        self.w_ie = nn.Parameter(torch.empty(e, i, **kw))
-        self.w_ii = nn.Parameter(torch.empty(i, i, **kw))
-        self.w_re = nn.Parameter(torch.empty(e, e, **kw)) if exc_recurrent else None
-        self.w_ri = nn.Parameter(torch.empty(i, e, **kw)) if exc_recurrent else None
-        self.reset_parameters(generator)
+        self._setup_dale((tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt), options,
+                         (self.n_exc, self.n_inh, self.n_in), ((), (), ()), exc_recurrent)
 
     @property
     def n_out(self) -> int:
@@ -174,13 +177,7 @@ class _DaleConv(_DaleBase):
         tau_syn_exc: float = 10e-3,
         tau_syn_inh: float = 20e-3,
         dt: float = 2e-3,
-        theta: float = 1.0,
-        mode: str = "reset",
-        surrogate: SuperSpike = SuperSpike(),
-        backend: str | None = None,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
+        **options,
     ) -> None:
         super().__init__()
         nd = self._nd
@@ -189,17 +186,9 @@ class _DaleConv(_DaleBase):
         self.inh_channels = check("inh_channels", inh_channels, _SIZE)
         self.exc_rec_kernel_size = _odd("exc_rec_kernel_size", exc_rec_kernel_size, nd)
         self.inh_rec_kernel_size = _odd("inh_rec_kernel_size", inh_rec_kernel_size, nd)
-        self._setup_dale(tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt, theta, mode, surrogate, backend)
-        kw = {"dtype": dtype, "device": device}
-        ce, ci, cin = self.exc_channels, self.inh_channels, self.in_channels
-        ke, ki = self.exc_rec_kernel_size, self.inh_rec_kernel_size
-        self.w_fe = nn.Parameter(torch.empty(ce, cin, *self.kernel_size, **kw))
-        self.w_fi = nn.Parameter(torch.empty(ci, cin, *self.kernel_size, **kw))
-        self.w_ie = nn.Parameter(torch.empty(ce, ci, *ki, **kw))
-        self.w_ii = nn.Parameter(torch.empty(ci, ci, *ki, **kw))
-        self.w_re = nn.Parameter(torch.empty(ce, ce, *ke, **kw)) if exc_recurrent else None
-        self.w_ri = nn.Parameter(torch.empty(ci, ce, *ke, **kw)) if exc_recurrent else None
-        self.reset_parameters(generator)
+        self._setup_dale((tau_mem_exc, tau_mem_inh, tau_syn_exc, tau_syn_inh, dt), options,
+                         (self.exc_channels, self.inh_channels, self.in_channels),
+                         (self.kernel_size, self.exc_rec_kernel_size, self.inh_rec_kernel_size), exc_recurrent)
 
     @property
     def out_channels(self) -> int:

@@ -94,6 +94,27 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
+#: the construction options every spiking layer takes besides its sizes and time constants,
+#: with their defaults (documented once, at :class:`LIFDense`)
+LAYER_OPTIONS = {"theta": 1.0, "mode": "reset", "surrogate": SuperSpike(), "backend": None, "generator": None,
+                 "dtype": None, "device": None}
+
+
+#: the options of the (non-spiking) readout and of a network, which passes them on to it
+READOUT_OPTIONS = ("backend", "generator", "dtype", "device")
+
+
+def _options(options: dict, names=tuple(LAYER_OPTIONS)) -> dict:
+    """The ``**options`` of a constructor (among ``names``) with their defaults; others are rejected."""
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ParameterError(
+            f"`{unknown[0]}` is not an option of this layer; the options are {', '.join(names)}",
+            unknown, [options[k] for k in unknown],
+        )
+    return {**{k: LAYER_OPTIONS[k] for k in names}, **options}
+
+
 class _Layer(nn.Module):
     """Shared bits: parameters, surrogate and backend choice; the geometry of conv layers."""
 
@@ -239,26 +260,22 @@ class _LIFConv(_LIFWeights):
         tau_mem: float = 20e-3,
         tau_syn: float = 10e-3,
         dt: float = 2e-3,
-        theta: float = 1.0,
-        mode: str = "reset",
-        surrogate: SuperSpike = SuperSpike(),
-        backend: str | None = None,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
+        **options,
     ) -> None:
         super().__init__()
+        opt = _options(options)
         self._setup_conv(in_channels, kernel_size, stride, padding)
         self.out_channels = check("out_channels", out_channels, _SIZE)
         self.rec_kernel_size = _odd("rec_kernel_size", rec_kernel_size, self._nd)
-        self._setup(NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=theta, mode=mode), surrogate, backend)
-        kw = {"dtype": dtype, "device": device}
+        self._setup(NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=opt["theta"], mode=opt["mode"]),
+                    opt["surrogate"], opt["backend"])
+        kw = {"dtype": opt["dtype"], "device": opt["device"]}
         self.weight = nn.Parameter(torch.empty(self.out_channels, self.in_channels, *self.kernel_size, **kw))
         self.rec_weight = (
             nn.Parameter(torch.empty(self.out_channels, self.out_channels, *self.rec_kernel_size, **kw))
             if recurrent else None
         )
-        self.reset_parameters(generator)
+        self.reset_parameters(opt["generator"])
 
     @property
     def fan_in(self) -> int:
@@ -326,7 +343,7 @@ class Readout(_Layer):
         n_out: number of readout units.
         tau_out: readout membrane time constant (s); the paper uses the stimulus duration.
         tau_syn, dt: synaptic time constant and time step (s).
-        backend, generator, dtype, device: as :class:`LIFDense`.
+        options: ``backend``, ``generator``, ``dtype``, ``device`` as :class:`LIFDense`.
 
     ``forward(*inputs)`` takes one ``(batch, time, ...)`` tensor per input (flattened to
     ``(batch, time, n_in[k])``) and returns ``U`` of shape ``(batch, time, n_out)``.
@@ -341,23 +358,21 @@ class Readout(_Layer):
         tau_out: float,
         tau_syn: float = 10e-3,
         dt: float = 2e-3,
-        backend: str | None = None,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
+        **options,
     ) -> None:
         super().__init__()
+        opt = _options(options, READOUT_OPTIONS)
         sizes = (n_in,) if not isinstance(n_in, (tuple, list)) else tuple(n_in)
         if len(sizes) == 0:
             raise ParameterError(f"`n_in` must be a positive int or a non-empty sequence of them; got {n_in!r}",
                                  ["n_in"], [n_in])
         self.n_in = tuple(check("n_in", n, _SIZE) for n in sizes)
         self.n_out = check("n_out", n_out, _SIZE)
-        self._setup(ReadoutParams(tau_out=tau_out, tau_syn=tau_syn, dt=dt), None, backend)
+        self._setup(ReadoutParams(tau_out=tau_out, tau_syn=tau_syn, dt=dt), None, opt["backend"])
         self.weights = nn.ParameterList(
-            [nn.Parameter(torch.empty(self.n_out, n, dtype=dtype, device=device)) for n in self.n_in]
+            [nn.Parameter(torch.empty(self.n_out, n, dtype=opt["dtype"], device=opt["device"])) for n in self.n_in]
         )
-        self.reset_parameters(generator)
+        self.reset_parameters(opt["generator"])
 
     @property
     def fan_in(self) -> int:

@@ -67,7 +67,8 @@ class Network(nn.Module):
         dt: time step (s); default: that of the first layer (all layers must share it).
         skip: add trainable skip connections from every hidden layer except the last to the readout.
         pool: 2x2 max pooling after every second hidden layer (needs 2-D convolutional layers).
-        backend, generator, dtype, device: for the readout (see :class:`~fluctinit.sim.layers.Readout`).
+        options: ``backend``, ``generator``, ``dtype``, ``device`` of the readout (see
+            :class:`~fluctinit.sim.layers.Readout`).
 
     ``forward(x)`` with ``x`` of shape ``(batch, time, *input_shape)`` returns a
     :class:`NetworkOutput`.
@@ -88,10 +89,7 @@ class Network(nn.Module):
         dt: float | None = None,
         skip: bool = False,
         pool: bool = False,
-        backend: str | None = None,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
+        **options,
     ) -> None:
         super().__init__()
         layers = list(layers)
@@ -136,10 +134,7 @@ class Network(nn.Module):
             self.output_shapes.append(shape)
         feats = [math.prod(s) for s in self.output_shapes]
         n_in = feats if self.skip else feats[-1:]
-        self.readout = Readout(
-            n_in, n_out, tau_out=tau_out, tau_syn=tau_syn_out, dt=dt,
-            backend=backend, generator=generator, dtype=dtype, device=device,
-        )
+        self.readout = Readout(n_in, n_out, tau_out=tau_out, tau_syn=tau_syn_out, dt=dt, **options)
 
     @property
     def n_out(self) -> int:

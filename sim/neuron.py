@@ -51,6 +51,14 @@ _POSITIVE = Interval(0.0, None)
 _MODES = OneOf(MODES)
 
 
+def _check_fields(record, positive: tuple) -> None:
+    """A parameter record's fields: those named in ``positive`` > 0, ``mode`` one of :data:`MODES`."""
+    for name in positive:
+        check(name, getattr(record, name), _POSITIVE)
+    if hasattr(record, "mode"):
+        check("mode", record.mode, _MODES)
+
+
 def decay(dt: float, tau: float) -> float:
     """``exp(-dt/tau)``, the per-step decay of a state with time constant ``tau`` (s)."""
     return math.exp(-dt / tau)
@@ -76,9 +84,7 @@ class NeuronParams:
     mode: str = "reset"
 
     def __post_init__(self) -> None:
-        for name in ("tau_mem", "tau_syn", "dt", "theta"):
-            check(name, getattr(self, name), _POSITIVE)
-        check("mode", self.mode, _MODES)
+        _check_fields(self, ("tau_mem", "tau_syn", "dt", "theta"))
 
     @property
     def lambda_mem(self) -> float:
@@ -111,9 +117,7 @@ class DaleParams:
     mode: str = "reset"
 
     def __post_init__(self) -> None:
-        for name in ("tau_mem_exc", "tau_mem_inh", "tau_syn_exc", "tau_syn_inh", "dt", "theta"):
-            check(name, getattr(self, name), _POSITIVE)
-        check("mode", self.mode, _MODES)
+        _check_fields(self, ("tau_mem_exc", "tau_mem_inh", "tau_syn_exc", "tau_syn_inh", "dt", "theta"))
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,7 @@ class ReadoutParams:
     dt: float = 2e-3
 
     def __post_init__(self) -> None:
-        for name in ("tau_out", "tau_syn", "dt"):
-            check(name, getattr(self, name), _POSITIVE)
+        _check_fields(self, ("tau_out", "tau_syn", "dt"))
 
 
 def lif_step(

@@ -111,7 +111,7 @@ def test_counts_from_the_scan_give_the_same_regularized_gradients_and_recording(
     """Regularizers on the counts the fast core made in its time loop (``spike_counts``) equal
     regularizers on ``S.sum(time)``: loss, weight gradients, and the recorded
     surrogate-gradient magnitude of ``S``; and both equal the reference backend's."""
-    from fluctinit.training.losses import homeostatic_from_counts, max_over_time_cross_entropy, upper_bound_from_counts
+    from fluctinit.training.losses import homeostatic_loss, max_over_time_cross_entropy, upper_bound_loss
     from fluctinit.training.recording import GradientRecorder
     from fluctinit.sim import spike_counts
 
@@ -133,7 +133,7 @@ def test_counts_from_the_scan_give_the_same_regularized_gradients_and_recording(
         rec = GradientRecorder(s + [out.output])
         sup, _ = max_over_time_cross_entropy(out.output, y)
         # bounds chosen so that both regularizers are active on some samples and neurons
-        loss = sup + upper_bound_from_counts(counts, 0.5, 0.3) + homeostatic_from_counts(counts, 2.0, 0.2)
+        loss = sup + upper_bound_loss(counts, 0.5, 0.3) + homeostatic_loss(counts, 2.0, 0.2)
         grads = torch.autograd.grad(loss, list(net.parameters()))
         results.append((float(loss.detach()), grads, rec.magnitudes()))
     (l1, g1, m1) = results[0]
@@ -149,7 +149,7 @@ def test_recorded_gradient_magnitude_with_fused_readout_equals_reference():
     """Single dense layer + readout, regularized through the spike counts: on the fast core the
     recorder reads the scan's gradient probe, on the reference a plain hook; the same mean
     |dL/dS|."""
-    from fluctinit.training.losses import max_over_time_cross_entropy, spike_counts, upper_bound_from_counts
+    from fluctinit.training.losses import max_over_time_cross_entropy, spike_counts, upper_bound_loss
     from fluctinit.training.recording import GradientRecorder
 
     ds = _dataset(n=6, seed=9)
@@ -163,7 +163,7 @@ def test_recorded_gradient_magnitude_with_fused_readout_equals_reference():
         spikes = out.layers[0].spikes
         assert (gradient_probe(spikes) is not None) == (backend == "fused" and compiled.AVAILABLE)
         rec = GradientRecorder([spikes, out.output])
-        loss = max_over_time_cross_entropy(out.output, y)[0] + upper_bound_from_counts([spike_counts(spikes)], 0.5, 0.3)
+        loss = max_over_time_cross_entropy(out.output, y)[0] + upper_bound_loss([spike_counts(spikes)], 0.5, 0.3)
         loss.backward()
         mags[backend] = rec.magnitudes()
     assert mags["fused"] == pytest.approx(mags["reference"], rel=1e-9)

@@ -86,17 +86,22 @@ def _compare(fused_fn, ref_fn, args, g, *, min_spikes=True):
         torch.testing.assert_close(gf, gr, rtol=1e-9, atol=1e-9 * scale)
 
 
+def _dense_args(g, recurrent: bool, *, w_scale: float, w_shift: float, v_scale: float) -> list:
+    """Input spikes, feed-forward weights and (``recurrent``) recurrent weights, all requiring grad."""
+    x = _spikes((B, T, N_IN), 0.2, g).requires_grad_()
+    w = (w_scale * torch.randn(N, N_IN, generator=g, dtype=DT) + w_shift).requires_grad_()
+    if not recurrent:
+        return [x, w]
+    return [x, w, (v_scale * torch.randn(N, N, generator=g, dtype=DT)).requires_grad_()]
+
+
 @pytest.mark.parametrize("recurrent", [False, True])
 @pytest.mark.parametrize("mode", ["dense", "sparse"])
 @pytest.mark.parametrize("rescaled", [False, True])
 def test_lif_matches_reference(recurrent, mode, rescaled, projection):
     projection(mode)
     g = _gen(1)
-    x = _spikes((B, T, N_IN), 0.2, g).requires_grad_()
-    w = (0.9 * torch.randn(N, N_IN, generator=g, dtype=DT) + 0.3).requires_grad_()
-    args = [x, w]
-    if recurrent:
-        args.append((0.6 * torch.randn(N, N, generator=g, dtype=DT)).requires_grad_())
+    args = _dense_args(g, recurrent, w_scale=0.9, w_shift=0.3, v_scale=0.6)
     _compare(*_both("lif_dense", surrogate=SuperSpike(rescaled=rescaled)), args, g)
 
 
@@ -104,11 +109,7 @@ def test_lif_matches_reference(recurrent, mode, rescaled, projection):
 def test_free_membrane_matches_reference(recurrent):
     """Mode "free": no threshold, no reset, no spikes (S = 0), so no recurrence acts."""
     g = _gen(2)
-    x = _spikes((B, T, N_IN), 0.2, g).requires_grad_()
-    w = (0.5 * torch.randn(N, N_IN, generator=g, dtype=DT) + 0.2).requires_grad_()
-    args = [x, w]
-    if recurrent:
-        args.append((0.3 * torch.randn(N, N, generator=g, dtype=DT)).requires_grad_())
+    args = _dense_args(g, recurrent, w_scale=0.5, w_shift=0.2, v_scale=0.3)
     params = NeuronParams(tau_mem=10e-3, theta=0.8, mode="free")
     fused, ref = _both("lif_dense", params=params)
     s, u = fused(*args)

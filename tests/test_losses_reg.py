@@ -69,7 +69,7 @@ def test_upper_bound_hand_computed_conv_shape():
     s[1, 0, 1, 0] = 1.0  # sample 1: population mean 1/6
     assert spike_counts(s).shape == (2, 6)
     v = 1.0
-    got = upper_bound_loss([s, s], v_upper=v, lambda_upper=0.5)
+    got = upper_bound_loss([spike_counts(s), spike_counts(s)], v_upper=v, lambda_upper=0.5)
     g0 = (2.5 - v) ** 2
     want = 0.5 * 2 * (g0 + 0.0) / 2  # two identical layers, mean over 2 samples
     assert got.item() == pytest.approx(want)
@@ -78,7 +78,7 @@ def test_upper_bound_hand_computed_conv_shape():
 def test_homeostatic_hand_computed():
     s = torch.zeros(1, 4, 3)
     s[0, :2, 0] = 1.0  # counts 2, 0, 0 with v_lower = 1 -> (0 + 1 + 1)/3
-    assert homeostatic_loss([s], v_lower=1.0, lambda_lower=2.0).item() == pytest.approx(2.0 * 2 / 3)
+    assert homeostatic_loss([spike_counts(s)], v_lower=1.0, lambda_lower=2.0).item() == pytest.approx(2.0 * 2 / 3)
 
 
 def test_v_upper_is_paper_value():
@@ -102,7 +102,7 @@ def test_upper_bound_lowers_activity():
     opt = torch.optim.SGD([w], lr=0.05)
     for _ in range(30):
         opt.zero_grad()
-        upper_bound_loss([_population(w, x)], v_upper=2.0, lambda_upper=1.0).backward()
+        upper_bound_loss([spike_counts(_population(w, x))], v_upper=2.0, lambda_upper=1.0).backward()
         opt.step()
     after = spike_counts(_population(w, x)).mean().item()
     assert before > 10 and after < 0.5 * before
@@ -116,7 +116,7 @@ def test_homeostatic_raises_activity_of_silent_neurons():
     opt = torch.optim.SGD([w], lr=0.1)
     for _ in range(30):
         opt.zero_grad()
-        homeostatic_loss([_population(w, x)], v_lower=1.0, lambda_lower=1.0).backward()
+        homeostatic_loss([spike_counts(_population(w, x))], v_lower=1.0, lambda_lower=1.0).backward()
         opt.step()
     counts = spike_counts(_population(w, x))
     assert (counts >= 1).float().mean() > 0.9
@@ -124,7 +124,7 @@ def test_homeostatic_raises_activity_of_silent_neurons():
 
 @pytest.mark.parametrize("name", sorted(CONSTRAINTS))
 def test_bad_parameters_raise(name):
-    s = [torch.zeros(1, 2, 3)]
+    s = [torch.zeros(1, 3)]  # counts (batch, M)
     for bad in CONSTRAINTS[name].sample_invalid():
         with pytest.raises(ParameterError, match=f"`{name}`"):
             if name == "lambda_upper":

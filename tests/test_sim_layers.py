@@ -225,3 +225,15 @@ def test_cuda_matches_cpu():
         assert torch.equal(a.cpu(), b)
     out_gpu.output.sum().backward()
     assert all(p.grad is not None for p in net_gpu.parameters())
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: LIFConv1d(2, 3, **kw),
+    lambda **kw: DaleDense(4, 3, 2, **kw),
+    lambda **kw: DaleConv2d(2, 3, 2, **kw),
+])
+def test_unknown_layer_option_is_named(make):
+    with pytest.raises(ParameterError, match="`tau_membrane` is not an option of this layer; the options are theta"):
+        make(tau_membrane=0.02)
+    layer = make(theta=0.5, mode="free")  # the shared options reach the layer's parameters
+    assert layer.params.theta == 0.5 and layer.params.mode == "free"

@@ -13,8 +13,8 @@ import train_experiment``; the modules are the implementation):
   :func:`input_rate`, :func:`measure_encoder_rate`;
 * data -- the data set as batches: :func:`load_data`, :class:`Splits`, :class:`TensorSplit`;
 * losses (eqs. 20-25): :func:`max_over_time_cross_entropy`, :func:`spike_counts`,
-  :func:`upper_bound_loss`, :func:`upper_bound_from_counts`, :func:`homeostatic_loss`,
-  :func:`homeostatic_from_counts`, :func:`v_upper_for_rate`, ``LOSS_CONSTRAINTS``;
+  :func:`upper_bound_loss`, :func:`homeostatic_loss`,
+  :func:`v_upper_for_rate`, ``LOSS_CONSTRAINTS``;
 * optim: :class:`SMORMS3` (eqs. 30-33), :func:`make_optimizer`, ``OPTIMIZERS``,
   ``OPTIMIZER_CONSTRAINTS``;
 * recording -- rates, surrogate-gradient and weight-update magnitudes: :func:`firing_rates`,
@@ -50,8 +50,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     )},
     **{n: ("data", n) for n in ("Splits", "TensorSplit", "load_data")},
     **{n: ("losses", n) for n in (
-        "max_over_time_cross_entropy", "spike_counts", "upper_bound_loss", "upper_bound_from_counts",
-        "homeostatic_loss", "homeostatic_from_counts", "v_upper_for_rate",
+        "max_over_time_cross_entropy", "spike_counts", "upper_bound_loss",
+        "homeostatic_loss", "v_upper_for_rate",
     )},
     "LOSS_CONSTRAINTS": ("losses", "CONSTRAINTS"),
     **{n: ("optim", n) for n in ("SMORMS3", "make_optimizer", "OPTIMIZERS")},

@@ -49,9 +49,9 @@ from .checkpoint import Progress, restore_checkpoint_, save_checkpoint
 from .data import Splits, load_data
 from .experiments import validate_experiment
 from .losses import (
-    homeostatic_from_counts,
+    homeostatic_loss,
     max_over_time_cross_entropy,
-    upper_bound_from_counts,
+    upper_bound_loss,
     v_upper_for_rate,
 )
 from .model import ModelOutput, SNNModel, build_model, initialize_model, input_rate
@@ -305,8 +305,8 @@ def _train_step_(model, optimizer, x, y, schedule: _Schedule, priming: bool) -> 
     out = model(x)
     counts, recorder = _counts_and_recorder(out)
     sup, scores = max_over_time_cross_entropy(out.readout, y)
-    l_ub = upper_bound_from_counts(counts, schedule.v_upper, schedule.lambda_upper)
-    l_hp = homeostatic_from_counts(counts, schedule.v_lower, schedule.lambda_lower)
+    l_ub = upper_bound_loss(counts, schedule.v_upper, schedule.lambda_upper)
+    l_hp = homeostatic_loss(counts, schedule.v_lower, schedule.lambda_lower)
     loss = schedule.loss(sup, l_ub, l_hp, priming)
     before = snapshot(model)
     optimizer.zero_grad(set_to_none=True)

@@ -44,9 +44,7 @@ __all__ = [
     "max_over_time_cross_entropy",
     "spike_counts",
     "upper_bound_loss",
-    "upper_bound_from_counts",
     "homeostatic_loss",
-    "homeostatic_from_counts",
     "v_upper_for_rate",
 ]
 
@@ -160,9 +158,19 @@ def v_upper_for_rate(duration: float, rate: float = 10.0) -> float:
     return rate * duration
 
 
-def upper_bound_loss(
-    spikes: Sequence[torch.Tensor], v_upper: float, lambda_upper: float
-) -> torch.Tensor:
+def _penalty(counts: Sequence[torch.Tensor], bound: float, lam: float, upper: bool) -> torch.Tensor:
+    """``lam sum_l mean_k g^(l),k`` over per-layer counts ``(batch, M)``: the squared excess of the
+    population mean over ``bound`` (``upper``) or the mean over neurons of each count's squared
+    shortfall below ``bound``."""
+    total = None
+    for z in counts:
+        _check_tensor("counts", z, 2)
+        g = torch.relu(z.mean(dim=1) - bound).square().mean() if upper else torch.relu(bound - z).square().mean(dim=1).mean()
+        total = g if total is None else total + g
+    return torch.zeros(()) if total is None else lam * total
+
+
+def upper_bound_loss(counts: Sequence[torch.Tensor], v_upper: float, lambda_upper: float) -> torch.Tensor:
     """Soft upper bound on each layer's population spike count (paper eqs. 22-23, sign fixed).
 
     .. math::
@@ -172,9 +180,8 @@ def upper_bound_loss(
         \\mathcal L_{UB} = +\\lambda_{upper} \\sum_l \\frac1K \\sum_k g_{upper}^{(l),k}.
 
     Args:
-        spikes: one spike tensor per hidden layer, each ``(batch, time, *neuron_dims)``.
-        v_upper: bound on the mean spike count per neuron and trial (e.g.
-            :func:`v_upper_for_rate`).
+        counts: per hidden layer, the spike counts ``zeta`` ``(batch, M)`` (:func:`spike_counts`).
+        v_upper: bound on the mean spike count per neuron and trial (e.g. :func:`v_upper_for_rate`).
         lambda_upper: regularizer strength (>= 0).
 
     Returns:
@@ -182,33 +189,10 @@ def upper_bound_loss(
     """
     v_upper = check("v_upper", v_upper, CONSTRAINTS["v_upper"])
     lambda_upper = check("lambda_upper", lambda_upper, CONSTRAINTS["lambda_upper"])
-    for s in spikes:
-        _check_tensor("spikes", s, 3)
-    return upper_bound_from_counts([spike_counts(s) for s in spikes], v_upper, lambda_upper)
+    return _penalty(counts, v_upper, lambda_upper, upper=True)
 
 
-def upper_bound_from_counts(
-    counts: Sequence[torch.Tensor], v_upper: float, lambda_upper: float
-) -> torch.Tensor:
-    """:func:`upper_bound_loss` from per-layer spike counts ``(batch, M)`` (:func:`spike_counts`),
-    so that a training step that also needs the counts (rates, homeostasis) reads the spike
-    tensors once."""
-    v_upper = check("v_upper", v_upper, CONSTRAINTS["v_upper"])
-    lambda_upper = check("lambda_upper", lambda_upper, CONSTRAINTS["lambda_upper"])
-    total = None
-    for z in counts:
-        _check_tensor("counts", z, 2)
-        pop = z.mean(dim=1)  # (batch,)
-        g = torch.relu(pop - v_upper).square().mean()
-        total = g if total is None else total + g
-    if total is None:
-        return torch.zeros(())
-    return lambda_upper * total
-
-
-def homeostatic_loss(
-    spikes: Sequence[torch.Tensor], v_lower: float, lambda_lower: float
-) -> torch.Tensor:
+def homeostatic_loss(counts: Sequence[torch.Tensor], v_lower: float, lambda_lower: float) -> torch.Tensor:
     """Per-neuron lower bound on the spike count, "homeostatic plasticity" (eqs. 24-25, sign fixed).
 
     .. math::
@@ -221,7 +205,7 @@ def homeostatic_loss(
     penalized.
 
     Args:
-        spikes: one spike tensor per hidden layer, each ``(batch, time, *neuron_dims)``.
+        counts: per hidden layer, the spike counts ``zeta`` ``(batch, M)`` (:func:`spike_counts`).
         v_lower: lower bound on each neuron's spike count per trial (>= 0).
         lambda_lower: regularizer strength (>= 0).
 
@@ -230,22 +214,4 @@ def homeostatic_loss(
     """
     v_lower = check("v_lower", v_lower, CONSTRAINTS["v_lower"])
     lambda_lower = check("lambda_lower", lambda_lower, CONSTRAINTS["lambda_lower"])
-    for s in spikes:
-        _check_tensor("spikes", s, 3)
-    return homeostatic_from_counts([spike_counts(s) for s in spikes], v_lower, lambda_lower)
-
-
-def homeostatic_from_counts(
-    counts: Sequence[torch.Tensor], v_lower: float, lambda_lower: float
-) -> torch.Tensor:
-    """:func:`homeostatic_loss` from per-layer spike counts ``(batch, M)`` (:func:`spike_counts`)."""
-    v_lower = check("v_lower", v_lower, CONSTRAINTS["v_lower"])
-    lambda_lower = check("lambda_lower", lambda_lower, CONSTRAINTS["lambda_lower"])
-    total = None
-    for zeta in counts:
-        _check_tensor("counts", zeta, 2)
-        g = torch.relu(v_lower - zeta).square().mean(dim=1).mean()
-        total = g if total is None else total + g
-    if total is None:
-        return torch.zeros(())
-    return lambda_lower * total
+    return _penalty(counts, v_lower, lambda_lower, upper=False)
