@@ -1,4 +1,4 @@
-"""Benchmark of the fast simulation core (issue 5): speed and memory against the reference loop.
+"""Benchmark of the fast simulation core: speed and memory against the reference loop.
 
     .venv/bin/python benchmarks/bench_core.py [--batches 5] [--threads N] [--device cpu|cuda]
         [--memory] [--out results/bench_core.json]
@@ -10,7 +10,7 @@
    ``pip install --target /tmp/peers --no-deps snntorch norse nir nirtorch spikingjelly loguru``
    and ``PYTHONPATH=/tmp/peers``).
 2. ``--memory``: peak memory of one SHD feed-forward step as batch and time grow, reference
-   loop vs fused core (issue item 4), each point measured in a fresh subprocess so the
+   loop vs fused core, each point measured in a fresh subprocess so the
    allocator state of earlier runs cannot hide allocations.
 
 Other engineers share the machine's two cores, so timings are noisy: compare medians, and
@@ -24,17 +24,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+
+from fluctinit._io import atomic_write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _write_atomic(path: str, obj) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 _PROBE = r"""
@@ -103,7 +96,7 @@ def main(argv=None) -> int:
     record = {"bench": results, "torch": torch.__version__, "threads": torch.get_num_threads()}
     if args.memory:
         record["memory_scaling"] = memory_scaling(args.device, torch.get_num_threads())
-    _write_atomic(args.out, record)
+    atomic_write_json(args.out, record)
     print(f"wrote {os.path.normpath(args.out)}", file=sys.stderr)
     return 0
 

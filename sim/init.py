@@ -346,8 +346,8 @@ def init_network_(
     sigma_u: float = 1.0,
     alpha: float = 0.9,
     method: str = "fluctuation",
-    generator: torch.Generator | None = None,
     *,
+    generator: torch.Generator | None = None,
     dist: str = "exponential",
     kernel_mode: str = "discrete",
 ) -> Network:

@@ -118,3 +118,10 @@ def test_bad_arguments_raise(name):
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
     with pytest.raises(ParameterError, match="`network`"):
         init_network_(torch.nn.Linear(2, 2), 10.0)
+
+
+def test_generator_is_keyword_only():
+    # randomness is explicit and named (STYLE practice 5): a positional generator is refused
+    net = Network([LIFDense(4, 3)], 2, input_shape=(4,), tau_out=0.1)
+    with pytest.raises(TypeError):
+        init_network_(net, 10.0, 1.0, 0.9, "fluctuation", torch.Generator().manual_seed(0))

@@ -1,7 +1,6 @@
 """The "fused" backend (the fast core, sim/_core/), reached through the dispatch point, equals the reference.
 
-Skipped where the fused core is not installed; float64, so forward values and gradients
-must agree to rounding.
+In float64, so forward values and gradients must agree to rounding.
 """
 
 import pytest
@@ -14,14 +13,11 @@ from fluctinit.sim import (
     LIFDense,
     Network,
     SuperSpike,
-    available_backends,
     dispatch,
     init_network_,
     use_backend,
 )
 from fluctinit.sim.neuron import DaleParams, NeuronParams, ReadoutParams
-
-pytestmark = pytest.mark.skipif("fused" not in available_backends(), reason="fused core not installed")
 
 F64 = torch.float64
 

@@ -100,8 +100,6 @@ def test_free_membrane_response_is_the_closed_form_kernel():
 def test_free_membrane_response_equals_theory_psp_kernel():
     from fluctinit import theory
 
-    if not hasattr(theory, "psp_kernel"):
-        pytest.skip("fluctinit.theory.psp_kernel not merged yet")
     for tau_mem, tau_syn in ((20e-3, 10e-3), (20e-3, 20e-3), (30e-3, 5e-3)):
         n = 80
         params = NeuronParams(tau_mem=tau_mem, tau_syn=tau_syn, dt=DT, mode="free")
