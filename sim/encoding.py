@@ -63,6 +63,7 @@ class SensoryEncoder(torch.nn.Module):
         theta: firing threshold.
         surrogate: the spike non-linearity (:class:`~fluctinit.sim.surrogate.SuperSpike`, eq. 28 or
             its rescaled form, eq. 29).
+        generator: for the initial gain and bias (``None``: torch's default generator).
         dtype, device: of the parameters.
 
     Shapes: input ``(batch, C, H, W)`` (pixel values, the paper normalizes to [-1, 1]);
@@ -80,6 +81,7 @@ class SensoryEncoder(torch.nn.Module):
         tau_syn: float = 10e-3,
         theta: float = 1.0,
         surrogate: SuperSpike = SuperSpike(),
+        generator: torch.Generator | None = None,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ):
@@ -102,7 +104,7 @@ class SensoryEncoder(torch.nn.Module):
         n_enc = self.in_channels * self.fan_out
         self.gain = torch.nn.Parameter(torch.empty(n_enc, 1, 1, dtype=dtype, device=device))
         self.bias = torch.nn.Parameter(torch.empty(n_enc, 1, 1, dtype=dtype, device=device))
-        self.reset_parameters()
+        self.reset_parameters(generator)
 
     @property
     def out_channels(self) -> int:

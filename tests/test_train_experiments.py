@@ -205,3 +205,18 @@ def test_randman_generator_options_reach_the_data(options):
     if options:  # and differ from the default generator's data
         default = make_randman(samples_per_class=20, n_train=10, n_valid=5, n_test=5, seed=cfg["data"]["seed"])
         assert not torch.equal(got.dense(dt=dt), default.train.dense(dt=dt))
+
+
+def test_building_a_model_leaves_the_global_generator_alone():
+    """The CIFAR-10 encoder draws its gain and bias from the given generator (STYLE practice 5)."""
+    import torch
+
+    from fluctinit.training import build_model
+
+    config = load_experiment("cifar10-conv2")
+    state = torch.get_rng_state()
+    a = build_model(config, generator=torch.Generator().manual_seed(3)).encoder
+    assert torch.equal(torch.get_rng_state(), state)
+    b = build_model(config, generator=torch.Generator().manual_seed(3)).encoder
+    assert torch.equal(a.gain, b.gain) and torch.equal(a.bias, b.bias)
+    assert float(a.gain.detach().std()) > 0

@@ -201,8 +201,6 @@ def _build(config: dict[str, Any], seed: int, data: Splits, *, dtype, device):
     """
     gen = torch.Generator().manual_seed(seed)
     model = build_model(config, generator=gen, dtype=dtype)
-    if model.encoder is not None:
-        model.encoder.reset_parameters(gen)
     if device != "cpu":
         model.to(device)
         gen = torch.Generator(device=device).manual_seed(seed)

@@ -108,7 +108,8 @@ def build_model(
     Args:
         config: a validated experiment config (:func:`~fluctinit.training.load_experiment`).
         surrogate: override ``training.surrogate`` (``"superspike"`` or ``"rescaled"``).
-        generator: for the layers' default weights (overwritten by :func:`initialize_model`).
+        generator: for the layers' default weights (overwritten by :func:`initialize_model`), then
+            the encoder's parameters.
         dtype, device: of all parameters.
     """
     from fluctinit.sim.networks import Network
@@ -123,7 +124,7 @@ def build_model(
         encoder, input_shape = None, (net["n_in"],)
         layers = _dense_layers(net, common)
     else:
-        # built first: its output channels are the first layer's input channels
+        # built first (its output channels are the first layer's input channels), drawn last
         encoder = _encoder(config, sur, dtype, device) if net.get("encoder") else None
         in_ch = net.get("in_channels", 1) if encoder is None else encoder.out_channels
         input_shape = (in_ch, *((net["n_in"],) if net["kind"] == "conv1d" else tuple(net["n_in"])))
@@ -141,6 +142,8 @@ def build_model(
         dtype=dtype,
         device=device,
     )
+    if encoder is not None:
+        encoder.reset_parameters(generator)  # after the layers: the draw order of earlier versions
     return SNNModel(network, encoder)
 
 
@@ -201,14 +204,15 @@ def _conv_layers(net: dict[str, Any], in_channels: int, common: dict[str, Any]) 
 
 
 def _encoder(config: dict[str, Any], surrogate, dtype, device) -> torch.nn.Module:
-    """The CIFAR-10 sensory encoder of ``network.encoder``."""
+    """The CIFAR-10 sensory encoder of ``network.encoder`` (its parameters drawn by the caller;
+    a fixed local generator for the placeholder values, never torch's global one)."""
     from fluctinit.sim.encoding import SensoryEncoder
 
     net, e = config["network"], config["network"]["encoder"]
     return SensoryEncoder(
         net.get("in_channels", 1), e["fan_out"], n_steps(config), dt=config["data"]["dt"],
         tau_mem=e.get("tau_mem", 0.02), tau_syn=e.get("tau_syn", 0.01), theta=e.get("theta", 1.0),
-        surrogate=surrogate, dtype=dtype, device=device,
+        surrogate=surrogate, generator=torch.Generator().manual_seed(0), dtype=dtype, device=device,
     )
 
 
