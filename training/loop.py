@@ -276,7 +276,8 @@ def _train_epoch_(
         split.batches(schedule.batch_size, True, generator),
         total=math.ceil(n_train / schedule.batch_size) if n_train else None,
         desc=f"{'prime' if priming else 'epoch'} {epoch + 1}/{schedule.total_epochs}",
-        disable=not progress, leave=False, dynamic_ncols=True,
+        # disable=None: no bar when stderr is not a terminal (logs stay readable)
+        disable=None if progress else True, leave=False, dynamic_ncols=True,
     )
     steps = []
     for x, y in bar:
