@@ -15,7 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "TEMP_PREFIX", "TEMP_SUFFIX"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_text",
+    "atomic_write_json",
+    "check_output_path",
+    "remove_stale_temps",
+    "FolderLock",
+    "TEMP_PREFIX",
+    "TEMP_SUFFIX",
+]
 
 TEMP_PREFIX = ".tmp-"
 TEMP_SUFFIX = ".tmp"
@@ -67,3 +76,104 @@ def _json_default(o: Any) -> Any:
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 1) -> None:
     """Write ``obj`` as JSON (tensors and arrays as lists) to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default) + "\n")
+
+
+def check_output_path(name: str, path, *, kind: str = "file") -> Path:
+    """Check, before any work starts, that ``path`` can receive an output of ``kind``.
+
+    ``kind="file"``: a file to be written (atomically) -- not empty, not an existing folder,
+    its folder existing-or-creatable and writable.  ``kind="dir"``: a folder to write into --
+    not empty, not an existing file, creatable and writable.  Nothing is created.
+
+    Raises:
+        ParameterError: "`name` must be <what>; got <path> (<why>)", naming the option.
+    """
+    from fluctinit.errors import ParameterError
+
+    what = "a writable file path" if kind == "file" else "a writable folder"
+
+    def bad(why: str) -> ParameterError:
+        return ParameterError(f"`{name}` must be {what}; got {str(path)!r} ({why})", [name], [path])
+
+    if path is None or str(path).strip() == "":
+        raise bad("empty")
+    p = Path(path)
+    if kind == "file":
+        if p.is_dir() or str(path).endswith(os.sep):
+            raise bad("a folder")
+        folder = p.parent
+    else:
+        if p.exists() and not p.is_dir():
+            raise bad("an existing file")
+        folder = p
+    probe = folder
+    while not probe.exists():  # the nearest existing ancestor decides whether it can be created
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise bad(f"{str(probe)!r} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise bad(f"{str(probe)!r} is not writable")
+    if kind == "file" and p.exists() and not os.access(p, os.W_OK):
+        raise bad("not writable")
+    return p
+
+
+def remove_stale_temps(folder) -> list[Path]:
+    """Remove temporary files left in ``folder`` by interrupted atomic writes (``.tmp-*.tmp``);
+    returns what was removed.  Call it only while holding the folder's :class:`FolderLock`."""
+    removed = []
+    folder = Path(folder)
+    if folder.is_dir():
+        for p in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
+class FolderLock:
+    """An exclusive lock on an output folder (``<folder>/.fluctinit.lock``, ``flock``), so two
+    runs writing into one folder at once are noticed: the second gets a one-line error naming
+    the folder and the process holding it.  The lock is released when the holder exits,
+    however it ends (the kernel drops ``flock`` locks with the process)."""
+
+    NAME = ".fluctinit.lock"
+
+    def __init__(self, folder, *, name: str = "out"):
+        self.folder = Path(folder)
+        self.name = name
+        self._fh = None
+
+    def __enter__(self) -> "FolderLock":
+        import fcntl
+
+        from fluctinit.errors import ParameterError
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / self.NAME
+        fh = open(path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise ParameterError(
+                f"`{self.name}` {str(self.folder)!r} is in use by {holder}; wait for it to finish or use another "
+                f"`{self.name}`", [self.name], [str(self.folder)],
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

@@ -35,6 +35,17 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def reject_inapplicable(args, what: str, names) -> None:
+    """The one rule for options that do not fit the rest of the command line: an option named
+    in ``names`` that was given (not None) is rejected with "`--x` does not apply to <what>"."""
+    from fluctinit.errors import ParameterError
+
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and value is not False:
+            raise ParameterError(f"`{name}` does not apply to {what}; got {value!r}", [name], [value])
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on usage errors already; keep it to one line."""
 
@@ -79,9 +90,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"fluctinit {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OverflowError as err:  # a finite but huge value: the arithmetic overflowed
+        print(f"fluctinit {args.command}: error: a value is too large for the computation ({err})", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the output went to a pipe closed early (e.g. `| head`)
+        _silence_stdout()
+        return 0
+    except OSError as err:  # a full disk, a vanished folder: one line, never a traceback
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"fluctinit {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"fluctinit {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

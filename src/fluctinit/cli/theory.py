@@ -159,13 +159,9 @@ def _require(args, arch: str, *names: str) -> None:
 
 
 def _forbid(args, arch: str, *names: str) -> None:
-    from fluctinit.errors import ParameterError
+    from fluctinit.cli import reject_inapplicable
 
-    for name in names:
-        if getattr(args, name) is not None:
-            raise ParameterError(
-                f"`{name}` does not apply to {arch}; got {getattr(args, name)!r}", [name], [getattr(args, name)]
-            )
+    reject_inapplicable(args, arch, names)
 
 
 def params_from_args(args) -> dict:
