@@ -23,7 +23,8 @@ def test_bad_paths_name_the_option(tmp_path):
     ro.mkdir()
     ro.chmod(0o500)
     cases = [("", "file", "empty"), ("", "dir", "empty"), (tmp_path, "file", "a folder"),
-             (tmp_path / "f", "dir", "an existing file"), (tmp_path / "f" / "x.json", "file", "is a file")]
+             (tmp_path / "f", "dir", "an existing file"), (tmp_path / "f" / "x.json", "file", "is a file"),
+             ("/", "dir", "the file-system root"), ("/", "file", "a folder")]
     if os.geteuid() != 0:  # root may write anywhere
         cases.append((ro / "x.json", "file", "not writable"))
     for path, kind, why in cases:

@@ -98,6 +98,8 @@ def check_output_path(name: str, path, *, kind: str = "file") -> Path:
     if path is None or str(path).strip() == "":
         raise bad("empty")
     p = Path(path)
+    if p.resolve() == Path(p.resolve().anchor):
+        raise bad("the file-system root")
     if kind == "file":
         if p.is_dir() or str(path).endswith(os.sep):
             raise bad("a folder")
