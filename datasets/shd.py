@@ -357,10 +357,13 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
             _fetch_one(base + gz_name, targets[split], expected[gz_name], timeout)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
         remove_created(created)
-        reason = getattr(err, "reason", err)
+        if isinstance(err, urllib.error.HTTPError):  # the server answered, without the file
+            where, reason = err.url or base, f"HTTP {err.code}: {err.reason}"
+        else:
+            where, reason = base, getattr(err, "reason", err)
         missing = [SHD_FILES[s] for s in todo if not targets[s].is_file()]
         raise FileNotFoundError(
-            f"could not download from {base} ({reason}); " + missing_shd_message(root, missing)
+            f"could not download from {where} ({reason}); " + missing_shd_message(root, missing)
         ) from None
     except BaseException:
         remove_created(created)

@@ -103,7 +103,7 @@ def check_spike_times(times: np.ndarray, units: np.ndarray, offsets: np.ndarray,
         i = int(np.argmax(bad))
         sample = int(np.searchsorted(offsets, i, side="right") - 1)
         raise DataError(f"{source}: sample {sample}: spike times must be finite and >= 0 s; "
-                        f"got {times[i]!r}")
+                        f"got {float(times[i])!r}")
     if finite.all():
         return times, units, offsets
     n_samples = offsets.shape[0] - 1
