@@ -13,7 +13,9 @@ sample has ``n_steps_for(duration, dt) = ceil(duration/dt)`` steps; spikes beyon
 dropped.  Dense values are spike counts per bin (``binary=True`` clips them to 1).
 
 * representation (:mod:`.spikes`): :class:`SpikeDataset`, :class:`EventBatch`,
-  :class:`DataError`, :func:`n_steps_for`; :class:`SpikeEvents` (defined in
+  :class:`DataError`, :func:`n_steps_for`; :func:`check_spike_times`, the one policy for
+  spike times (negative: an error; NaN or inf: dropped with one :class:`DataWarning` giving
+  the count and first sample, or an error with ``strict=True``); :class:`SpikeEvents` (defined in
   :mod:`fluctinit.sim.events`, which consumes it);
 * Randman (:mod:`.randman`): :class:`RandmanConfig`, :class:`RandmanSplits`, :func:`make_randman`;
 * SHD (:mod:`.shd`): :func:`load_shd`, :func:`download_shd`, :func:`validate_shd_file`,
@@ -48,10 +50,20 @@ from .shd import (
     load_shd,
     validate_shd_file,
 )
-from .spikes import DATASET_CONSTRAINTS, DataError, EventBatch, SpikeDataset, n_steps_for
+from .spikes import (
+    DATASET_CONSTRAINTS,
+    DataError,
+    DataWarning,
+    EventBatch,
+    SpikeDataset,
+    check_spike_times,
+    n_steps_for,
+)
 
 __all__ = [
     "DataError",
+    "DataWarning",
+    "check_spike_times",
     "SpikeDataset",
     "EventBatch",
     "SpikeEvents",

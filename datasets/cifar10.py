@@ -16,6 +16,7 @@ import io
 import os
 import pickle
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -25,6 +26,7 @@ import torch
 
 from fluctinit.errors import Integer, Interval, check, check_all
 
+from ._paths import input_root
 from .spikes import DataError
 
 __all__ = [
@@ -100,14 +102,19 @@ def read_cifar_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         lab = np.asarray(labels)
     except (TypeError, ValueError):
-        raise DataError(f"{source}: b'labels' must be a list of integers") from None
-    if lab.ndim != 1 or lab.shape[0] != data.shape[0]:
+        raise DataError(f"{source}: b'labels' must be a list of integers; got a ragged "
+                        f"{type(labels).__name__}") from None
+    if lab.ndim != 1:
+        raise DataError(f"{source}: b'labels' must be a flat list of integers; got shape {lab.shape}")
+    if lab.shape[0] != data.shape[0]:
         raise DataError(
             f"{source}: length mismatch: {data.shape[0]} images but {lab.size} labels"
         )
-    if lab.size and (not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0
-                     or lab.max() >= CIFAR_N_CLASSES):
-        raise DataError(f"{source}: labels must be integers in [0, {CIFAR_N_CLASSES})")
+    if lab.size and not np.issubdtype(lab.dtype, np.integer):
+        raise DataError(f"{source}: labels must be integers in [0, {CIFAR_N_CLASSES}); got dtype {lab.dtype}")
+    if lab.size and (lab.min() < 0 or lab.max() >= CIFAR_N_CLASSES):
+        raise DataError(f"{source}: labels must be integers in [0, {CIFAR_N_CLASSES}); got range "
+                        f"[{lab.min()}, {lab.max()}]")
     return data.reshape(-1, 3, 32, 32), lab.astype(np.int64)
 
 
@@ -157,7 +164,7 @@ class CifarSplits:
 
 def _missing_message(root: Path) -> str:
     return (
-        f"CIFAR-10 not found in {root}: put {CIFAR_ARCHIVE} (the python version from {CIFAR_URL}) "
+        f"CIFAR-10 not found in {root}{'' if root.exists() else ' (the folder does not exist)'}: put {CIFAR_ARCHIVE} (the python version from {CIFAR_URL}) "
         f"in {root}, or its extracted folder {CIFAR_DIR}/ with "
         f"{', '.join(CIFAR_TRAIN_BATCHES)} and {CIFAR_TEST_BATCH}"
     )
@@ -188,8 +195,9 @@ def _read_members(root: Path) -> dict[str, tuple[bytes, str]]:
                 if fh is None:
                     raise DataError(f"{archive}: missing member {member}")
                 out[n] = (fh.read(), f"{archive}:{member}")
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise DataError(f"{archive}: not a readable tar.gz archive ({err})") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{archive}: not a readable tar.gz archive, truncated or corrupt "
+                        f"({type(err).__name__}: {err})") from None
     return out
 
 
@@ -203,13 +211,13 @@ def load_cifar10(root: str | os.PathLike, *, valid_fraction: float = 0.1,
     per mini-batch as the paper does.
 
     Raises:
-        ParameterError: ``valid_fraction`` or ``seed`` out of range.
+        ParameterError: ``root`` empty or a file; ``valid_fraction`` or ``seed`` out of range.
         FileNotFoundError: nothing found -- the message says what to put where.
         DataError: a malformed archive or batch, naming the file.
     """
     v = check_all({k: CIFAR_CONSTRAINTS[k] for k in ("valid_fraction", "seed")},
                   valid_fraction=valid_fraction, seed=seed)
-    root = Path(root)
+    root = input_root("root", root, f"{CIFAR_ARCHIVE} or {CIFAR_DIR}/")
     raw = _read_members(root)
     parsed = {n: read_cifar_batch(b, src) for n, (b, src) in raw.items()}
     x_train = np.concatenate([parsed[n][0] for n in CIFAR_TRAIN_BATCHES])

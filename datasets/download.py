@@ -1,9 +1,11 @@
 """Downloads with checksums: stream a file into a temporary file beside its target, with its MD5.
 
 Every data set that can be fetched (SHD today) goes through :func:`fetch`: the content is
-streamed into ``<dest_dir>/.<prefix>*.part`` while its MD5 is computed, so a caller can check
+streamed into ``<dest_dir>/<prefix>*<suffix>`` while its MD5 is computed, so a caller can check
 it before anything appears under a final name (``os.replace`` after verification); on any
-error the partial file is removed.  :func:`read_md5sums` parses a server's ``md5sums.txt``.
+error the partial file is removed.  SHD names its temporary files as :mod:`fluctinit._io`
+does (``.tmp-*.tmp``), so :func:`fluctinit._io.remove_stale_temps` also finds what a killed
+download left.  :func:`read_md5sums` parses a server's ``md5sums.txt``.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ import torch
 
 from fluctinit.errors import Integer, Interval, check, check_all
 
+from ._paths import input_root
 from .spikes import DataError, SpikeDataset, n_steps_for
 
 __all__ = [
@@ -65,6 +66,7 @@ DVS_TRIAL_LISTS = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
 _HEADER = struct.Struct("<hhiiiiii")  # 28 bytes
 _POLARITY_EVENT = 1
 _POLARITY_DTYPE = np.dtype([("data", "<u4"), ("ts", "<i4")])
+_MAX_US = (1 << 62) - 1  # label times beyond this cannot be recording times (int64 arithmetic)
 
 DVS_CONSTRAINTS = {
     "factor": Integer(low=1, high=DVS_SENSOR_SIZE),
@@ -78,7 +80,8 @@ DVS_CONSTRAINTS = {
 def read_aedat31(path: str | os.PathLike, *, sensor_size: int = DVS_SENSOR_SIZE) -> dict[str, np.ndarray]:
     """Read the polarity events of an AEDAT 3.1 file (layout in the module docstring).
 
-    Invalid events (valid mark 0) are skipped.
+    Invalid events (valid mark 0) are skipped.  Timestamps are integers (microseconds), so
+    they are never NaN or inf; a negative one is a malformed file.
 
     Returns:
         dict of equal-length arrays: ``t`` (int64, microseconds), ``x``, ``y``
@@ -86,8 +89,8 @@ def read_aedat31(path: str | os.PathLike, *, sensor_size: int = DVS_SENSOR_SIZE)
 
     Raises:
         FileNotFoundError: no such file.
-        DataError: bad header, truncated packet, wrong polarity event size, or
-            addresses outside the sensor, naming the file.
+        DataError: bad header, truncated packet, wrong polarity event size, a negative
+            timestamp or overflow counter, or addresses outside the sensor, naming the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -118,9 +121,9 @@ def read_aedat31(path: str | os.PathLike, *, sensor_size: int = DVS_SENSOR_SIZE)
         (etype, _source, esize, ts_off, overflow, capacity, number,
          _valid) = _HEADER.unpack_from(raw, pos)
         pos += _HEADER.size
-        if esize <= 0 or capacity < 0 or number < 0 or number > capacity:
+        if esize <= 0 or capacity < 0 or number < 0 or number > capacity or overflow < 0:
             raise fail(f"bad packet header at byte {pos - _HEADER.size} (eventSize={esize}, "
-                       f"eventCapacity={capacity}, eventNumber={number})")
+                       f"eventCapacity={capacity}, eventNumber={number}, eventTSOverflow={overflow})")
         body = esize * capacity
         if pos + body > n_bytes:
             raise fail(f"truncated packet at byte {pos - _HEADER.size}: needs {body} bytes, "
@@ -131,6 +134,9 @@ def read_aedat31(path: str | os.PathLike, *, sensor_size: int = DVS_SENSOR_SIZE)
                            f"got eventSize={esize}, eventTSOffset={ts_off}")
             ev = np.frombuffer(raw, dtype=_POLARITY_DTYPE, count=number, offset=pos)
             ok = (ev["data"] & 1).astype(bool)
+            if ok.any() and int(ev["ts"][ok].min()) < 0:
+                raise fail(f"negative timestamp {int(ev['ts'][ok].min())} in the packet at byte "
+                           f"{pos - _HEADER.size} (timestamps are 31-bit, >= 0)")
             data.append(ev["data"][ok])
             ts.append((np.int64(overflow) << 31) | ev["ts"][ok].astype(np.int64))
         pos += body
@@ -153,8 +159,8 @@ def read_gesture_labels(path: str | os.PathLike, *, n_classes: int = DVS_N_CLASS
 
     Raises:
         FileNotFoundError: no such file.
-        DataError: wrong header, a malformed row, a class outside 1..n_classes
-            or ``end <= start``, naming the file and line.
+        DataError: wrong header, a malformed row, a class outside 1..n_classes,
+            ``end <= start`` or a time too large for a recording, naming the file and line.
     """
     path = Path(path)
     if not path.is_file():
@@ -178,6 +184,9 @@ def read_gesture_labels(path: str | os.PathLike, *, n_classes: int = DVS_N_CLASS
             raise DataError(f"{path}: line {lineno}: class must lie in 1..{n_classes}; got {cls}")
         if end <= start or start < 0:
             raise DataError(f"{path}: line {lineno}: need 0 <= start < end; got {start}, {end}")
+        if end > _MAX_US:
+            raise DataError(f"{path}: line {lineno}: times must be at most {_MAX_US} us (the "
+                            f"recordings' 63-bit clock); got {end}")
         rows.append((cls - 1, start, end))
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
@@ -295,7 +304,8 @@ def _find_base(root: Path) -> Path:
     for base in (root / "DvsGesture", root):
         if all((base / n).is_file() for n in DVS_TRIAL_LISTS.values()):
             return base
-    raise FileNotFoundError(_missing_message(root, f"no trials_to_train.txt/trials_to_test.txt in {root}"))
+    gone = "" if root.exists() else " (the folder does not exist)"
+    raise FileNotFoundError(_missing_message(root, f"no trials_to_train.txt/trials_to_test.txt in {root}{gone}"))
 
 
 def _trial_names(path: Path) -> list[str]:
@@ -304,6 +314,8 @@ def _trial_names(path: Path) -> list[str]:
     bad = [n for n in names if not n.endswith(".aedat") or "/" in n or "\\" in n]
     if bad:
         raise DataError(f"{path}: entries must be plain '*.aedat' file names; got {bad[0]!r}")
+    if not names:
+        raise DataError(f"{path}: lists no recordings (expected one userXX_lighting.aedat per line)")
     return names
 
 
@@ -316,8 +328,13 @@ def load_dvs_gesture(root: str | os.PathLike, *, factor: int = 4) -> DvsGestureS
     :func:`downsampled_unit`.  Preprocess per mini-batch with
     :meth:`DvsGestureDataset.batches` (drop p = 0.5, random 1 s crop, bin at dt).
 
+    Spike times come from the recordings' integer microsecond timestamps, so they are always
+    finite: the NaN/inf policy of :func:`fluctinit.datasets.check_spike_times` (drop and warn,
+    or reject with ``strict``) never has anything to do here, and this loader takes no
+    ``strict``.  A gesture without events is a sample without spikes (``spike_counts() == 0``).
+
     Raises:
-        ParameterError: ``factor`` does not divide 128.
+        ParameterError: ``root`` empty or a file; ``factor`` does not divide 128.
         FileNotFoundError: a list, recording or label file missing -- the message says
             which files to put where.
         DataError: a malformed file, naming it.
@@ -328,7 +345,7 @@ def load_dvs_gesture(root: str | os.PathLike, *, factor: int = 4) -> DvsGestureS
 
         raise ParameterError(f"`factor` must divide {DVS_SENSOR_SIZE}; got {factor!r}",
                              ["factor"], [factor])
-    root = Path(root)
+    root = input_root("root", root, "the extracted DvsGesture/ folder (or its contents)")
     base = _find_base(root)
     lists = {split: _trial_names(base / name) for split, name in DVS_TRIAL_LISTS.items()}
     missing = []

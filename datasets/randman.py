@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 from fluctinit._io import atomic_path
 from fluctinit.errors import Integer, Interval, OneOf, check, check_all, conflict
 
+from ._paths import output_folder
 from .spikes import SpikeDataset
 
 __all__ = [
@@ -346,6 +348,24 @@ def _generate_randman_arrays(config: RandmanConfig) -> dict[str, np.ndarray]:
     return out
 
 
+def _read_cache(path: Path, config: RandmanConfig) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache entry, or None if it is unreadable, truncated or of the wrong shape
+    (then it is regenerated and overwritten, never trusted)."""
+    width = config.n_units * config.spikes_per_unit
+    try:
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None
+    for split, size in (("train", config.n_train), ("valid", config.n_valid), ("test", config.n_test)):
+        t, y = arrays.get(f"{split}_times"), arrays.get(f"{split}_labels")
+        n = size * config.n_classes
+        if t is None or y is None or t.shape != (n, width) or y.shape != (n,) \
+                or t.dtype.kind != "f" or y.dtype.kind not in "iu" or not np.isfinite(t).all():
+            return None
+    return arrays
+
+
 def _to_dataset(times: np.ndarray, labels: np.ndarray, config: RandmanConfig) -> SpikeDataset:
     n, k = times.shape
     units = np.tile(np.arange(k, dtype=np.int64) % config.n_units, n)
@@ -383,7 +403,10 @@ def make_randman(config: RandmanConfig | None = None, *, cache_dir: str | os.Pat
     Args:
         config: a :class:`RandmanConfig` (default: the paper's settings).
         cache_dir: if given, the arrays are cached there as ``.npz`` keyed by
-            the config (written atomically) and reused on the next call.
+            the config (written atomically) and reused on the next call; an
+            unreadable, truncated or misshapen entry is regenerated.  Checked before
+            anything is generated: a writable folder (or creatable), not a file, not
+            empty, not the file-system root.
         **overrides: fields replacing those of ``config``, e.g. ``seed=3``.
 
     Returns:
@@ -393,7 +416,8 @@ def make_randman(config: RandmanConfig | None = None, *, cache_dir: str | os.Pat
         interleaved in a seeded order.
 
     Raises:
-        ParameterError: a config field out of range or inconsistent splits.
+        ParameterError: a config field out of range, inconsistent splits, or a
+            ``cache_dir`` that cannot receive the cache.
     """
     if config is None:
         config = RandmanConfig(**overrides)
@@ -401,13 +425,9 @@ def make_randman(config: RandmanConfig | None = None, *, cache_dir: str | os.Pat
         config = RandmanConfig(**{**asdict(config), **overrides})
     arrays = None
     if cache_dir is not None:
-        cache_path = _randman_cache_path(Path(cache_dir), config)
+        cache_path = _randman_cache_path(output_folder("cache_dir", cache_dir), config)
         if cache_path.exists():
-            try:
-                with np.load(cache_path) as f:
-                    arrays = {k: f[k] for k in f.files}
-            except (OSError, ValueError):
-                arrays = None  # unreadable cache entry: regenerate and overwrite
+            arrays = _read_cache(cache_path, config)
     if arrays is None:
         arrays = _generate_randman_arrays(config)
         if cache_dir is not None:

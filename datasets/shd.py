@@ -7,25 +7,33 @@ sample, 20 classes: digits 0-9 in English and German).
 
 The paper (section 4.1) keeps the first 700 ms of each sample, bins at dt, holds
 out a random 10% of the training file for validation and keeps the official
-test file apart.  Files are validated completely before anything is returned.
+test file apart.  Files are validated completely before anything is returned;
+a malformed file is one :class:`DataError` naming the file and the problem (the
+dataset, the dtype found and the one expected, the sample).  Events with NaN or inf
+spike times (some loaders report a few in the real files) are dropped with one
+:class:`DataWarning` per file giving their count and the first sample affected;
+``strict=True`` rejects such a file instead.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-import tempfile
+import shutil
 import urllib.error
+import urllib.parse
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fluctinit._io import TEMP_PREFIX, TEMP_SUFFIX, atomic_path
 from fluctinit.errors import Integer, Interval, ParameterError, check, check_all
 
 from .download import fetch, read_md5sums
-from .spikes import DataError, SpikeDataset
+from ._paths import created_folders, input_root, output_folder, remove_created
+from .spikes import DataError, DataWarning, SpikeDataset, check_spike_times  # noqa: F401
 
 __all__ = [
     "SHD_URL",
@@ -60,7 +68,7 @@ SHD_CONSTRAINTS = {
     "duration": Interval(0.0, None, closed="neither"),
     "valid_fraction": Interval(0.0, 1.0, closed="left"),
     "seed": Integer(low=0),
-    "timeout": Interval(0.0, None, closed="neither"),
+    "timeout": Interval(0.0, 3600.0, closed="right"),
 }
 
 
@@ -75,22 +83,130 @@ class ShdSplits:
 
 def missing_shd_message(root: Path, missing: list[str]) -> str:
     """One line saying which SHD files to put where."""
+    where = f"{root} (the folder does not exist)" if not Path(root).exists() else f"{root}"
     return (
-        f"SHD files missing in {root}: {', '.join(missing)}; download "
+        f"SHD files missing in {where}: {', '.join(missing)}; download "
         f"{', '.join(n + '.gz' for n in SHD_FILES.values())} from {SHD_URL}, gunzip them and put "
         f"{' and '.join(SHD_FILES.values())} in {root} "
         f"(or run `fluctinit data shd --root {root} --download`)"
     )
 
 
+def _h5_dtype(dt) -> str:
+    """An HDF5 dataset's element type in words: ``float32``, ``variable-length str``, ..."""
+    import h5py
+
+    base = h5py.check_vlen_dtype(dt)
+    if base is not None:
+        name = base.__name__ if isinstance(base, type) else np.dtype(base).name
+        return f"variable-length {name}"
+    string = h5py.check_string_dtype(dt)
+    if string is not None:
+        return f"fixed-length {string.encoding} string"
+    return str(dt)
+
+
+def _vlen_kind(dt) -> str:
+    """numpy kind ('f', 'i', 'u', 'U', ...) of a variable-length element type; '' if not vlen."""
+    import h5py
+
+    base = h5py.check_vlen_dtype(dt)
+    return "" if base is None else np.dtype(base).kind
+
+
+# dataset -> (numpy kinds allowed, variable-length?, what the official files hold)
+_SHD_LAYOUT = {
+    "spikes/times": ("f", True, "variable-length float arrays (seconds; float32 in the official files)"),
+    "spikes/units": ("iu", True, "variable-length integer arrays (uint16 in the official files)"),
+    "labels": ("iu", False, "integers (uint16 in the official files)"),
+}
+
+
+def _shd_datasets(fh, fail) -> dict:
+    """The three datasets of the official layout, each checked for kind, shape and dtype."""
+    import h5py
+
+    spikes = fh.get("spikes")
+    if spikes is None:
+        raise fail("missing group `spikes`")
+    if not isinstance(spikes, h5py.Group):
+        raise fail("`spikes` must be a group (holding `times` and `units`); got a dataset")
+    out = {}
+    for name, (kinds, vlen, holds) in _SHD_LAYOUT.items():
+        obj = fh.get(name)
+        if obj is None:
+            raise fail(f"missing dataset `{name}`")
+        if not isinstance(obj, h5py.Dataset):
+            raise fail(f"`{name}` must be a dataset; got a group")
+        kind = _vlen_kind(obj.dtype) if vlen else ("" if _vlen_kind(obj.dtype) else obj.dtype.kind)
+        if kind not in tuple(kinds):
+            raise fail(f"`{name}` must hold {holds}; got dtype {_h5_dtype(obj.dtype)}")
+        if obj.ndim != 1:
+            raise fail(f"`{name}` must be 1-D (one entry per sample); got shape {obj.shape}")
+        out[name] = obj
+    return out
+
+
+def _read_shd(path: Path, label: str, n_units: int, n_classes: int):
+    """Structural checks of one SHD file; returns flat float64 times (non-finite ones kept),
+    units, spikes per sample and labels.  Errors name ``label`` (the file, or a download's URL)."""
+    import h5py
+
+    def fail(problem: str) -> DataError:
+        return DataError(f"{label}: {problem}")
+
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as err:
+        raise fail(f"not a readable HDF5 file ({str(err).splitlines()[0]})") from None
+    try:
+        with fh:
+            ds = _shd_datasets(fh, fail)
+            lengths = [ds[k].shape[0] for k in _SHD_LAYOUT]
+            if len(set(lengths)) != 1:
+                raise fail(f"length mismatch: {lengths[0]} time arrays, {lengths[1]} unit arrays, "
+                           f"{lengths[2]} labels")
+            times, units, labels = (ds[k][()] for k in _SHD_LAYOUT)
+    except DataError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise fail(f"unreadable HDF5 content, the file may be truncated or corrupt ({first})") from None
+    n = lengths[0]
+    counts = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        t, u = times[i], units[i]
+        if t.shape[0] != u.shape[0]:
+            raise fail(f"sample {i}: {t.size} spike times but {u.size} unit indices")
+        counts[i] = t.shape[0]
+    flat_t = np.concatenate([np.asarray(t, dtype=np.float64) for t in times]) if n else np.zeros(0)
+    flat_u = np.concatenate(list(units)) if n else np.zeros(0, np.uint16)
+    if flat_u.size:
+        lo, hi = int(flat_u.min()), int(flat_u.max())
+        if lo < 0 or hi >= n_units:
+            raise fail(f"unit indices must lie in [0, {n_units}); got range [{lo}, {hi}]")
+    labels = np.asarray(labels)
+    if labels.size:
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= n_classes:
+            raise fail(f"labels must lie in [0, {n_classes}); got range [{lo}, {hi}]")
+    return flat_t, flat_u, counts, labels
+
+
 def validate_shd_file(path: str | os.PathLike, *, n_units: int = SHD_N_UNITS,
-                      n_classes: int = SHD_N_CLASSES):
+                      n_classes: int = SHD_N_CLASSES, strict: bool = False):
     """Read and check one SHD file completely.
 
-    Checks: HDF5 readable; ``spikes/times``, ``spikes/units``, ``labels``
-    present; as many unit arrays and labels as time arrays; per sample equal
-    lengths; units integers in ``[0, n_units)``; times finite and ``>= 0``;
-    labels integers in ``[0, n_classes)``.
+    Checks: HDF5 readable (not truncated); group ``spikes`` with the 1-D datasets
+    ``spikes/times`` (variable-length floats), ``spikes/units`` (variable-length
+    integers) and ``labels`` (integers); as many unit arrays and labels as time arrays;
+    per sample equal lengths; units in ``[0, n_units)``; times ``>= 0``; labels in
+    ``[0, n_classes)``.
+
+    Non-finite spike times (NaN or inf; some loaders report a few in the real files) follow
+    :func:`fluctinit.datasets.check_spike_times`: by default those events are dropped and
+    one :class:`~fluctinit.datasets.DataWarning` gives their count and the first sample
+    affected; ``strict=True`` rejects the file instead.
 
     Returns:
         ``(times, units, counts, labels)``: flat float32 times (s), flat uint16
@@ -100,72 +216,18 @@ def validate_shd_file(path: str | os.PathLike, *, n_units: int = SHD_N_UNITS,
         FileNotFoundError: the file does not exist.
         DataError: naming the file and the first problem found.
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-
-    def fail(problem: str) -> DataError:
-        return DataError(f"{path}: {problem}")
-
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as err:
-        raise fail(f"not a readable HDF5 file ({str(err).splitlines()[0]})") from None
-    with fh:
-        for name in ("spikes", "spikes/times", "spikes/units", "labels"):
-            if name not in fh:
-                raise fail(f"missing {'group' if name == 'spikes' else 'dataset'} `{name}`")
-        if not isinstance(fh["spikes"], h5py.Group):
-            raise fail("`spikes` must be a group")
-        try:
-            times = fh["spikes/times"][()]
-            units = fh["spikes/units"][()]
-            labels = np.asarray(fh["labels"][()])
-        except (OSError, TypeError, ValueError) as err:
-            raise fail(f"unreadable dataset ({err})") from None
-    times, units = np.asarray(times, dtype=object), np.asarray(units, dtype=object)
-    if times.ndim != 1 or units.ndim != 1 or labels.ndim != 1:
-        raise fail("`spikes/times`, `spikes/units` and `labels` must be 1-D (one entry per sample)")
-    n = times.shape[0]
-    if units.shape[0] != n or labels.shape[0] != n:
-        raise fail(
-            f"length mismatch: {n} time arrays, {units.shape[0]} unit arrays, {labels.shape[0]} labels"
-        )
-    counts = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        t, u = np.asarray(times[i]), np.asarray(units[i])
-        if t.ndim != 1 or u.ndim != 1 or t.shape[0] != u.shape[0]:
-            raise fail(f"sample {i}: {t.size} spike times but {u.size} unit indices")
-        counts[i] = t.shape[0]
-    flat_t = (np.concatenate([np.asarray(t, dtype=np.float64) for t in times])
-              if n else np.zeros(0))
-    flat_u_raw = (np.concatenate([np.asarray(u) for u in units]) if n else np.zeros(0, np.int64))
-    if flat_t.size:
-        bad = ~np.isfinite(flat_t) | (flat_t < 0)
-        if bad.any():
-            j = int(np.argmax(bad))
-            i = int(np.searchsorted(np.cumsum(counts), j, side="right"))
-            raise fail(f"sample {i}: spike times must be finite and >= 0 s; got {flat_t[j]!r}")
-    if flat_u_raw.size:
-        if not np.issubdtype(flat_u_raw.dtype, np.integer):
-            raise fail(f"`spikes/units` must hold integers; got dtype {flat_u_raw.dtype}")
-        lo, hi = int(flat_u_raw.min()), int(flat_u_raw.max())
-        if lo < 0 or hi >= n_units:
-            raise fail(f"unit indices must lie in [0, {n_units}); got range [{lo}, {hi}]")
-    if labels.size:
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise fail(f"`labels` must hold integers; got dtype {labels.dtype}")
-        lo, hi = int(labels.min()), int(labels.max())
-        if lo < 0 or hi >= n_classes:
-            raise fail(f"labels must lie in [0, {n_classes}); got range [{lo}, {hi}]")
-    return (flat_t.astype(np.float32), flat_u_raw.astype(np.uint16), counts,
+    t, u, counts, labels = _read_shd(path, str(path), n_units, n_classes)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    t, u, offsets = check_spike_times(t, u, offsets, strict=strict, source=str(path))
+    return (t.astype(np.float32), u.astype(np.uint16), np.diff(offsets),
             labels.astype(np.int64))
 
 
 def load_shd(root: str | os.PathLike, *, duration: float = SHD_DURATION,
-             valid_fraction: float = 0.1, seed: int = 0) -> ShdSplits:
+             valid_fraction: float = 0.1, seed: int = 0, strict: bool = False) -> ShdSplits:
     """Load SHD from ``root/shd_train.h5`` and ``root/shd_test.h5`` (paper section 4.1).
 
     Both files are validated completely (:func:`validate_shd_file`) before
@@ -175,21 +237,27 @@ def load_shd(root: str | os.PathLike, *, duration: float = SHD_DURATION,
     at ``dt`` per mini-batch with ``SpikeDataset.batches`` (0.7 s / 2 ms = 350
     steps x 700 units).
 
+    Events with NaN or inf spike times are dropped with one
+    :class:`~fluctinit.datasets.DataWarning` per file (count and first sample), before
+    the cut at ``duration``; ``strict=True`` rejects such a file instead.
+
     Returns:
         :class:`ShdSplits` (``SpikeDataset`` each: 700 units, 20 classes).
 
     Raises:
-        ParameterError: ``duration``, ``valid_fraction`` or ``seed`` out of range.
+        ParameterError: ``root`` empty or a file; ``duration``, ``valid_fraction`` or
+            ``seed`` out of range.
         FileNotFoundError: files missing -- the message says which to put where.
         DataError: a malformed file, naming the file and the problem.
     """
     v = check_all({k: SHD_CONSTRAINTS[k] for k in ("duration", "valid_fraction", "seed")},
                   duration=duration, valid_fraction=valid_fraction, seed=seed)
-    root = Path(root)
+    root = input_root("root", root, " and ".join(SHD_FILES.values()))
     missing = [name for name in SHD_FILES.values() if not (root / name).is_file()]
     if missing:
         raise FileNotFoundError(missing_shd_message(root, missing))
-    arrays = {split: validate_shd_file(root / name) for split, name in SHD_FILES.items()}
+    arrays = {split: validate_shd_file(root / name, strict=strict)
+              for split, name in SHD_FILES.items()}
     sets = {}
     for split, (t, u, c, y) in arrays.items():
         keep = t < v["duration"]
@@ -201,6 +269,33 @@ def load_shd(root: str | os.PathLike, *, duration: float = SHD_DURATION,
     return ShdSplits(train=train, valid=valid, test=sets["test"])
 
 
+def _check_base_url(base_url) -> str:
+    scheme = urllib.parse.urlsplit(base_url).scheme if isinstance(base_url, str) else ""
+    if scheme not in ("http", "https", "file"):
+        raise ParameterError(f"`base_url` must be an http://, https:// or file:// URL; got {base_url!r}",
+                             ["base_url"], [base_url])
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def _fetch_one(url: str, target: Path, md5: str, timeout: float) -> None:
+    """Download ``url``, check its MD5, gunzip and validate it, then move it onto ``target``."""
+    tmp_gz, digest = fetch(url, target.parent, timeout=timeout,
+                           prefix=f"{TEMP_PREFIX}{target.name}.gz.", suffix=TEMP_SUFFIX)
+    try:
+        if digest != md5:
+            raise DataError(f"{url}: MD5 checksum mismatch: expected {md5}, got {digest}; "
+                            f"nothing was written to {target.parent}")
+        with atomic_path(target) as tmp_h5:
+            try:
+                with gzip.open(tmp_gz, "rb") as src, open(tmp_h5, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except (OSError, EOFError, zlib.error) as err:
+                raise DataError(f"{url}: not a valid gzip file ({err})") from None
+            _read_shd(tmp_h5, url, SHD_N_UNITS, SHD_N_CLASSES)  # NaN/inf times: load_shd's policy
+    finally:
+        tmp_gz.unlink(missing_ok=True)
+
+
 def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
                  checksums: dict[str, str] | str = "pinned", timeout: float = 60.0,
                  force: bool = False) -> dict[str, Path]:
@@ -208,23 +303,28 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
 
     For each of ``shd_train.h5.gz`` and ``shd_test.h5.gz``: stream it to a
     temp file in ``root``, check its MD5, gunzip to a second temp file,
-    validate that (:func:`validate_shd_file`) and only then ``os.replace`` it
-    to ``root/shd_{train,test}.h5``.  Nothing half-written is ever left under
-    the final names; temp files are removed on any failure.  Existing ``.h5``
-    files are kept unless ``force``.
+    check its layout (as :func:`validate_shd_file`; NaN or inf times are left to
+    :func:`load_shd`'s policy) and only then move it onto ``root/shd_{train,test}.h5``
+    (:func:`fluctinit._io.atomic_path`).  Nothing half-written is ever left under
+    the final names; temp files are removed on any failure, and so is every folder
+    this call created while no file was complete (an offline attempt leaves nothing).
+    Existing ``.h5`` files are kept unless ``force``.
 
     Args:
-        root: target folder (created if needed).
-        base_url: where the ``.gz`` files live (default the official server).
+        root: target folder (created if needed; checked writable before anything starts).
+        base_url: where the ``.gz`` files live (default the official server); http://,
+            https:// or file://.
         checksums: ``"pinned"`` (the MD5s in :data:`SHD_GZ_MD5`), ``"server"``
             (read ``base_url/md5sums.txt``) or a dict ``{gz name: md5}``.
-        timeout: seconds per network operation.
+        timeout: seconds per network operation, in (0, 3600].
         force: download even if the ``.h5`` files exist.
 
     Returns:
         ``{"train": path, "test": path}`` of the ``.h5`` files.
 
     Raises:
+        ParameterError: ``root`` not a writable folder, or ``base_url``, ``checksums``,
+            ``timeout`` out of range.
         FileNotFoundError: the server cannot be reached (offline) -- the
             message says which files to put where by hand.
         DataError: checksum mismatch, corrupt gzip or malformed HDF5.
@@ -235,14 +335,15 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
             f"`checksums` must be 'pinned', 'server' or a dict; got {checksums!r}",
             ["checksums"], [checksums],
         )
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    base = base_url if base_url.endswith("/") else base_url + "/"
+    base = _check_base_url(base_url)
+    root = output_folder("root", root)
     targets = {split: root / name for split, name in SHD_FILES.items()}
     todo = [s for s, p in targets.items() if force or not p.is_file()]
     if not todo:
         return targets
+    created = created_folders(root)
     try:
+        root.mkdir(parents=True, exist_ok=True)
         if checksums == "pinned":
             expected = dict(SHD_GZ_MD5)
         elif checksums == "server":
@@ -252,38 +353,19 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
         for split in todo:
             gz_name = SHD_FILES[split] + ".gz"
             if gz_name not in expected:
-                raise DataError(f"no checksum known for {gz_name} (checksums={checksums!r})")
-            url = base + gz_name
-            tmp_gz, digest = fetch(url, root, timeout=timeout, prefix=".shd-", suffix=".gz.part")
-            fd, tmp_h5 = tempfile.mkstemp(dir=root, prefix=".shd-", suffix=".h5.part")
-            try:
-                if digest != expected[gz_name]:
-                    raise DataError(
-                        f"{url}: MD5 checksum mismatch: expected {expected[gz_name]}, got {digest}; "
-                        f"nothing was written to {root}"
-                    )
-                try:
-                    with gzip.open(tmp_gz, "rb") as src, os.fdopen(fd, "wb") as dst:
-                        fd = -1
-                        while True:
-                            chunk = src.read(1 << 20)
-                            if not chunk:
-                                break
-                            dst.write(chunk)
-                except (OSError, EOFError, zlib.error) as err:
-                    raise DataError(f"{url}: not a valid gzip file ({err})") from None
-                validate_shd_file(tmp_h5)
-                os.replace(tmp_h5, targets[split])
-            finally:
-                if fd != -1:
-                    os.close(fd)
-                for p in (tmp_gz, Path(tmp_h5)):
-                    if p.exists():
-                        p.unlink()
+                raise DataError(f"{base}{gz_name}: no checksum known (checksums={checksums!r})")
+            _fetch_one(base + gz_name, targets[split], expected[gz_name], timeout)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-        reason = getattr(err, "reason", err)
+        remove_created(created)
+        if isinstance(err, urllib.error.HTTPError):  # the server answered, without the file
+            where, reason = err.url or base, f"HTTP {err.code}: {err.reason}"
+        else:
+            where, reason = base, getattr(err, "reason", err)
         missing = [SHD_FILES[s] for s in todo if not targets[s].is_file()]
         raise FileNotFoundError(
-            f"could not download from {base} ({reason}); " + missing_shd_message(root, missing)
+            f"could not download from {where} ({reason}); " + missing_shd_message(root, missing)
         ) from None
+    except BaseException:
+        remove_created(created)
+        raise
     return targets

@@ -19,6 +19,7 @@ clips it to 1).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -29,6 +30,8 @@ from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check, ch
 
 __all__ = [
     "DataError",
+    "DataWarning",
+    "check_spike_times",
     "SpikeDataset",
     "EventBatch",
     "DATASET_CONSTRAINTS",
@@ -53,6 +56,68 @@ def _indices(source: str, what: str, values: np.ndarray, top: int | None) -> np.
 
 class DataError(ValueError):
     """A data file (or in-memory data) is malformed; the message names the file and the problem."""
+
+
+class DataWarning(UserWarning):
+    """Data were repaired while loading (events with NaN or inf spike times dropped); the
+    message names the file, the count and the first sample affected."""
+
+
+def _caller_level() -> int:
+    """``stacklevel`` of the first frame outside fluctinit.datasets, so a warning points at the
+    caller's line (``warnings.warn`` counts 1 for the function that calls it)."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("fluctinit.datasets"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def check_spike_times(times: np.ndarray, units: np.ndarray, offsets: np.ndarray, *, strict: bool,
+                      source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one policy for spike times, applied wherever they are read.
+
+    Negative finite times are always a :class:`DataError`.  Non-finite times (NaN, +inf,
+    -inf; a few occur in real SHD files) are a :class:`DataError` if ``strict``; otherwise
+    those events are dropped and one :class:`DataWarning` gives their count and the first
+    sample affected.
+
+    Args:
+        times: ``(n_events,)`` float spike times (s), grouped by sample.
+        units: ``(n_events,)`` unit indices of the same events.
+        offsets: ``(n_samples + 1,)`` int64, sample ``i`` is ``offsets[i]:offsets[i+1]``.
+        strict: reject non-finite times instead of dropping them.
+        source: the file (or data) named in the messages.
+
+    Returns:
+        ``(times, units, offsets)`` of the finite events (the inputs themselves if all are).
+    """
+    if not times.size:
+        return times, units, offsets
+    finite = np.isfinite(times)
+    bad = (times < 0) & finite
+    if strict:
+        bad |= ~finite
+    if bad.any():
+        i = int(np.argmax(bad))
+        sample = int(np.searchsorted(offsets, i, side="right") - 1)
+        raise DataError(f"{source}: sample {sample}: spike times must be finite and >= 0 s; "
+                        f"got {float(times[i])!r}")
+    if finite.all():
+        return times, units, offsets
+    n_samples = offsets.shape[0] - 1
+    sample_of = np.repeat(np.arange(n_samples, dtype=np.int64), np.diff(offsets))
+    first = int(sample_of[int(np.argmin(finite))])
+    n_bad = int(finite.size - np.count_nonzero(finite))
+    warnings.warn(
+        f"{source}: dropped {n_bad} event{'s' if n_bad != 1 else ''} with non-finite spike times "
+        f"(NaN or inf), the first in sample {first}; pass strict=True to reject such data instead",
+        DataWarning, stacklevel=_caller_level(),
+    )
+    counts = np.bincount(sample_of[finite], minlength=n_samples)
+    new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return times[finite], units[finite], new_offsets
 
 
 DATASET_CONSTRAINTS = {
@@ -130,7 +195,11 @@ class SpikeDataset:
         n_classes: number of classes (labels lie in ``[0, n_classes)``), or
             ``None`` if unknown.
 
-    The constructor validates everything and raises :class:`DataError`.
+    The constructor validates everything and raises :class:`DataError`.  Spike times follow
+    :func:`check_spike_times`: negative times are an error; NaN or inf times are an error with
+    ``strict=True`` (the default here, for data built in memory) and are dropped with one
+    :class:`DataWarning` (count and first sample) with ``strict=False`` (the file loaders'
+    default).  ``n_events == 0`` says the data hold no spikes at all.
     """
 
     def __init__(
@@ -144,6 +213,7 @@ class SpikeDataset:
         n_classes: int | None = None,
         *,
         source: str = "spike data",
+        strict: bool = True,
     ) -> None:
         n_units = check("n_units", n_units, DATASET_CONSTRAINTS["n_units"])
         duration = check("duration", duration, DATASET_CONSTRAINTS["duration"])
@@ -168,15 +238,8 @@ class SpikeDataset:
             raise DataError(f"{source}: offsets must rise from 0 to n_events={times.shape[0]}")
         if not np.issubdtype(times.dtype, np.floating):
             times = times.astype(np.float64)
-        if times.size:
-            bad = ~np.isfinite(times) | (times < 0)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise DataError(
-                    f"{source}: spike times must be finite and >= 0 s; sample "
-                    f"{int(np.searchsorted(offsets, i, side='right') - 1)} has {times[i]!r}"
-                )
         units = _indices(source, "unit indices", units, n_units)
+        times, units, offsets = check_spike_times(times, units, offsets, strict=strict, source=source)
         labels = _indices(source, "labels", labels, n_classes)
         self.times = times
         self.units = units
@@ -190,17 +253,20 @@ class SpikeDataset:
 
     @classmethod
     def from_flat(cls, times, units, counts, labels, n_units, duration, n_classes=None,
-                  *, source: str = "spike data") -> "SpikeDataset":
-        """Build from flat event arrays and the number of events per sample ``counts``."""
+                  *, source: str = "spike data", strict: bool = True) -> "SpikeDataset":
+        """Build from flat event arrays and the number of events per sample ``counts``
+        (``strict``: the non-finite-times policy, see the class docstring)."""
         counts = np.asarray(counts, dtype=np.int64)
         if counts.ndim != 1 or np.any(counts < 0):
             raise DataError(f"{source}: counts must be a 1-D array of non-negative integers")
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(times, units, offsets, labels, n_units, duration, n_classes, source=source)
+        return cls(times, units, offsets, labels, n_units, duration, n_classes, source=source,
+                   strict=strict)
 
     @classmethod
     def from_samples(cls, times: Sequence, units: Sequence, labels, n_units, duration,
-                     n_classes=None, *, source: str = "spike data") -> "SpikeDataset":
+                     n_classes=None, *, source: str = "spike data",
+                     strict: bool = True) -> "SpikeDataset":
         """Build from per-sample sequences ``times[i]`` (seconds) and ``units[i]``."""
         if len(times) != len(units):
             raise DataError(
@@ -217,7 +283,7 @@ class SpikeDataset:
         flat_t = np.concatenate(t_list) if t_list else np.zeros(0)
         flat_u = np.concatenate(u_list).astype(np.int64) if u_list else np.zeros(0, np.int64)
         return cls.from_flat(flat_t, flat_u, counts, labels, n_units, duration, n_classes,
-                             source=source)
+                             source=source, strict=strict)
 
     @classmethod
     def from_dense(cls, spikes, dt: float, labels, n_classes=None) -> "SpikeDataset":

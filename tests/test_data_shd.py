@@ -100,19 +100,22 @@ def test_missing_files_message(tmp_path):
         (dict(units=[[1, 2], [3], [4]]), "sample 0"),
         (dict(units=[[1], [700], [3]]), r"\[0, 700\)"),
         (dict(times=[[0.1], [-0.1], [0.2]]), "sample 1: spike times must be finite and >= 0"),
-        (dict(times=[[0.1], [0.2], [np.inf]]), "sample 2: spike times must be finite and >= 0"),
+        # NaN/inf times are dropped by default (tests/test_data_nonfinite.py); strict rejects
+        (dict(times=[[0.1], [0.2], [np.inf]], strict=True),
+         "sample 2: spike times must be finite and >= 0"),
         (dict(labels=[0, 20, 1]), r"labels must lie in \[0, 20\)"),
     ],
 )
 def test_malformed_files_name_file_and_problem(tmp_path, mutate, match):
     args = dict(times=[[0.1], [0.2], [0.3]], units=[[1], [2], [3]], labels=[0, 1, 2])
     drop = mutate.pop("drop", None)
+    strict = mutate.pop("strict", False)
     args.update(mutate)
     path = tmp_path / "shd_train.h5"
     write_shd(path, args["times"], args["units"], args["labels"], drop=drop)
     shutil.copy(path, tmp_path / "shd_test.h5")
     with pytest.raises(DataError, match=match) as err:
-        load_shd(tmp_path)
+        load_shd(tmp_path, strict=strict)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
@@ -202,15 +205,31 @@ def test_download_with_server_md5sums(tmp_path, mirror):
     assert (dest / "shd_test.h5").read_bytes() == (original / "shd_test.h5").read_bytes()
 
 
-def test_checksum_mismatch_leaves_nothing(tmp_path, mirror):
-    site, sums, _ = mirror
+def _dest(tmp_path, existing):
+    """The download target: an existing empty folder, or one the download has to create."""
     dest = tmp_path / "dest"
+    if existing:
+        dest.mkdir()
+    return dest
+
+
+def _left_nothing(dest, existing):
+    if existing:  # the folder was there before: kept, and nothing written into it
+        assert list(dest.iterdir()) == []
+    else:  # the download created it: removed again
+        assert not dest.exists()
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_checksum_mismatch_leaves_nothing(tmp_path, mirror, existing):
+    site, sums, _ = mirror
+    dest = _dest(tmp_path, existing)
     bad = {**sums, "shd_train.h5.gz": "0" * 32}
     with serve(site) as url:
         with pytest.raises(DataError, match="MD5 checksum mismatch") as err:
             download_shd(dest, base_url=url, checksums=bad, timeout=10)
     assert "shd_train.h5.gz" in str(err.value) and "0" * 32 in str(err.value)
-    assert list(dest.iterdir()) == []
+    _left_nothing(dest, existing)
 
 
 def test_pinned_checksums_reject_other_files(tmp_path, mirror):
@@ -221,29 +240,31 @@ def test_pinned_checksums_reject_other_files(tmp_path, mirror):
             download_shd(tmp_path / "dest", base_url=url, timeout=10)
 
 
-def test_corrupt_gzip(tmp_path, mirror):
+@pytest.mark.parametrize("existing", [True, False])
+def test_corrupt_gzip(tmp_path, mirror, existing):
     site, sums, _ = mirror
     gz = site / "datasets" / "shd_train.h5.gz"
     gz.write_bytes(b"\x1f\x8b" + b"garbage" * 10)
     sums = {**sums, gz.name: hashlib.md5(gz.read_bytes()).hexdigest()}
-    dest = tmp_path / "dest"
+    dest = _dest(tmp_path, existing)
     with serve(site) as url:
         with pytest.raises(DataError, match="not a valid gzip"):
             download_shd(dest, base_url=url, checksums=sums, timeout=10)
-    assert list(dest.iterdir()) == []
+    _left_nothing(dest, existing)
 
 
-def test_offline_error_says_what_to_put_where(tmp_path, mirror):
+@pytest.mark.parametrize("existing", [True, False])
+def test_offline_error_says_what_to_put_where(tmp_path, mirror, existing):
     site, sums, _ = mirror
     with serve(site) as url:
         pass  # server now closed: the port refuses connections
-    dest = tmp_path / "dest"
+    dest = _dest(tmp_path, existing)
     with pytest.raises(FileNotFoundError) as err:
         download_shd(dest, base_url=url, checksums=sums, timeout=5)
     msg = str(err.value)
     assert "could not download" in msg and "shd_train.h5" in msg and str(dest) in msg
     assert "\n" not in msg
-    assert list(dest.iterdir()) == []
+    _left_nothing(dest, existing)
 
 
 def test_existing_files_are_kept(tmp_path, shd_root):
