@@ -31,7 +31,7 @@ from fluctinit.errors import ParameterError
 
 __all__ = [
     "Progress", "atomic_torch_save", "save_checkpoint", "restore_checkpoint_", "read_checkpoint",
-    "check_same_run", "run_differences", "CHECKPOINT_KEYS",
+    "check_same_run", "check_weights_fit", "run_differences", "CHECKPOINT_KEYS",
 ]
 
 #: what every checkpoint written by :func:`save_checkpoint` holds (``rng`` and ``elapsed_s``
@@ -243,4 +243,28 @@ def check_same_run(checkpoint: dict[str, Any], config: dict[str, Any], seed: int
             f"`resume` needs the same config and seed as the checkpoint {str(path)!r}; they differ: "
             f"{_listing(diff)} (use another `out`, or `overwrite` to replace the run)",
             ["resume", "out", "overwrite"], [True, None, False],
+        )
+
+
+def check_weights_fit(checkpoint: dict[str, Any], config: dict[str, Any], path) -> None:
+    """Raise unless the checkpoint's weights have the names and shapes of the model ``config``
+    builds (the same config from another code version may build another model).
+
+    Builds the model only (no data, no initialization), so a resume that cannot load the
+    weights stops before any data are made.
+
+    Raises:
+        ParameterError: naming ``path`` and the first weight that does not fit.
+    """
+    from .model import build_model
+
+    with torch.device("meta"):  # shapes only: no memory, no random numbers
+        want = {k: tuple(v.shape) for k, v in build_model(config, generator=None).state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in checkpoint["model"].items() if isinstance(v, torch.Tensor)}
+    if have != want:
+        odd = sorted(set(want) ^ set(have)) or [k for k in sorted(want) if want[k] != have[k]]
+        k = odd[0]
+        raise _not_a_checkpoint(
+            path, f"its weights do not fit the model of this config: {k} {have.get(k, 'absent')} "
+                  f"where the model has {want.get(k, 'absent')}",
         )

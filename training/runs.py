@@ -216,7 +216,7 @@ def plan_run(
         if existing:
             raise _already_there(out, f"run {name}", existing)
         return plan("start")
-    from .checkpoint import check_same_run, read_checkpoint, run_differences  # torch, on use only
+    from .checkpoint import check_same_run, check_weights_fit, read_checkpoint, run_differences  # torch
 
     total = total_epochs(config)
     stored = read_results(results) if results.exists() and not ckpt.exists() else _maybe_results(results)
@@ -225,6 +225,7 @@ def plan_run(
     if ckpt.exists():
         ck = read_checkpoint(ckpt)
         check_same_run(ck, config, seed, ckpt)
+        check_weights_fit(ck, config, ckpt)
         if ck["epoch"] > total:
             done = ck["epoch"] - priming_epochs(config)
             raise ParameterError(
@@ -262,7 +263,7 @@ def plan_runs(
     """:func:`plan_run` for every seed, and with two or more seeds a check of their summary file.
 
     The summary (:func:`summary_name`) already there needs ``resume`` or ``overwrite`` too, and
-    ``resume`` may rewrite it only for the same seeds.
+    ``resume`` may rewrite it only with every seed it holds (the same seeds, or more).
 
     Raises:
         ParameterError: as :func:`plan_run`, or for the summary file.
@@ -274,10 +275,10 @@ def plan_runs(
             if not resume:
                 raise _already_there(out, f"the summary of {len(seeds)} seeds", [summary])
             stored = _stored_seeds(summary)
-            if stored != list(seeds):
+            if not (isinstance(stored, list) and set(stored) <= set(seeds)):
                 raise ParameterError(
                     f"`resume` would replace the summary {str(summary)!r} over seeds {stored} by one over seeds "
-                    f"{list(seeds)}; ask for the same seeds, pass `overwrite`, or use another `out`",
+                    f"{list(seeds)}; ask for all of its seeds, pass `overwrite`, or use another `out`",
                     ["resume", "overwrite", "out"], [True, False, str(out)],
                 )
     return plans
