@@ -229,8 +229,9 @@ def plan_run(
         if ck["epoch"] > total:
             done = ck["epoch"] - priming_epochs(config)
             raise ParameterError(
-                f"`epochs` must be at least {done} to resume {str(ckpt)!r}, which has done {done} epochs; "
-                f"got {config['training']['epochs']} (use another `out` for a shorter run)",
+                f"`epochs` must be at least {done} to resume {str(ckpt)!r}, which has done "
+                f"{done} epoch{'s' if done != 1 else ''}; got {config['training']['epochs']} "
+                "(use another `out` for a shorter run)",
                 ["epochs", "out"], [config["training"]["epochs"], str(out)],
             )
         return plan("resume", ck["epoch"])
