@@ -25,7 +25,7 @@ import train_experiment``; the modules are the implementation):
 * checkpoint -- atomic checkpoints and exact resume: :class:`Progress`,
   :func:`save_checkpoint`, :func:`restore_checkpoint_`, :func:`atomic_torch_save`; reading
   and comparing them: :func:`read_checkpoint`, :func:`check_same_run`,
-  :func:`run_differences`, ``CHECKPOINT_KEYS``;
+  :func:`check_weights_fit`, :func:`run_differences`, ``CHECKPOINT_KEYS``;
 * loop -- the training loop: :func:`train_experiment`, :func:`evaluate`,
   :func:`check_device`, :func:`resolve_config`, :func:`inapplicable_options`,
   ``TRAIN_CONSTRAINTS``;
@@ -71,7 +71,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     )},
     **{n: ("checkpoint", n) for n in (
         "Progress", "atomic_torch_save", "save_checkpoint", "restore_checkpoint_", "read_checkpoint",
-        "check_same_run", "run_differences", "CHECKPOINT_KEYS",
+        "check_same_run", "check_weights_fit", "run_differences", "CHECKPOINT_KEYS",
     )},
     **{n: ("loop", n) for n in (
         "train_experiment", "evaluate", "check_device", "resolve_config", "inapplicable_options",
