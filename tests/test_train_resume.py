@@ -97,3 +97,60 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     atomic_write_json(p, {"b": torch.tensor([1.0, 2.0])})
     assert json.loads(p.read_text()) == {"b": [1.0, 2.0]}
     assert [q.name for q in tmp_path.iterdir()] == ["r.json"]
+
+
+# ----------------------------------------------------------------------------- never lose a run
+NAME0 = "randman-ff_fluctuation-sigma1_seed0"
+
+
+def test_a_run_already_there_needs_resume_or_overwrite(tiny, tmp_path):
+    c, data = tiny
+    r1 = train_experiment(c, seed=0, epochs=1, data=data, out=tmp_path, progress=False)
+    stored = (tmp_path / f"{NAME0}.json").read_bytes()
+    with pytest.raises(ParameterError, match="already holds run"):
+        train_experiment(c, seed=0, epochs=2, data=data, out=tmp_path, progress=False)
+    assert (tmp_path / f"{NAME0}.json").read_bytes() == stored
+    # resume of the finished run, same settings: the stored results, files untouched
+    mtime = (tmp_path / f"{NAME0}.ckpt").stat().st_mtime_ns
+    assert train_experiment(c, seed=0, epochs=1, data=data, out=tmp_path, progress=False, resume=True) == r1
+    assert (tmp_path / f"{NAME0}.json").read_bytes() == stored
+    assert (tmp_path / f"{NAME0}.ckpt").stat().st_mtime_ns == mtime
+    # overwrite trains it again from the first epoch
+    r2 = train_experiment(c, seed=0, epochs=2, data=data, out=tmp_path, progress=False, overwrite=True)
+    assert r2["epochs_completed"] == 2 and r2["history"][0]["train_loss"] == r1["history"][0]["train_loss"]
+    assert _state(tmp_path / f"{NAME0}.ckpt")["epoch"] == 2
+
+
+def test_read_checkpoint_accepts_ours_and_names_what_is_wrong_with_others(tiny, tmp_path):
+    from fluctinit.training import CHECKPOINT_KEYS, read_checkpoint
+
+    c, data = tiny
+    train_experiment(c, seed=0, epochs=1, data=data, out=tmp_path, progress=False)
+    good = tmp_path / f"{NAME0}.ckpt"
+    ck = read_checkpoint(good)
+    assert set(CHECKPOINT_KEYS) <= set(ck) and ck["epoch"] == 1 and isinstance(ck["nu"], float)
+    raw = good.read_bytes()
+    bad = tmp_path / "bad.ckpt"
+    for content, why in [(b"", "an empty file"), (b"\x80\x04garbage", "not a torch file"),
+                         (raw[:100], "truncated"), (raw[: len(raw) - 1], "truncated")]:
+        bad.write_bytes(content)
+        with pytest.raises(ParameterError, match=why) as err:
+            read_checkpoint(bad)
+        assert str(bad) in str(err.value) and "\n" not in str(err.value)
+    torch.save([1, 2], bad)
+    with pytest.raises(ParameterError, match="holding a list"):
+        read_checkpoint(bad)
+
+
+def test_restore_names_weights_that_do_not_fit(tiny, tmp_path):
+    from fluctinit.training import build_model, make_optimizer, restore_checkpoint_
+
+    c, data = tiny
+    train_experiment(c, seed=0, epochs=1, data=data, out=tmp_path, progress=False)
+    model = build_model(dict(c, network=dict(c["network"], hidden=[16])), generator=torch.Generator().manual_seed(0))
+    ck = _state(tmp_path / f"{NAME0}.ckpt")
+    ck["model"] = {k: v[..., :1] for k, v in ck["model"].items()}
+    torch.save(ck, tmp_path / "cut.ckpt")
+    opt = make_optimizer("smorms3", model.parameters(), 0.01)
+    with pytest.raises(ParameterError, match="its weights do not fit the model"):
+        restore_checkpoint_(tmp_path / "cut.ckpt", model, opt, config=c, seed=0, device="cpu")

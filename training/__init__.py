@@ -12,6 +12,8 @@ import train_experiment``; the modules are the implementation):
   :class:`SNNModel`, :class:`ModelOutput`, :func:`build_model`, :func:`initialize_model`,
   :func:`input_rate`, :func:`measure_encoder_rate`;
 * data -- the data set as batches: :func:`load_data`, :class:`Splits`, :class:`TensorSplit`;
+  whether a split holds spikes: :func:`has_spikes`, :func:`warn_if_silent`,
+  :class:`SilentDataWarning`;
 * losses (eqs. 20-25): :func:`max_over_time_cross_entropy`, :func:`spike_counts`,
   :func:`upper_bound_loss`, :func:`homeostatic_loss`,
   :func:`v_upper_for_rate`, ``LOSS_CONSTRAINTS``;
@@ -21,11 +23,16 @@ import train_experiment``; the modules are the implementation):
   :func:`firing_rates_from_counts`, :class:`GradientRecorder`, :func:`parameter_groups`,
   :func:`snapshot`, :func:`weight_update_magnitudes`, :func:`epochs_to_accuracy`;
 * checkpoint -- atomic checkpoints and exact resume: :class:`Progress`,
-  :func:`save_checkpoint`, :func:`restore_checkpoint_`, :func:`atomic_torch_save`;
+  :func:`save_checkpoint`, :func:`restore_checkpoint_`, :func:`atomic_torch_save`; reading
+  and comparing them: :func:`read_checkpoint`, :func:`check_same_run`,
+  :func:`check_weights_fit`, :func:`run_differences`, ``CHECKPOINT_KEYS``;
 * loop -- the training loop: :func:`train_experiment`, :func:`evaluate`,
-  :func:`check_device`, ``TRAIN_CONSTRAINTS``;
+  :func:`check_device`, :func:`resolve_config`, :func:`inapplicable_options`,
+  ``TRAIN_CONSTRAINTS``;
 * runs -- a run's file names and the summary over seeds: :func:`run_name`,
-  :func:`summary_name`, :func:`summarize_seeds`, :func:`write_seed_summary`;
+  :func:`summary_name`, :func:`summarize_seeds`, :func:`write_seed_summary`; what an output
+  folder holds and may receive: :func:`plan_run`, :func:`plan_runs`, :class:`RunPlan`,
+  :func:`read_results`, :func:`hold_output`, :func:`total_epochs`, :func:`priming_epochs`;
 * bench -- the training-step benchmark: :func:`bench_shape`, :func:`format_table`,
   :func:`available_peers`.
 
@@ -48,7 +55,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{n: ("model", n) for n in (
         "ModelOutput", "SNNModel", "build_model", "initialize_model", "input_rate", "measure_encoder_rate",
     )},
-    **{n: ("data", n) for n in ("Splits", "TensorSplit", "load_data")},
+    **{n: ("data", n) for n in (
+        "Splits", "TensorSplit", "load_data", "has_spikes", "warn_if_silent", "SilentDataWarning",
+    )},
     **{n: ("losses", n) for n in (
         "max_over_time_cross_entropy", "spike_counts", "upper_bound_loss",
         "homeostatic_loss", "v_upper_for_rate",
@@ -60,10 +69,18 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "firing_rates", "firing_rates_from_counts", "GradientRecorder", "parameter_groups", "snapshot",
         "weight_update_magnitudes", "epochs_to_accuracy",
     )},
-    **{n: ("checkpoint", n) for n in ("Progress", "atomic_torch_save", "save_checkpoint", "restore_checkpoint_")},
-    **{n: ("loop", n) for n in ("train_experiment", "evaluate", "check_device")},
+    **{n: ("checkpoint", n) for n in (
+        "Progress", "atomic_torch_save", "save_checkpoint", "restore_checkpoint_", "read_checkpoint",
+        "check_same_run", "check_weights_fit", "run_differences", "CHECKPOINT_KEYS",
+    )},
+    **{n: ("loop", n) for n in (
+        "train_experiment", "evaluate", "check_device", "resolve_config", "inapplicable_options",
+    )},
     "TRAIN_CONSTRAINTS": ("loop", "CONSTRAINTS"),
-    **{n: ("runs", n) for n in ("run_name", "summary_name", "summarize_seeds", "write_seed_summary")},
+    **{n: ("runs", n) for n in (
+        "run_name", "summary_name", "summarize_seeds", "write_seed_summary", "total_epochs", "priming_epochs",
+        "RunPlan", "plan_run", "plan_runs", "read_results", "hold_output",
+    )},
     **{n: ("bench", n) for n in ("bench_shape", "format_table", "available_peers")},
 }
 

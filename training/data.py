@@ -6,11 +6,16 @@ config and returns :class:`Splits`, each split an object with
 experiment's time step, ``dtype`` and device.  :class:`TensorSplit` is such a split held in
 memory (tests, custom data).  The DVS-Gesture training set has no official validation
 split; a seeded one is drawn from it.
+
+:func:`has_spikes` says whether a split holds any input spike; :func:`warn_if_silent` issues
+one :class:`SilentDataWarning` for a split without any (a network fed nothing cannot learn;
+`fluctinit validate` refuses such data, training warns and goes on).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +25,11 @@ from fluctinit.errors import ParameterError
 
 from .experiments import check_data_files, n_steps
 
-__all__ = ["Splits", "TensorSplit", "load_data"]
+__all__ = ["Splits", "TensorSplit", "load_data", "has_spikes", "warn_if_silent", "SilentDataWarning"]
+
+
+class SilentDataWarning(UserWarning):
+    """A training split holds no input spike: the network gets no input and cannot learn."""
 
 
 @dataclass
@@ -111,6 +120,34 @@ class _GenericSplit:
         if generator is None:
             generator = torch.Generator().manual_seed(0)
         return self.ds.batches(batch_size, shuffle=shuffle, generator=generator, **self.kwargs)
+
+
+def has_spikes(split) -> bool | None:
+    """Whether ``split`` holds at least one input spike inside the trained time window.
+
+    Knows the splits of :func:`load_data` and :class:`TensorSplit` (any non-zero entry);
+    ``None`` for inputs that are not spikes (CIFAR-10 images, which the model's encoder turns
+    into spikes) or splits it does not know.  Reads the stored data; builds no batch.
+    """
+    if isinstance(split, TensorSplit):
+        return bool(split.x.count_nonzero())
+    if isinstance(split, _SpikeSplit):
+        return bool((split.ds.times < split.n_steps * split.dt).any())
+    events = getattr(getattr(split, "ds", None), "events", None)  # DVS-Gesture: a SpikeDataset
+    if events is not None and hasattr(events, "n_events"):
+        return events.n_events > 0
+    return None
+
+
+def warn_if_silent(split, what: str = "the data") -> bool:
+    """Issue a :class:`SilentDataWarning` if the training ``split`` holds no spike; return whether it did."""
+    if has_spikes(split) is False:
+        warnings.warn(
+            f"the training split of {what} holds no spike: the network gets no input and cannot learn "
+            "(check the data set)", SilentDataWarning, stacklevel=3,
+        )
+        return True
+    return False
 
 
 def load_data(

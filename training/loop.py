@@ -3,8 +3,12 @@
 :func:`train_experiment` runs a named experiment (training/experiments/*.json) as a sequence
 of steps:
 
-1. resolve the overrides and validate the config (:func:`_resolve_config`);
-2. load the data (:func:`~fluctinit.training.load_data`) unless given;
+1. resolve the overrides and validate the config (:func:`resolve_config`), refuse options
+   the config has no use for (:func:`inapplicable_options`) and inspect the output folder
+   (:func:`~fluctinit.training.plan_run`: a run already there needs ``resume`` or
+   ``overwrite``; a finished run asked for again with ``resume`` is returned as stored);
+2. load the data (:func:`~fluctinit.training.load_data`) unless given, and warn
+   (:class:`~fluctinit.training.SilentDataWarning`) if the training split holds no spike;
 3. build the network, initialize it from the theory and make the optimizer (:func:`_build`),
    or continue from the run's checkpoint (:func:`~fluctinit.training.restore_checkpoint_`);
 4. train epoch by epoch (:func:`_train_epoch_`, one :func:`_train_step_` per batch), each
@@ -36,7 +40,6 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -46,8 +49,8 @@ from fluctinit.errors import Integer, OneOf, ParameterError, check
 from fluctinit.provenance import code_version
 
 from .checkpoint import Progress, restore_checkpoint_, save_checkpoint
-from .data import Splits, load_data
-from .experiments import validate_experiment
+from .data import Splits, load_data, warn_if_silent
+from .experiments import required_files, validate_experiment
 from .losses import (
     homeostatic_loss,
     max_over_time_cross_entropy,
@@ -63,9 +66,9 @@ from .recording import (
     snapshot,
     weight_update_magnitudes,
 )
-from .runs import run_name
+from .runs import plan_run, priming_epochs, read_results
 
-__all__ = ["CONSTRAINTS", "check_device", "evaluate", "train_experiment"]
+__all__ = ["CONSTRAINTS", "check_device", "evaluate", "train_experiment", "resolve_config", "inapplicable_options"]
 
 #: Constraints on :func:`train_experiment`'s own arguments (the config overrides ``sigma_u``,
 #: ``init`` and ``surrogate`` are checked with the config, by ``validate_experiment``).
@@ -115,6 +118,7 @@ def train_experiment(
     data_root: str | os.PathLike = ".",
     out: str | os.PathLike = "runs",
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     data: Splits | None = None,
     dtype: torch.dtype = torch.float32,
@@ -130,25 +134,49 @@ def train_experiment(
         surrogate: override ``training.surrogate``.
         device: "cpu" or "cuda".
         data_root: folder holding the data files.  out: output folder.
-        resume: continue from ``out/<run>.ckpt`` if present (exactly; the config must match).
+        resume: continue from ``out/<run>.ckpt`` if present (exactly; the config must match, the
+            epochs may grow); results of this very run already in ``out`` are returned as they
+            are, without training.
+        overwrite: replace the run's files in ``out`` (they are kept until training writes
+            new ones).  Without ``resume`` or ``overwrite`` a run already in ``out`` is refused.
         progress: tqdm bar per epoch.  data: pre-loaded :class:`Splits` (tests).
         log: called with one line per epoch (default: none).
 
     Returns:
         The results dict also written to ``out/<run>.json``.
+
+    Raises:
+        ParameterError: a bad argument or config field; ``sigma_u`` with the Kaiming
+            initialization (:func:`inapplicable_options`); the output folder's state
+            (:func:`~fluctinit.training.plan_run`), all before any data are loaded.
+
+    Warns:
+        SilentDataWarning: the training split holds no spike (the network gets no input).
+
+    This function does not lock ``out``: a caller running several trainings into one folder at
+    once holds :func:`~fluctinit.training.hold_output` around them (``fluctinit train`` does).
     """
-    config, seed = _resolve_config(
+    config, seed = resolve_config(
         config, seed=seed, epochs=epochs, sigma_u=sigma_u, init=init, surrogate=surrogate, device=device
     )
-    name = run_name(config, seed)
-    ckpt_path, results_path = Path(out) / f"{name}.ckpt", Path(out) / f"{name}.json"
+    given = {"sigma_u": sigma_u}
+    for what, names in inapplicable_options(config).items():
+        for n in names:
+            if given.get(n) is not None:
+                raise ParameterError(f"`{n}` does not apply to {what}; got {given[n]!r}", [n], [given[n]])
+    plan = plan_run(config, seed, out, resume=resume, overwrite=overwrite)
+    if plan.action == "done":
+        return read_results(plan.results)
+    name, ckpt_path, results_path = plan.name, plan.checkpoint, plan.results
     if data is None:
         data = load_data(config, data_root, dtype=dtype, device=device)
     model, optimizer, nu = _build(config, seed, data, dtype=dtype, device=device)
     state = Progress(nu=nu)
-    if resume and ckpt_path.exists():
+    if plan.action == "resume":
         state = restore_checkpoint_(ckpt_path, model, optimizer, config=config, seed=seed, device=device)
     schedule = _Schedule.of(config)
+    if state.epoch < schedule.total_epochs:
+        warn_if_silent(data.train, f"experiment {config['name']!r}")
     for epoch in range(state.epoch, schedule.total_epochs):
         t0 = time.perf_counter()
         generator = _epoch_generator(seed, epoch)
@@ -167,12 +195,22 @@ def train_experiment(
 
 
 # ----------------------------------------------------------------------------- set-up
-def _resolve_config(
-    config: dict[str, Any], *, seed, epochs, sigma_u, init, surrogate, device
+def resolve_config(
+    config: dict[str, Any], *, seed: int = 0, epochs: int | None = None, sigma_u: float | None = None,
+    init: str | None = None, surrogate: str | None = None, device: str = "cpu",
 ) -> tuple[dict[str, Any], int]:
-    """Check the arguments, apply the overrides to a copy of ``config`` and validate it.
+    """The config a run of :func:`train_experiment` trains: overrides applied to a copy, validated.
 
-    ``config["source"]`` is kept as it is (it is not part of the validated schema).
+    ``config["source"]`` is kept as it is (it is not part of the validated schema).  Reads no
+    data and writes nothing; :func:`~fluctinit.training.plan_runs` names the run's files from
+    the result.
+
+    Returns:
+        ``(config, seed)``.
+
+    Raises:
+        ParameterError: a bad argument, a config field out of range, ``device="cuda"`` without
+            CUDA, or the Kaiming initialization on a Dale's-law network (its weights are signed).
     """
     config = copy.deepcopy(config)
     seed = check("seed", seed, CONSTRAINTS["seed"])
@@ -188,8 +226,31 @@ def _resolve_config(
     config = validate_experiment({k: v for k, v in config.items() if k != "source"}) | {
         "source": config.get("source")
     }
+    if config["init"]["method"] == "kaiming" and config["network"].get("dale"):
+        # Found here, before the data are loaded (sim.init_network_ would find it after).
+        where = "`init`" if init is not None else "`init.method` (of the config)"
+        raise ParameterError(
+            f"{where} must be 'fluctuation' for the Dale's-law network of experiment {config['name']!r} "
+            "(Kaiming weights are signed); got 'kaiming'", ["init"] if init is not None else [], ["kaiming"],
+        )
     check_device(device)  # whether CUDA is there: after the config, as the name was checked above
     return config, seed
+
+
+def inapplicable_options(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Options of a run a (resolved) config has no use for: ``{what: (option names)}``.
+
+    ``sigma_u`` does not apply to the Kaiming initialization (it sets no membrane target);
+    ``data_root`` does not apply to a data set that is generated (Randman reads no files).
+    ``fluctinit train`` refuses such an option when given
+    (:func:`fluctinit.cli.reject_inapplicable`); :func:`train_experiment` refuses ``sigma_u``.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    if config["init"]["method"] == "kaiming":
+        out["init kaiming"] = ("sigma_u",)
+    if not required_files(config):
+        out[f"dataset {config['data']['dataset']} (it is generated; no files are read)"] = ("data_root",)
+    return out
 
 
 def _build(config: dict[str, Any], seed: int, data: Splits, *, dtype, device):
@@ -227,7 +288,7 @@ class _Schedule:
     @classmethod
     def of(cls, config: dict[str, Any]) -> "_Schedule":
         tr = config["training"]
-        n_priming = tr["priming_epochs"] if tr["homeostasis"] == "priming" else 0
+        n_priming = priming_epochs(config)
         return cls(
             n_priming=n_priming, total_epochs=n_priming + tr["epochs"], batch_size=tr["batch_size"],
             homeostasis=tr["homeostasis"],
