@@ -39,15 +39,8 @@ def input_root(name: str, root, holds: str) -> Path:
 
 
 def output_folder(name: str, path) -> Path:
-    """A folder that can receive files (checked, not created); refuses the file-system root."""
-    p = check_output_path(name, path, kind="dir")
-    resolved = p.resolve()
-    if resolved == Path(resolved.anchor):
-        raise ParameterError(
-            f"`{name}` must be a writable folder other than the file-system root; got {str(path)!r}",
-            [name], [path],
-        )
-    return p
+    """A folder that can receive files (checked, not created; never the file-system root)."""
+    return check_output_path(name, path, kind="dir")
 
 
 def created_folders(path: Path) -> list[Path]:

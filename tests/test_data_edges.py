@@ -37,7 +37,7 @@ def test_partial_download_keeps_the_complete_file_only(tmp_path, capsys):
 
 
 def test_download_refuses_the_file_system_root_and_bad_urls(tmp_path):
-    with pytest.raises(ParameterError, match="`root` must be a writable folder other than the file-system root"):
+    with pytest.raises(ParameterError, match=r"`root` must be a writable folder; got '/' \(the file-system root\)"):
         download_shd("/", base_url="http://127.0.0.1:9/")
     for url in ("ftp://x/", "", None, "nonsense"):
         with pytest.raises(ParameterError, match="`base_url`"):
