@@ -200,7 +200,7 @@ def test_fig2_config_structure_errors():
         F2.check_config(dict(raw, sigma_uu=[1.0]))
     with pytest.raises(ParameterError, match="hist_sigma_us"):
         F2.check_config(dict(raw, hist_sigma_us=[0.3]))
-    with pytest.raises(ParameterError, match=r"`config\.sigma_us` must be"):
+    with pytest.raises(ParameterError, match=r"`config\.sigma_us\[1\]` must be"):  # the item, by its index
         F2.check_config(dict(raw, sigma_us=[1.0, -0.5]))
     with pytest.raises(ParameterError, match=r"`config\.shd\.path` must be"):
         F2.check_config(dict(raw, shd=dict(raw["shd"], path=3)))
