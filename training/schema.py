@@ -240,10 +240,10 @@ def _message(model: type, err: dict, root: str, label: str) -> tuple[str, str, A
     """(message, key path, value) of one pydantic error."""
     place = _locate(model, err["loc"], root)
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input", _MISSING)
-    path = place.path or label
     if kind == "config":
-        path, value = _join(path, ctx["key"]), ctx["value"]
-        return f"`{path}` must be {ctx['constraint']}; got {show(value)}", path, value
+        path, value = _join(place.path, ctx["key"]), ctx["value"]
+        return f"`{path}` must be {ctx['constraint']}; got {show(value)}", path, None if value is _MISSING else value
+    path = place.path or label
     if kind == "constraint":
         what = ctx["constraint"]
     elif kind == "extra_forbidden":
@@ -280,7 +280,11 @@ def validate(model: type, data: Any, *, root: str = "", label: str = "the config
         return model.model_validate(data)
     except ValidationError as err:
         errors = err.errors(include_url=False)
-        message, path, value = _message(model, errors[0], root, label)
+        first = errors[0]
+        if first["type"] == "missing":  # a misspelt key is both unknown and missing: name the key given
+            first = next((e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == first["loc"][:-1]),
+                         first)
+        message, path, value = _message(model, first, root, label)
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
         raise ParameterError(message, [path], [value]) from None
