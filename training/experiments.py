@@ -5,31 +5,45 @@ experiment: data set, architecture, initialization and training hyper-parameters
 copy one, edit it and pass its path wherever a name is accepted
 (``fluctinit train path/to/my.json``).
 
-Schema (all times in seconds, rates in Hz)::
+Schema (all times in seconds, rates in Hz; enforced by :mod:`fluctinit.training.schema` with
+the ranges of :data:`SECTIONS`: no other key is accepted, and a key of one data set or network
+kind is an error on another)::
 
     {
-      "name": str, "description": str,
-      "paper": {...},                      # where the numbers come from (informational)
+      "name": file stem ([A-Za-z0-9_.-], not "." or ".."), "description": str,
+      "paper": {"table", "figure", "parameters", "test_accuracy", "test_accuracy_kaiming",
+                "train_accuracy": str | null},       # where the numbers come from
       "data": {"dataset": "randman" | "shd" | "cifar10" | "dvs_gesture",
-               "dt": 0.002, "duration": T, ... data-set options ...;
-               randman: "frequencies": "reference" | "printed",
+               "dt": 0.002, "duration": T (at least one step), then per data set:
+               randman: "seed", "n_units", "n_classes", "samples_per_class",
+                        "split": [train, valid, test] per class (summing to samples_per_class),
+                        "spike_window" (<= duration), "frequencies": "reference" | "printed",
                         "spectrum": "plus_one" | "power", "zero_constant": bool,
-                        "split_mode": "stratified" | "pooled" (RandmanConfig defaults)},
+                        "split_mode": "stratified" | "pooled" (RandmanConfig defaults);
+               shd, cifar10: "validation_fraction", "split_seed";
+               dvs_gesture: those and "drop_probability", "size" (a divisor of 128)},
       "network": {"kind": "dense" | "conv1d" | "conv2d",
-                  "n_in": int | [h, w], "n_out": int, "hidden": [int, ...],
-                  "recurrent": bool, "dale": bool, "skip": bool,
-                  "tau_mem", "tau_syn", "tau_out", "theta",
-                  conv: "in_channels", "kernel_size": [..], "stride": [..], "padding",
-                        "rec_kernel_size", "pool_every";
-                  dale: "n_inh": [..], "tau_mem_inh", "tau_syn_inh", "rec_kernel_size_inh";
-                  cifar10: "encoder": {"fan_out": 5, "tau_mem", "tau_syn", "theta"}},
-      "init": {"method": "fluctuation" | "kaiming", "sigma_u", "mu_u", "alpha",
-               "nu": Hz | "measured"},
+                  "n_in": int | [h, w] (the data set's input), "n_out": its classes,
+                  "hidden": [int, ...], "recurrent": bool, "dale": bool, "skip": bool,
+                  "tau_mem", "tau_syn", "tau_out", "tau_syn_out", "theta",
+                  conv: "in_channels", "kernel_size", "stride" (int or one per layer),
+                        "padding", "rec_kernel_size" (odd), "pool_every": 0 | 2;
+                  dale: "n_inh" (int or one per layer), "recurrent" (required),
+                        "tau_mem_inh", "tau_syn_inh", conv: "rec_kernel_size_inh";
+                  cifar10 (conv2d, required): "encoder": {"fan_out": 5, "tau_mem", "tau_syn", "theta"}},
+      "init": {"method": "fluctuation" | "kaiming" (not with Dale's law), "sigma_u", "mu_u",
+               "alpha", "nu": Hz | "measured" (not for DVS-Gesture)},
       "training": {"epochs", "batch_size", "optimizer": "smorms3" | "adam" | "sgd", "lr",
                    "surrogate": "superspike" | "rescaled", "beta",
                    "lambda_upper", "rate_upper", "lambda_lower", "v_lower",
-                   "homeostasis": "off" | "ongoing" | "priming", "priming_epochs"}
+                   "homeostasis": "off" | "ongoing" | "priming", "priming_epochs"},
+      "source": str                          # set by load_experiment
     }
+
+Required: ``name``, ``data.dataset``/``dt``/``duration``, ``network.kind``/``n_in``/``n_out``/
+``hidden``/``tau_mem``/``tau_syn``/``tau_out`` (conv: ``kernel_size``, ``stride``; Dale:
+``n_inh``, ``recurrent``), ``init.method``/``nu`` and every ``training`` key but ``surrogate``
+and ``beta``; the others default as training/model.py and training/data.py read them.
 
 Choices where the paper is silent (ours, not the paper's):
 

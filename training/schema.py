@@ -58,6 +58,9 @@ DATA_SHAPES: dict[str, Callable[[Any], tuple[tuple[int, ...], int]]] = {
     "cifar10": lambda d: ((3, 32, 32), 10),
     "dvs_gesture": lambda d: ((2, d.size or 32, d.size or 32), 11),
 }
+#: Where ``network.n_in`` comes from, by (data set, dense network), where it is a config key.
+_N_IN_SOURCE = {("randman", True): "= `data.n_units`", ("randman", False): "= `data.n_units`",
+                ("dvs_gesture", True): "= 2 x `data.size`**2", ("dvs_gesture", False): "= [`data.size`, `data.size`]"}
 #: Network kinds each data set can feed (CIFAR-10 needs the encoder, which only conv2d has).
 DATA_KINDS = {"randman": ("dense", "conv1d"), "shd": ("dense", "conv1d"), "cifar10": ("conv2d",),
               "dvs_gesture": ("dense", "conv2d")}
@@ -233,7 +236,8 @@ def _unknown_key(err: dict, place: _Place, label: str) -> str:
     where = f"`{place.parent_path}`" if place.parent_path else label
     hint = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.6)
     hint = f" (did you mean `{_join(place.parent_path, hint[0])}`?)" if hint else ""
-    return f"`{place.path}` must be one of the known keys of {where}{place.scope}: {', '.join(keys)}{hint}; got {show(key)}"
+    return (f"`{place.path}` must be one of the known keys of {where}{place.scope}: {', '.join(keys)}{hint}; "
+            f"got {show(key)}")
 
 
 def _message(model: type, err: dict, root: str, label: str) -> tuple[str, str, Any]:
@@ -529,21 +533,19 @@ class Experiment(StrictModel):
         if ds != "cifar10" and getattr(net, "encoder", None) is not None:
             raise config_error("network.encoder", net.encoder.model_dump(exclude_unset=True),
                                f"absent for {of} (the encoder takes images: data set 'cifar10')")
-        src = {"randman": " (= `data.n_units`)", "dvs_gesture": " (= 2 x `data.size`**2)"}.get(ds, f" (the input of {of})")
-        if net.kind == "dense" and net.n_in != math.prod(shape):
-            raise config_error("network.n_in", net.n_in, f"{math.prod(shape)}{src}")
+        want = math.prod(shape) if net.kind == "dense" else shape[-1] if net.kind == "conv1d" else list(shape[1:])
+        if net.n_in != want:
+            src = _N_IN_SOURCE.get((ds, net.kind == "dense"), f"the input of {of}")
+            raise config_error("network.n_in", net.n_in, f"{want} ({src})")
         if net.kind != "dense":
-            want = shape[-1] if net.kind == "conv1d" else list(shape[1:])
-            if net.n_in != want:
-                src = {"randman": src, "dvs_gesture": " (= [`data.size`, `data.size`])"}.get(ds, f" (the input of {of})")
-                raise config_error("network.n_in", net.n_in, f"{want}{src}")
             channels = shape[0] if len(shape) == 3 else 1
             if (net.in_channels or 1) != channels:
-                raise config_error("network.in_channels", net.in_channels, f"{channels} for {of}")
+                given = _MISSING if net.in_channels is None else net.in_channels
+                raise config_error("network.in_channels", given, f"{channels} for {of} (default 1)")
         if net.n_out != classes:
             src = " (= `data.n_classes`)" if ds == "randman" else f" (the classes of {of})"
             raise config_error("network.n_out", net.n_out, f"{classes}{src}")
-        if self.init.nu == "measured" and ds == "dvs_gesture" and getattr(net, "encoder", None) is None:
+        if self.init.nu == "measured" and ds == "dvs_gesture":  # no encoder, and the loader measures none
             raise config_error("init.nu", "measured", f"a rate in Hz for {of} (no measurement available)")
         if self.init.method == "kaiming" and net.dale:
             raise config_error("init.method", "kaiming", "'fluctuation' for Dale's-law networks (`network.dale` is "
