@@ -1,4 +1,5 @@
-"""Shared helpers of the figure scripts: stamps, config hashes, caches and atomic outputs.
+"""Shared helpers of the figure scripts: stamps, config hashes, caches, atomic outputs and the
+command line (paths checked before any work, one-line errors, a quiet end into `| head`).
 
 Every figure script (STYLE.md practice 13) keeps its expensive computation apart from its
 plotting: the computation writes JSON results under an output folder, each stamped with
@@ -26,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from fluctinit._io import atomic_path
-from fluctinit._io import atomic_write_json
+from fluctinit._io import atomic_path, atomic_write_json, check_output_path
+from fluctinit.errors import ParameterError
 from fluctinit.provenance import git_commit
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "cache_dir",
     "save_figure",
     "deep_update",
+    "check_paths",
+    "run_command",
 ]
 
 
@@ -180,3 +183,56 @@ def save_figure(fig, out: str | os.PathLike, name: str, stamp: dict, *, title: s
             fig.savefig(tmp, format=fmt, metadata=meta, dpi=150 if fmt == "png" else None)
         written.append(target)
     return written
+
+
+# --------------------------------------------------------------------------------------
+# the command line of a figure script
+
+
+def check_paths(config: str, out: str) -> Path:
+    """Refuse, before any work, a ``--config`` that is not a readable file and an ``--out``
+    that cannot be a folder to write into (:func:`fluctinit._io.check_output_path`) or is the
+    filesystem root; returns the output folder.
+
+    Raises:
+        ParameterError: "`--config` must be a readable JSON file; got ... (why)", or the same
+            for ``--out``.
+    """
+    p, why = Path(config), None
+    if str(config).strip() == "":
+        why = "empty"
+    elif p.is_dir():
+        why = "a folder"
+    elif not p.is_file():
+        why = "no such file"
+    elif not os.access(p, os.R_OK):
+        why = "not readable"
+    if why:
+        raise ParameterError(f"`--config` must be a readable JSON file; got {str(config)!r} ({why})",
+                             ["--config"], [config])
+    folder = check_output_path("--out", out, kind="dir")
+    if folder.resolve().parent == folder.resolve():
+        raise ParameterError(f"`--out` must be a writable folder; got {str(out)!r} (the filesystem root)",
+                             ["--out"], [out])
+    return folder
+
+
+def run_command(run, argv, *, prog: str) -> int:
+    """``run(argv)`` as a command: 0 when it returns; bad input (a ParameterError or other
+    ValueError, a missing file) and failed writes (OSError) one line ``<prog>: error: ...`` on
+    stderr and 2; a BrokenPipeError (stdout piped into ``head``, which stopped reading) 0, quietly."""
+    try:
+        run(argv)
+    except BrokenPipeError:
+        from fluctinit.cli import _silence_stdout  # the fluctinit command line's own ending for this
+
+        _silence_stdout()
+        return 0
+    except (ValueError, FileNotFoundError) as e:  # ParameterError and the data loaders' DataError are ValueErrors
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a vanished folder: one line, never a traceback
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    return 0

@@ -37,15 +37,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
-from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check, conflict
+from pydantic import create_model, model_validator
+
+from fluctinit.errors import Integer, Interval, OneOf, ParameterError
+from fluctinit.training.schema import StrictModel, checked, config_error, constrained, validate
 
 from fluctinit.figures import _common as C
 
@@ -70,18 +75,79 @@ CONFIG_CONSTRAINTS: dict[str, Any] = {
     "hist_width": _POS,
     "batch_size": Integer(1),
 }
-#: constraints of the data-set sections
+#: constraints of the data-set sections (``max_samples`` may be null: all samples)
 RANDMAN_CONSTRAINTS: dict[str, Any] = {"seed": Integer(0), "max_samples": Integer(1)}
 SHD_CONSTRAINTS: dict[str, Any] = {"duration": _POS, "max_samples": Integer(1)}
 _LIST_KEYS = ("sigma_us", "hist_sigma_us")
-_SECTION_KEYS = {"randman": ("seed", "max_samples", "generator"), "shd": ("path", "duration", "max_samples")}
+_SHD_DURATION = 0.7  # seconds, the paper's T_SHD (section 4.1)
 
 #: number of times a data set was computed in this process (tests check that caches are reused)
 COMPUTE_COUNT = {"randman": 0, "shd": 0}
 
 
 # --------------------------------------------------------------------------------------
-# configuration
+# configuration: a strict schema (fluctinit.training.schema), key paths ``config.<key>``
+
+
+def _max_samples(c: Integer):
+    return checked(Optional[int], f"{c.describe()} or null (all samples)", lambda v: v is None or c.contains(v))
+
+
+class RandmanSection(StrictModel):
+    seed: constrained(RANDMAN_CONSTRAINTS["seed"]) = None  # default: the config's seed
+    max_samples: _max_samples(RANDMAN_CONSTRAINTS["max_samples"]) = None
+    generator: checked(dict, "an object of RandmanConfig fields (fluctinit.datasets.RandmanConfig)") = {}
+
+
+class ShdSection(StrictModel):
+    path: checked(Optional[str], "a file path or null", lambda v: v is None or v.strip() != "") = None
+    duration: constrained(SHD_CONSTRAINTS["duration"]) = None  # default: _SHD_DURATION
+    max_samples: _max_samples(SHD_CONSTRAINTS["max_samples"]) = None
+
+
+class _Fig2Base(StrictModel):
+    @model_validator(mode="after")
+    def _shown_targets_are_swept(self):
+        for i, s in enumerate(self.hist_sigma_us):
+            if not any(math.isclose(s, t) for t in self.sigma_us):
+                raise config_error(f"hist_sigma_us[{i}]", s, "one of `config.sigma_us` "
+                                   f"({', '.join(f'{t:g}' for t in self.sigma_us)})")
+        return self
+
+
+_SIGMAS = checked(list[constrained(_POS)], "a non-empty list of positive numbers", lambda v: len(v) > 0)
+
+#: The whole figure-2 config (the ``tiny`` overrides apart): every key required.
+Fig2Config = create_model(
+    "Fig2Config", __base__=_Fig2Base,
+    **{k: (constrained(c), ...) for k, c in CONFIG_CONSTRAINTS.items()},
+    **{k: (_SIGMAS, ...) for k in _LIST_KEYS},
+    randman=(RandmanSection, ...), shd=(ShdSection, ...),
+)
+
+
+@functools.cache
+def _generator_model():
+    """The schema of ``randman.generator``: RandmanConfig's fields and constraints, but the seed."""
+    from dataclasses import fields
+
+    from fluctinit.datasets.randman import RANDMAN_CONSTRAINTS as RC, RandmanConfig
+
+    defaults = {f.name: f.default for f in fields(RandmanConfig)}
+
+    class Base(StrictModel):
+        @model_validator(mode="after")
+        def _split_sums(self):
+            get = {k: defaults[k] if getattr(self, k) is None else getattr(self, k)
+                   for k in ("n_train", "n_valid", "n_test", "samples_per_class")}
+            total = get["n_train"] + get["n_valid"] + get["n_test"]
+            if total != get["samples_per_class"]:
+                raise config_error("samples_per_class", get["samples_per_class"],
+                                   f"n_train + n_valid + n_test = {total} (RandmanConfig defaults where not given)")
+            return self
+
+    return create_model("RandmanGenerator", __base__=Base,
+                        **{k: (constrained(c), None) for k, c in RC.items() if k != "seed"})
 
 
 def load_config(path: str | os.PathLike | None = None, *, tiny: bool = False) -> dict:
@@ -92,79 +158,84 @@ def load_config(path: str | os.PathLike | None = None, *, tiny: bool = False) ->
     never share a cache key.
 
     Raises:
-        ParameterError: an unknown key, a value out of range (named ``config.<key>``), or
-            ``hist_sigma_us`` not a subset of ``sigma_us``.
+        ParameterError: a file that is not JSON, an unknown key, a value of the wrong JSON type
+            or out of range, ``hist_sigma_us`` not among ``sigma_us``: one error naming the key
+            path (``config.randman.max_samples``).
         FileNotFoundError: no file at ``path``.
     """
     path = Path(path) if path is not None else DEFAULT_CONFIG
-    with open(path) as f:
-        raw = json.load(f)
+    try:
+        raw = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ParameterError(f"`--config` must be a valid JSON file; got {str(path)!r} ({err})",
+                             ["--config"], [str(path)]) from None
     return check_config(raw, tiny=tiny)
 
 
 def check_config(raw: dict, *, tiny: bool = False) -> dict:
-    """Check a config dict (see :func:`load_config`) and return the effective config."""
+    """Check a config dict (see :func:`load_config`) and return the effective config.
+
+    Both the config and the config with its ``tiny`` overrides are checked, whichever is used:
+    an error in the overrides ends "(with the `config.tiny` overrides)".
+    """
     if not isinstance(raw, dict):
         raise ParameterError(f"`config` must be a JSON object; got {raw!r}", ["config"], [raw])
-    allowed = set(CONFIG_CONSTRAINTS) | set(_LIST_KEYS) | set(DATASETS) | {"tiny"}
-    for k in raw:
-        if k not in allowed:
-            raise ParameterError(f"`config.{k}` must be one of the known keys {sorted(allowed)}; got {k!r}",
-                                 [f"config.{k}"], [k])
-    overrides = raw.get("tiny") or {}
-    cfg = {k: copy.deepcopy(v) for k, v in raw.items() if k != "tiny"}
-    if tiny:
-        cfg = C.deep_update(cfg, overrides)
+    overrides = raw.get("tiny", {})
+    if not isinstance(overrides, dict):
+        raise ParameterError(f"`config.tiny` must be an object of overrides; got {overrides!r}", ["config.tiny"],
+                             [overrides])
+    base = {k: v for k, v in raw.items() if k != "tiny"}
+    merged = C.deep_update(base, overrides)
+    checked_base = _check(base)
+    checked_tiny = _check(merged, overrides, " (with the `config.tiny` overrides)")
+    model, source = (checked_tiny, merged) if tiny else (checked_base, base)
+    cfg = model.model_dump()
+    cfg["randman"]["generator"] = copy.deepcopy(source["randman"].get("generator", {}))
+    if cfg["randman"]["seed"] is None:
+        cfg["randman"]["seed"] = cfg["seed"]
+    if cfg["shd"]["duration"] is None:
+        cfg["shd"]["duration"] = _SHD_DURATION
     cfg["tiny"] = bool(tiny)
-    for k, cons in CONFIG_CONSTRAINTS.items():
-        if k not in cfg:
-            raise ParameterError(f"`config.{k}` must be given ({cons.describe()}); got None", [f"config.{k}"], [None])
-        cfg[k] = check(f"config.{k}", cfg[k], cons)
-    for k in _LIST_KEYS:
-        v = cfg.get(k)
-        if not isinstance(v, list) or not v:
-            raise ParameterError(f"`config.{k}` must be a non-empty list of positive numbers; got {v!r}", [f"config.{k}"], [v])
-        cfg[k] = [check(f"config.{k}", x, _POS) for x in v]
-    missing = [s for s in cfg["hist_sigma_us"] if not any(math.isclose(s, t) for t in cfg["sigma_us"])]
-    if missing:
-        raise conflict("every hist_sigma_us value must be one of sigma_us", hist_sigma_us=cfg["hist_sigma_us"],
-                       sigma_us=cfg["sigma_us"])
-    for ds, cons in (("randman", RANDMAN_CONSTRAINTS), ("shd", SHD_CONSTRAINTS)):
-        sec = cfg.get(ds)
-        if not isinstance(sec, dict):
-            raise ParameterError(f"`config.{ds}` must be an object; got {sec!r}", [f"config.{ds}"], [sec])
-        for k in sec:
-            if k not in _SECTION_KEYS[ds]:
-                raise ParameterError(f"`config.{ds}.{k}` must be one of the known keys {list(_SECTION_KEYS[ds])}; "
-                                     f"got {k!r}", [f"config.{ds}.{k}"], [k])
-        for k, c in cons.items():
-            if sec.get(k) is not None:
-                sec[k] = check(f"config.{ds}.{k}", sec[k], c)
-    cfg["randman"].setdefault("seed", cfg["seed"])
-    cfg["randman"].setdefault("max_samples", None)
-    cfg["randman"].setdefault("generator", {})
-    if not isinstance(cfg["randman"]["generator"], dict):
-        raise ParameterError(f"`config.randman.generator` must be an object of RandmanConfig fields; "
-                             f"got {cfg['randman']['generator']!r}", ["config.randman.generator"],
-                             [cfg["randman"]["generator"]])
-    from dataclasses import fields
+    return cfg
 
+
+def _check(raw: dict, overrides: dict | None = None, note: str = ""):
+    """The validated model of one config (the generator options against RandmanConfig too)."""
     from fluctinit.datasets.randman import RandmanConfig
 
-    known = {f.name for f in fields(RandmanConfig)} - {"seed"}
-    for k in cfg["randman"]["generator"]:
-        if k not in known:
-            raise ParameterError(f"`config.randman.generator.{k}` must be one of the RandmanConfig fields "
-                                 f"{sorted(known)} (the seed is config.randman.seed); got {k!r}",
-                                 [f"config.randman.generator.{k}"], [k])
-    RandmanConfig(seed=cfg["randman"]["seed"], **cfg["randman"]["generator"])  # range checks before any work
-    cfg["shd"].setdefault("path", None)
-    cfg["shd"].setdefault("duration", 0.7)
-    cfg["shd"].setdefault("max_samples", None)
-    p = cfg["shd"]["path"]
-    if p is not None and not isinstance(p, str):
-        raise ParameterError(f"`config.shd.path` must be a file path or null; got {p!r}", ["config.shd.path"], [p])
-    return cfg
+    try:
+        model = validate(Fig2Config, raw, root="config", label="`config`")
+        gen = model.randman.generator
+        validate(_generator_model(), gen, root="config.randman.generator", label="`config.randman.generator`")
+        try:
+            RandmanConfig(seed=model.randman.seed or 0, **gen)  # its own checks, before any work
+        except ParameterError as err:
+            msg = str(err)
+            for name in err.names:
+                msg = msg.replace(f"`{name}`", f"`config.randman.generator.{name}`")
+            raise ParameterError(msg, [f"config.randman.generator.{n}" for n in err.names], err.values) from None
+    except ParameterError as err:
+        if not note:
+            raise
+        raise _in_overrides(err, overrides, note) from None
+    return model
+
+
+def _in_overrides(err: ParameterError, overrides: dict, note: str) -> ParameterError:
+    """An error of the config with its tiny overrides: named ``config.tiny.<key>`` when that
+    key is one of the overrides, else with ``note`` appended."""
+    path = err.names[0] if err.names else ""
+    node: Any = overrides
+    for key, index in re.findall(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]", path[len("config"):]):
+        if key and isinstance(node, dict) and key in node:
+            node = node[key]
+        elif index and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return ParameterError(str(err) + note, err.names, err.values)
+    tiny = "config.tiny" + path[len("config"):]
+    msg = str(err).replace(f"`{path}`", f"`{tiny}`", 1).replace("(did you mean `config.", "(did you mean `config.tiny.")
+    return ParameterError(msg, [tiny], err.values)
 
 
 def _common_part(cfg: dict) -> dict:
@@ -458,8 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str] | None = None) -> dict:
     """Parse ``argv``, compute and/or plot; returns ``{"status": {dataset: status}, "files": [...]}``."""
     a = build_parser().parse_args(argv)
+    out = C.check_paths(a.config, a.out)
     cfg = load_config(a.config, tiny=a.tiny)
-    out = Path(a.out)
     status: dict[str, str] = {}
     if a.plot_only:
         results = load_results(cfg, out)
@@ -479,14 +550,10 @@ def run(argv: Sequence[str] | None = None) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry; bad input (config values, a missing cache for ``--plot-only``, a
-    malformed SHD file) prints one line to stderr and returns 2."""
-    try:
-        run(argv)
-    except (ValueError, FileNotFoundError) as e:  # ParameterError and the data loaders' DataError are ValueErrors
-        print(f"fig2_membrane: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    """Command-line entry (:func:`_common.run_command`): bad input (config values, paths, a
+    missing cache for ``--plot-only``, a malformed SHD file) and failed writes print one line
+    to stderr and return 2; output into a pipe that closes early (``| head``) ends quietly, 0."""
+    return C.run_command(run, argv, prog="fig2_membrane")
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ def test_fig2_config_structure_errors():
         F2.check_config(dict(raw, sigma_uu=[1.0]))
     with pytest.raises(ParameterError, match="hist_sigma_us"):
         F2.check_config(dict(raw, hist_sigma_us=[0.3]))
-    with pytest.raises(ParameterError, match=r"`config\.sigma_us` must be"):
+    with pytest.raises(ParameterError, match=r"`config\.sigma_us\[1\]` must be"):  # the item, by its index
         F2.check_config(dict(raw, sigma_us=[1.0, -0.5]))
     with pytest.raises(ParameterError, match=r"`config\.shd\.path` must be"):
         F2.check_config(dict(raw, shd=dict(raw["shd"], path=3)))
@@ -229,3 +229,148 @@ def test_common_config_hash_and_cache(tmp_path):
     assert C.deep_update({"a": {"b": 1, "c": 2}, "d": 3}, {"a": {"b": 5}}) == {"a": {"b": 5, "c": 2}, "d": 3}
     assert C.file_fingerprint(None)["missing"] and C.file_fingerprint(tmp_path / "none")["missing"]
     assert C.file_fingerprint(p)["size"] == p.stat().st_size
+
+
+def _fig2_edited(edits: dict) -> dict:
+    """The shipped figure-2 config with ``edits`` (dotted key -> value; the value "DELETE" removes the key)."""
+    raw = _load(F2.DEFAULT_CONFIG)
+    for dotted, value in edits.items():
+        *parents, key = dotted.split(".")
+        node = raw
+        for p in parents:
+            node = node[p]
+        if value == "DELETE":
+            del node[key]
+        else:
+            node[key] = value
+    return raw
+
+
+# (id, edits, key path the error must name); "tiny" edits are checked even without --tiny
+FIG2_BAD = [
+    ("seed-string", {"seed": "0"}, "config.seed"),
+    ("seed-bool", {"seed": True}, "config.seed"),
+    ("neurons-float", {"neurons": 128.0}, "config.neurons"),
+    ("neurons-one", {"neurons": 1}, "config.neurons"),
+    ("dt-string", {"dt": "0.002"}, "config.dt"),
+    ("dt-zero", {"dt": 0.0}, "config.dt"),
+    ("mu-u-nan", {"mu_u": math.nan}, "config.mu_u"),
+    ("mode-option", {"mode": "discret"}, "config.mode"),
+    ("init-option", {"init": "kaiming"}, "config.init"),
+    ("hist-bins-one", {"hist_bins": 1}, "config.hist_bins"),
+    ("sigma-us-empty", {"sigma_us": []}, "config.sigma_us"),
+    ("sigma-us-number", {"sigma_us": 1.0}, "config.sigma_us"),
+    ("sigma-us-item-string", {"sigma_us": [0.5, "1.0"]}, "config.sigma_us[1]"),
+    ("hist-not-swept", {"hist_sigma_us": [0.5, 0.3]}, "config.hist_sigma_us[1]"),
+    ("no-dt", {"dt": "DELETE"}, "config.dt"),
+    ("no-shd", {"shd": "DELETE"}, "config.shd"),
+    ("top-misspelt", {"sigma_uu": [1.0]}, "config.sigma_uu"),
+    ("randman-list", {"randman": []}, "config.randman"),
+    ("randman-misspelt", {"randman.max_sample": 3}, "config.randman.max_sample"),
+    ("randman-seed-negative", {"randman.seed": -1}, "config.randman.seed"),
+    ("randman-seed-null", {"randman.seed": None}, "config.randman.seed"),
+    ("randman-max-samples-zero", {"randman.max_samples": 0}, "config.randman.max_samples"),
+    ("generator-list", {"randman.generator": []}, "config.randman.generator"),
+    ("generator-unknown", {"randman.generator": {"samples": 3}}, "config.randman.generator.samples"),
+    ("generator-seed", {"randman.generator": {"seed": 3}}, "config.randman.generator.seed"),
+    ("generator-type", {"randman.generator": {"zero_constant": "false"}}, "config.randman.generator.zero_constant"),
+    ("generator-range", {"randman.generator": {"alpha": 0.0}}, "config.randman.generator.alpha"),
+    ("generator-split-sum", {"randman.generator": {"samples_per_class": 7}},
+     "config.randman.generator.samples_per_class"),
+    ("shd-path-int", {"shd.path": 3}, "config.shd.path"),
+    ("shd-path-empty", {"shd.path": ""}, "config.shd.path"),
+    ("shd-duration-zero", {"shd.duration": 0.0}, "config.shd.duration"),
+    ("shd-unknown", {"shd.file": "x.h5"}, "config.shd.file"),
+    ("tiny-not-object", {"tiny": [1]}, "config.tiny"),
+    ("tiny-neurons", {"tiny.neurons": 1}, "config.tiny.neurons"),
+    ("tiny-misspelt", {"tiny.neuron": 6}, "config.tiny.neuron"),
+    ("tiny-sigma-item", {"tiny.sigma_us": [0.5, -1.0, 2.0]}, "config.tiny.sigma_us[1]"),
+    ("tiny-generator", {"tiny.randman": {"generator": {"n_train": 1.5}}}, "config.tiny.randman.generator.n_train"),
+    ("tiny-shd-unknown", {"tiny.shd": {"paths": None}}, "config.tiny.shd.paths"),
+    ("tiny-hist-not-swept", {"tiny.sigma_us": [0.5]}, "config.hist_sigma_us[1]"),
+]
+
+
+@pytest.mark.parametrize("case", FIG2_BAD, ids=[c[0] for c in FIG2_BAD])
+def test_fig2_bad_config_is_one_error_naming_the_key_path(case, tmp_path, capsys):
+    _, edits, path = case
+    raw = _fig2_edited(edits)
+    with pytest.raises(ParameterError) as err:
+        F2.check_config(raw)
+    msg = str(err.value)
+    assert msg.startswith(f"`{path}` must be ") and "; got " in msg and "\n" not in msg, msg
+    assert err.value.names == (path,)
+    # the command line: exit 2, one line, nothing computed or written
+    cfg = tmp_path / "fig2.json"
+    cfg.write_text(json.dumps(raw))
+    n = dict(F2.COMPUTE_COUNT)
+    capsys.readouterr()
+    assert F2.main(["--tiny", "--config", str(cfg), "--out", str(tmp_path / "out")]) == 2
+    out, err_text = capsys.readouterr()
+    assert out == "" and err_text.count("\n") == 1 and err_text.startswith(f"fig2_membrane: error: `{path}` must be ")
+    assert F2.COMPUTE_COUNT == n and not (tmp_path / "out").exists()
+
+
+def test_fig2_effective_config_is_the_checked_file_with_its_defaults():
+    """Numbers as floats where ranges are real (as fluctinit.errors.check returns them), the
+    Randman seed from the config's seed, the SHD duration the paper's 0.7 s (section 4.1)."""
+    raw = _fig2_edited({"mu_u": 0, "randman": {"generator": {"n_units": 20}}, "shd": {}})
+    cfg = F2.check_config(raw)
+    assert cfg["mu_u"] == 0.0 and type(cfg["mu_u"]) is float and type(cfg["neurons"]) is int
+    assert cfg["randman"] == {"seed": raw["seed"], "max_samples": None, "generator": {"n_units": 20}}
+    assert cfg["shd"] == {"path": None, "duration": 0.7, "max_samples": None}
+    assert cfg["tiny"] is False and set(cfg) == set(raw) - {"tiny"} | {"tiny"}
+    assert F2.check_config(raw, tiny=True)["neurons"] == raw["tiny"]["neurons"]
+
+
+def test_fig2_command_line_paths_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "notjson.json").write_text("{")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(ro) else real_access(p, mode, **kw))
+    cases = [
+        (["--config", ""], "`--config` must be a readable JSON file; got '' (empty)"),
+        (["--config", "/"], "`--config` must be a readable JSON file; got '/' (a folder)"),
+        (["--config", str(tmp_path)], "(a folder)"),
+        (["--config", str(tmp_path / "none.json")], "(no such file)"),
+        (["--config", str(tmp_path / "notjson.json")], "`--config` must be a valid JSON file"),
+        (["--out", ""], "`--out` must be a writable folder; got '' (empty)"),
+        (["--out", "/"], "`--out` must be a writable folder; got '/'"),
+        (["--out", str(tmp_path / "afile")], "(an existing file)"),
+        (["--out", str(tmp_path / "afile" / "sub")], "is a file)"),
+        (["--out", str(ro / "sub")], "is not writable)"),
+    ]
+    n = dict(F2.COMPUTE_COUNT)
+    for argv, words in cases:
+        capsys.readouterr()
+        assert F2.main(["--tiny", *argv]) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and err.startswith("fig2_membrane: error: ") and words in err, err
+    assert F2.COMPUTE_COUNT == n
+
+
+def test_fig2_output_into_a_closed_pipe_ends_quietly():
+    """`... | head -1`: the reader stops; the script ends with status 0 and no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom fluctinit.figures import fig2_membrane as F\n"
+            "def run(argv):\n    for i in range(200000):\n        print('line', i)\n"
+            "F.run = run\nsys.exit(F.main([]))\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    p.stdout.close()  # like head after its first line
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 0
+    assert first == b"line 0\n" and err == b""
+
+
+def test_fig2_failed_write_is_one_line(capsys, monkeypatch):
+    def run(argv):
+        raise OSError(28, "No space left on device", "/results/fig2/fig2.png")
+
+    monkeypatch.setattr(F2, "run", run)
+    assert F2.main([]) == 2
+    assert capsys.readouterr().err == "fig2_membrane: error: No space left on device (/results/fig2/fig2.png)\n"

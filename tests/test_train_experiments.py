@@ -220,3 +220,44 @@ def test_building_a_model_leaves_the_global_generator_alone():
     b = build_model(config, generator=torch.Generator().manual_seed(3)).encoder
     assert torch.equal(a.gain, b.gain) and torch.equal(a.bias, b.bias)
     assert float(a.gain.detach().std()) > 0
+
+
+def test_config_files_that_are_not_one_json_object(tmp_path):
+    """File-level problems: one ParameterError naming `experiment`, before any schema check."""
+    c = {k: v for k, v in load_experiment("randman-ff").items() if k != "source"}
+    p = tmp_path / "dup.json"
+    p.write_text(json.dumps(c)[:-1] + ', "name": "other"}')  # a repeated key: json keeps the last silently
+    with pytest.raises(ParameterError, match=r"^`experiment` must give each key once per object; got 'name' twice"):
+        load_experiment(str(p))
+    p.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(ParameterError, match=r"^`experiment` must be a valid JSON file"):
+        load_experiment(str(p))
+    with pytest.raises(ParameterError, match=r"^`experiment` must be a JSON file; got .* \(a folder\)"):
+        load_experiment(str(tmp_path))
+    p.write_text("[1, 2]")
+    with pytest.raises(ParameterError, match=r"^`experiment` must be a JSON object; got list"):
+        load_experiment(str(p))
+    p.write_text(json.dumps(c).replace('"lr": 0.005', '"lr": NaN'))
+    with pytest.raises(ParameterError, match=r"^`training\.lr` must be a finite number > 0; got nan"):
+        load_experiment(str(p))
+
+
+def test_bad_config_fails_before_any_data_are_generated(tmp_path, monkeypatch):
+    """The user's case: `"recurrent": "false"` and a misspelt `lr` used to pass the check and
+    fail (or build a recurrent network) only after the Randman data were generated."""
+    from fluctinit.datasets import randman
+    from fluctinit.training import train_experiment
+
+    def boom(*args, **kwargs):
+        raise AssertionError("Randman data generated for a bad config")
+
+    monkeypatch.setattr(randman, "make_randman", boom)
+    c = {k: v for k, v in load_experiment("randman-ff").items() if k != "source"}
+    c["network"]["recurrent"] = "false"
+    with pytest.raises(ParameterError, match=r"^`network\.recurrent` must be true or false"):
+        train_experiment(c, out=tmp_path, progress=False)
+    c["network"]["recurrent"] = False
+    c["training"]["learning_rate"] = c["training"].pop("lr")
+    with pytest.raises(ParameterError, match=r"^`training\.learning_rate` must be one of the known keys"):
+        train_experiment(c, out=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -5,31 +5,45 @@ experiment: data set, architecture, initialization and training hyper-parameters
 copy one, edit it and pass its path wherever a name is accepted
 (``fluctinit train path/to/my.json``).
 
-Schema (all times in seconds, rates in Hz)::
+Schema (all times in seconds, rates in Hz; enforced by :mod:`fluctinit.training.schema` with
+the ranges of :data:`SECTIONS`: no other key is accepted, and a key of one data set or network
+kind is an error on another)::
 
     {
-      "name": str, "description": str,
-      "paper": {...},                      # where the numbers come from (informational)
+      "name": file stem ([A-Za-z0-9_.-], not "." or ".."), "description": str,
+      "paper": {"table", "figure", "parameters", "test_accuracy", "test_accuracy_kaiming",
+                "train_accuracy": str | null},       # where the numbers come from
       "data": {"dataset": "randman" | "shd" | "cifar10" | "dvs_gesture",
-               "dt": 0.002, "duration": T, ... data-set options ...;
-               randman: "frequencies": "reference" | "printed",
+               "dt": 0.002, "duration": T (at least one step), then per data set:
+               randman: "seed", "n_units", "n_classes", "samples_per_class",
+                        "split": [train, valid, test] per class (summing to samples_per_class),
+                        "spike_window" (<= duration), "frequencies": "reference" | "printed",
                         "spectrum": "plus_one" | "power", "zero_constant": bool,
-                        "split_mode": "stratified" | "pooled" (RandmanConfig defaults)},
+                        "split_mode": "stratified" | "pooled" (RandmanConfig defaults);
+               shd, cifar10: "validation_fraction", "split_seed";
+               dvs_gesture: those and "drop_probability", "size" (a divisor of 128)},
       "network": {"kind": "dense" | "conv1d" | "conv2d",
-                  "n_in": int | [h, w], "n_out": int, "hidden": [int, ...],
-                  "recurrent": bool, "dale": bool, "skip": bool,
-                  "tau_mem", "tau_syn", "tau_out", "theta",
-                  conv: "in_channels", "kernel_size": [..], "stride": [..], "padding",
-                        "rec_kernel_size", "pool_every";
-                  dale: "n_inh": [..], "tau_mem_inh", "tau_syn_inh", "rec_kernel_size_inh";
-                  cifar10: "encoder": {"fan_out": 5, "tau_mem", "tau_syn", "theta"}},
-      "init": {"method": "fluctuation" | "kaiming", "sigma_u", "mu_u", "alpha",
-               "nu": Hz | "measured"},
+                  "n_in": int | [h, w] (the data set's input), "n_out": its classes,
+                  "hidden": [int, ...], "recurrent": bool, "dale": bool, "skip": bool,
+                  "tau_mem", "tau_syn", "tau_out", "tau_syn_out", "theta",
+                  conv: "in_channels", "kernel_size", "stride" (int or one per layer),
+                        "padding", "rec_kernel_size" (odd), "pool_every": 0 | 2;
+                  dale: "n_inh" (int or one per layer), "recurrent" (required),
+                        "tau_mem_inh", "tau_syn_inh", conv: "rec_kernel_size_inh";
+                  cifar10 (conv2d, required): "encoder": {"fan_out": 5, "tau_mem", "tau_syn", "theta"}},
+      "init": {"method": "fluctuation" | "kaiming" (not with Dale's law), "sigma_u", "mu_u",
+               "alpha", "nu": Hz | "measured" (not for DVS-Gesture)},
       "training": {"epochs", "batch_size", "optimizer": "smorms3" | "adam" | "sgd", "lr",
                    "surrogate": "superspike" | "rescaled", "beta",
                    "lambda_upper", "rate_upper", "lambda_lower", "v_lower",
-                   "homeostasis": "off" | "ongoing" | "priming", "priming_epochs"}
+                   "homeostasis": "off" | "ongoing" | "priming", "priming_epochs"},
+      "source": str                          # set by load_experiment
     }
+
+Required: ``name``, ``data.dataset``/``dt``/``duration``, ``network.kind``/``n_in``/``n_out``/
+``hidden``/``tau_mem``/``tau_syn``/``tau_out`` (conv: ``kernel_size``, ``stride``; Dale:
+``n_inh``, ``recurrent``), ``init.method``/``nu`` and every ``training`` key but ``surrogate``
+and ``beta``; the others default as training/model.py and training/data.py read them.
 
 Choices where the paper is silent (ours, not the paper's):
 
@@ -75,11 +89,12 @@ import copy
 import json
 import math
 import os
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fluctinit.errors import Integer, Interval, OneOf, ParameterError, check
+from fluctinit.errors import Integer, Interval, OneOf, ParameterError
 
 __all__ = [
     "DATASETS",
@@ -92,35 +107,78 @@ __all__ = [
     "check_data_files",
 ]
 
+
 DATASETS = ("randman", "shd", "cifar10", "dvs_gesture")
+KINDS = ("dense", "conv1d", "conv2d")
+_POS = Interval(0.0, None, "neither")
+
+
+@dataclass(frozen=True)
+class OddInteger:
+    """An odd integer >= ``low`` (the recurrent kernels keep their map size with 'same' padding)."""
+
+    low: int = 1
+
+    def contains(self, x: Any) -> bool:
+        return Integer(self.low).contains(x) and x % 2 == 1
+
+    def describe(self) -> str:
+        return f"an odd integer >= {self.low} (same padding)"
+
+    def sample_invalid(self) -> list[Any]:
+        return [1.5, self.low - 1 if self.low % 2 else self.low - 2, self.low + 1 if self.low % 2 else self.low]
+
 
 #: Constraint tables per section (data, so tests can push every field out of range).
 DATA_CONSTRAINTS = {
     "dataset": OneOf(DATASETS),
     "dt": Interval(0.0, 0.1, "right"),
-    "duration": Interval(0.0, None, "neither"),
+    "duration": _POS,
+    # SHD, CIFAR-10, DVS-Gesture: the seeded validation split
     "validation_fraction": Interval(0.0, 1.0, "neither"),
-    # Randman generator options, fields of fluctinit.datasets.RandmanConfig (not imported
-    # here: that module imports torch); "split_mode" is RandmanConfig.split ("split" holds sizes)
+    "split_seed": Integer(0),
+    # DVS-Gesture: event dropping and frame size (the 128-pixel sensor binned by 128 // size)
+    "drop_probability": Interval(0.0, 1.0, "both"),
+    "size": OneOf((1, 2, 4, 8, 16, 32, 64, 128)),
+    # Randman: the data set's seed and sizes, and the generator options, fields of
+    # fluctinit.datasets.RandmanConfig (not imported here: that module imports torch);
+    # "split_mode" is RandmanConfig.split ("split" holds the per-class split sizes)
+    "seed": Integer(0),
+    "n_units": Integer(1),
+    "n_classes": Integer(2),
+    "samples_per_class": Integer(1),
+    "spike_window": _POS,
     "frequencies": OneOf(("reference", "printed")),
     "spectrum": OneOf(("plus_one", "power")),
     "zero_constant": OneOf((False, True)),
     "split_mode": OneOf(("stratified", "pooled")),
 }
 NETWORK_CONSTRAINTS = {
-    "kind": OneOf(("dense", "conv1d", "conv2d")),
+    "kind": OneOf(KINDS),
     "n_out": Integer(2),
-    "tau_mem": Interval(0.0, None, "neither"),
-    "tau_syn": Interval(0.0, None, "neither"),
-    "tau_out": Interval(0.0, None, "neither"),
-    "theta": Interval(0.0, None, "neither"),
+    "recurrent": OneOf((False, True)),
+    "dale": OneOf((False, True)),
+    "skip": OneOf((False, True)),
+    "tau_mem": _POS,
+    "tau_syn": _POS,
+    "tau_out": _POS,
+    "tau_syn_out": _POS,
+    "theta": _POS,
+    "tau_mem_inh": _POS,
+    "tau_syn_inh": _POS,
+    # convolutional networks
+    "in_channels": Integer(1),
     "padding": Integer(0),
-    "rec_kernel_size": Integer(1),
-    "pool_every": Integer(0),
+    "rec_kernel_size": OddInteger(1),
+    "rec_kernel_size_inh": OddInteger(1),
+    # the network pools 2x2 after every second layer or not at all (sim.networks.Network)
+    "pool_every": OneOf((0, 2)),
 }
+#: ``network.encoder``, the CIFAR-10 sensory encoder (fluctinit.sim.encoding.CONSTRAINTS)
+ENCODER_CONSTRAINTS = {"fan_out": Integer(1), "tau_mem": _POS, "tau_syn": _POS, "theta": _POS}
 INIT_CONSTRAINTS = {
     "method": OneOf(("fluctuation", "kaiming")),
-    "sigma_u": Interval(0.0, None, "neither"),
+    "sigma_u": _POS,
     "mu_u": Interval(None, None),
     "alpha": Interval(0.0, 1.0, "right"),
 }
@@ -128,9 +186,9 @@ TRAINING_CONSTRAINTS = {
     "epochs": Integer(0),
     "batch_size": Integer(1),
     "optimizer": OneOf(("smorms3", "adam", "sgd")),
-    "lr": Interval(0.0, None, "neither"),
+    "lr": _POS,
     "surrogate": OneOf(("superspike", "rescaled")),
-    "beta": Interval(0.0, None, "neither"),
+    "beta": _POS,
     "lambda_upper": Interval(0.0, None, "left"),
     "rate_upper": Interval(0.0, None, "left"),
     "lambda_lower": Interval(0.0, None, "left"),
@@ -144,6 +202,7 @@ SECTIONS = {
     "init": INIT_CONSTRAINTS,
     "training": TRAINING_CONSTRAINTS,
 }
+
 
 
 def _experiment_dir():
@@ -168,23 +227,25 @@ def load_experiment(name_or_path: str | os.PathLike) -> dict[str, Any]:
         The validated config (a fresh dict; ``config["source"]`` records where it came from).
 
     Raises:
-        ParameterError: unknown name, or a field out of range (naming the field).
+        ParameterError: unknown name, a file that is not JSON (or repeats a key), or any problem
+            :func:`validate_experiment` finds (naming the key path).
         FileNotFoundError: a path that does not exist.
     """
     text = str(name_or_path)
     path = Path(text)
     if text.endswith(".json") or path.exists():
+        if path.is_dir():
+            raise ParameterError(f"`experiment` must be a JSON file; got {text!r} (a folder)", ["experiment"], [text])
         if not path.is_file():
             raise FileNotFoundError(f"experiment file {text!r} does not exist")
-        with open(path) as fh:
-            try:
-                config = json.load(fh)
-            except json.JSONDecodeError as err:
-                raise ParameterError(
-                    f"`experiment` must be a valid JSON file; got {text!r} ({err})",
-                    ["experiment"],
-                    [text],
-                ) from None
+        try:
+            config = json.loads(path.read_bytes(), object_pairs_hook=_object_once)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ParameterError(
+                f"`experiment` must be a valid JSON file; got {text!r} ({err})",
+                ["experiment"],
+                [text],
+            ) from None
         source = str(path.resolve())
     else:
         names = list_experiments()
@@ -195,133 +256,60 @@ def load_experiment(name_or_path: str | os.PathLike) -> dict[str, Any]:
                 ["experiment"],
                 [text],
             )
-        config = json.loads((_experiment_dir() / f"{text}.json").read_text())
+        config = json.loads((_experiment_dir() / f"{text}.json").read_text(), object_pairs_hook=_object_once)
         source = f"builtin:{text}"
     config = validate_experiment(config)
     config["source"] = source
     return config
 
 
-def _listify(value, n: int, name: str) -> list:
-    if isinstance(value, list):
-        if len(value) != n:
+def _object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (json keeps the last of repeated keys silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
             raise ParameterError(
-                f"`{name}` must be a list with one entry per hidden layer ({n}); got {value!r}",
-                [name],
-                [value],
+                f"`experiment` must give each key once per object; got {key!r} twice", ["experiment"], [key]
             )
-        return list(value)
-    return [value] * n
+        out[key] = value
+    return out
+
+
+def _listify(value, n: int) -> list:
+    return list(value) if isinstance(value, list) else [value] * n
 
 
 def validate_experiment(config: dict[str, Any]) -> dict[str, Any]:
-    """Check every field of an experiment config; return a normalized deep copy.
+    """Check a whole experiment config against its schema (:mod:`fluctinit.training.schema`);
+    return a normalized deep copy.
 
-    Normalization: per-layer conv settings become lists of length ``len(hidden)``.
+    Checked before any data are generated: every key known (at every level), JSON types
+    (``"false"`` is not a bool), the ranges of :data:`SECTIONS`, and the rules across fields
+    (one entry per hidden layer, ``network.n_in``/``n_out`` fitting the data set, ``name`` a safe
+    file stem).  Normalization: per-layer conv settings (``kernel_size``, ``stride``) and Dale's
+    ``n_inh`` become lists of length ``len(hidden)``; nothing else changes.
 
     Raises:
-        ParameterError: "`section.field` must be ...; got ..." for the first bad field.
+        ParameterError: one, for the first problem: "`section.key` must be ...; got ...".
     """
+    from .schema import check_experiment  # the schema is built from the tables above
+
     if not isinstance(config, dict):
         raise ParameterError(
             f"`experiment` must be a JSON object; got {type(config).__name__}",
             ["experiment"],
             [config],
         )
+    check_experiment(config)
     config = copy.deepcopy(config)
-    _check_sections(config)
-    _check_network_(config["network"])
-    _check_rate(config["init"].get("nu"))
-    _check_homeostasis(config["training"])
+    net = config["network"]
+    n = len(net["hidden"])
+    for key in ("kernel_size", "stride") if net["kind"] != "dense" else ():
+        net[key] = _listify(net[key], n)
+    if net.get("dale"):
+        net["n_inh"] = _listify(net["n_inh"], n)
     return config
 
-
-def _check_sections(config: dict[str, Any]) -> None:
-    """Every section is an object and every field in it meets its entry of :data:`SECTIONS`."""
-    for section, table in SECTIONS.items():
-        block = config.get(section)
-        if not isinstance(block, dict):
-            raise ParameterError(
-                f"`{section}` must be an object in the experiment config; got {block!r}",
-                [section],
-                [block],
-            )
-        for field, constraint in table.items():
-            if field in block:
-                try:
-                    check(field, block[field], constraint)
-                except ParameterError as err:
-                    raise ParameterError(
-                        str(err).replace(f"`{field}`", f"`{section}.{field}`", 1),
-                        [f"{section}.{field}"],
-                        [block[field]],
-                    ) from None
-
-
-def _check_network_(net: dict[str, Any]) -> None:
-    """The hidden sizes, and the per-layer conv and Dale settings (made lists, in place)."""
-    hidden = net.get("hidden")
-    if (
-        not isinstance(hidden, list)
-        or not hidden
-        or not all(Integer(1).contains(h) for h in hidden)
-    ):
-        raise ParameterError(
-            f"`network.hidden` must be a non-empty list of integers >= 1; got {hidden!r}",
-            ["network.hidden"],
-            [hidden],
-        )
-    n = len(hidden)
-    if net["kind"] != "dense":
-        for key in ("kernel_size", "stride"):
-            net[key] = _listify(net.get(key), n, f"network.{key}")
-            for v in net[key]:
-                if not Integer(1).contains(v):
-                    raise ParameterError(
-                        f"`network.{key}` must hold integers >= 1; got {net[key]!r}",
-                        [f"network.{key}"],
-                        [net[key]],
-                    )
-    if net.get("dale"):
-        n_inh = _listify(net.get("n_inh"), n, "network.n_inh")
-        if not all(Integer(1).contains(v) for v in n_inh):
-            raise ParameterError(
-                f"`network.n_inh` must hold integers >= 1; got {n_inh!r}",
-                ["network.n_inh"],
-                [n_inh],
-            )
-        net["n_inh"] = n_inh
-
-
-def _check_rate(nu: Any) -> None:
-    """``init.nu``: a rate in Hz or "measured"."""
-    if nu != "measured":
-        try:
-            check("nu", nu, Interval(0.0, None, "neither"))
-        except ParameterError:
-            raise ParameterError(
-                f"`init.nu` must be a finite number > 0 (Hz) or \"measured\"; got {nu!r}",
-                ["init.nu"],
-                [nu],
-            ) from None
-
-
-def _check_homeostasis(tr: dict[str, Any]) -> None:
-    """Homeostasis needs its regularizer switched on, and priming needs priming epochs."""
-    if tr.get("homeostasis") == "priming" and not tr.get("priming_epochs"):
-        raise ParameterError(
-            "`training.priming_epochs` must be an integer >= 1 when homeostasis is "
-            f"'priming'; got {tr.get('priming_epochs')!r}",
-            ["training.priming_epochs"],
-            [tr.get("priming_epochs")],
-        )
-    if tr.get("homeostasis", "off") != "off" and not tr.get("lambda_lower", 0) > 0:
-        raise ParameterError(
-            f"`training.lambda_lower` must be > 0 when homeostasis is {tr['homeostasis']!r}; "
-            f"got {tr.get('lambda_lower')!r}",
-            ["training.lambda_lower"],
-            [tr.get("lambda_lower")],
-        )
 
 
 def n_steps(config: dict[str, Any]) -> int:
