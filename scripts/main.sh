@@ -25,4 +25,5 @@ for name in ("poisson", "randman"):
 PY
 echo
 echo "== Randman training, ${EPOCHS:-60} epochs (the paper's run is 200: fluctinit train randman-ff)"
-$F train randman-ff --epochs "${EPOCHS:-60}" --seed 0 --out "$OUT"
+# --overwrite: the main job retrains each time it runs (train refuses to replace results silently)
+$F train randman-ff --epochs "${EPOCHS:-60}" --seed 0 --out "$OUT" --overwrite

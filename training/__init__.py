@@ -74,7 +74,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "check_same_run", "check_weights_fit", "run_differences", "CHECKPOINT_KEYS",
     )},
     **{n: ("loop", n) for n in (
-        "train_experiment", "evaluate", "check_device", "resolve_config", "inapplicable_options",
+        "train_experiment", "evaluate", "OVERRIDE_KEYS", "check_device", "resolve_config", "inapplicable_options",
     )},
     "TRAIN_CONSTRAINTS": ("loop", "CONSTRAINTS"),
     **{n: ("runs", n) for n in (

@@ -209,8 +209,9 @@ def resolve_config(
         ``(config, seed)``.
 
     Raises:
-        ParameterError: a bad argument, a config field out of range, ``device="cuda"`` without
-            CUDA, or the Kaiming initialization on a Dale's-law network (its weights are signed).
+        ParameterError: a bad argument, a config field out of range (the schema also refuses
+            the Kaiming initialization on a Dale's-law network: its weights are signed), or
+            ``device="cuda"`` without CUDA.
     """
     config = copy.deepcopy(config)
     seed = check("seed", seed, CONSTRAINTS["seed"])
@@ -226,15 +227,13 @@ def resolve_config(
     config = validate_experiment({k: v for k, v in config.items() if k != "source"}) | {
         "source": config.get("source")
     }
-    if config["init"]["method"] == "kaiming" and config["network"].get("dale"):
-        # Found here, before the data are loaded (sim.init_network_ would find it after).
-        where = "`init`" if init is not None else "`init.method` (of the config)"
-        raise ParameterError(
-            f"{where} must be 'fluctuation' for the Dale's-law network of experiment {config['name']!r} "
-            "(Kaiming weights are signed); got 'kaiming'", ["init"] if init is not None else [], ["kaiming"],
-        )
     check_device(device)  # whether CUDA is there: after the config, as the name was checked above
     return config, seed
+
+
+#: the config key each override argument of :func:`train_experiment` sets
+OVERRIDE_KEYS = {"epochs": "training.epochs", "sigma_u": "init.sigma_u", "init": "init.method",
+                 "surrogate": "training.surrogate"}
 
 
 def inapplicable_options(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:

@@ -84,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParameterError as err:
         msg = str(err)
         for name in err.names:
-            msg = msg.replace(f"`{name}`", f"`{flag_name(name)}`")
+            if isinstance(name, str) and "." not in name and "[" not in name:  # config key paths stay
+                msg = msg.replace(f"`{name}`", f"`{flag_name(name)}`")
         print(f"fluctinit {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError, KeyError) as err:

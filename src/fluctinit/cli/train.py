@@ -129,11 +129,29 @@ def _checked(args):
         )
     if args.sigma_u is not None:
         check("sigma_u", args.sigma_u, training.INIT_CONSTRAINTS["sigma_u"])
-    resolved, _ = training.resolve_config(
-        config, epochs=args.epochs, sigma_u=args.sigma_u, init=args.init, surrogate=args.surrogate, device=args.device,
-    )
+    try:
+        resolved, _ = training.resolve_config(
+            config, epochs=args.epochs, sigma_u=args.sigma_u, init=args.init, surrogate=args.surrogate,
+            device=args.device,
+        )
+    except ParameterError as err:  # a config key that a flag set: name the flag
+        raise _after_flags(err, args) from None
     seeds = list(range(args.seeds)) if args.seeds is not None else [args.seed or 0]
     return config, resolved, seeds
+
+
+def _after_flags(err, args):
+    """``err`` with each config key that a given flag set (``init.method`` by ``--init``)
+    renamed to the flag's name (cli.main turns it into ``--init``)."""
+    from fluctinit import training
+    from fluctinit.errors import ParameterError
+
+    msg, names = str(err), list(err.names)
+    for arg, key in training.OVERRIDE_KEYS.items():
+        if getattr(args, arg, None) is not None and key in names:
+            msg = msg.replace(f"`{key}`", f"`{arg}`")
+            names = [arg if n == key else n for n in names]
+    return ParameterError(msg, names, err.values)
 
 
 def _train(args, config, plans, data_root: str, note) -> list[dict]:
