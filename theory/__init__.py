@@ -15,7 +15,9 @@ Inverse maps, membrane target -> weight parameters:
     :func:`dale_params` (eqs. 42-55, exponential; log-normal derived here),
     :func:`kaiming_params` (eq. 56)
 Errors: :class:`fluctinit.errors.ParameterError` (a ValueError) with one grammar,
-    "`name` must be <constraint>; got <value>".
+    "`name` must be <constraint>; got <value>".  Finite arguments whose result (or an
+    intermediate quantity) leaves the float range raise it too, naming every numeric argument
+    with its value: never an OverflowError, an inf or a nan (``theory._finite``).
 The sympy derivations the numeric path is tested against live in
 :mod:`fluctinit.theory.symbolic` (imported on demand; sympy is slow to import).
 """

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 from fluctinit.errors import Integer, Interval, check_all, conflict
+from ._finite import finite, finite_results, square
 from .kernels import KernelIntegrals
 from .moments import _kernel, membrane_moments
 
@@ -41,6 +42,7 @@ CONSTRAINTS = {
 }
 
 
+@finite_results
 def resolve_target(
     sigma_u: float | None, mu_u: float, xi: float | None, theta: float
 ) -> tuple[float, float, float, float]:
@@ -65,10 +67,10 @@ def resolve_target(
             xi=xi,
         )
     if xi is not None:
-        sigma_u = (theta - mu_u) / xi
+        sigma_u = finite("sigma_u = (theta - mu_u)/xi", (theta - mu_u) / xi, positive=True)
     elif sigma_u is None:
         sigma_u = 1.0
-    return sigma_u, mu_u, (theta - mu_u) / sigma_u, theta
+    return sigma_u, mu_u, finite("xi = (theta - mu_u)/sigma_u", (theta - mu_u) / sigma_u, positive=True), theta
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class FeedforwardParams:
     nu: float
     kernel: KernelIntegrals
 
+    @finite_results
     def predicted_moments(self) -> tuple[float, float]:
         """(mu_u, sigma_u) that these weights produce, by the forward map (eqs. 4-5)."""
         return membrane_moments(self.fan_in, self.nu, self.mu_w, self.sigma_w, self.kernel)
@@ -104,6 +107,7 @@ class FeedforwardParams:
         }
 
 
+@finite_results
 def feedforward_params(
     fan_in: int,
     nu: float,
@@ -146,8 +150,9 @@ def feedforward_params(
     n, nu = v["fan_in"], v["nu"]
     k = _kernel(kernel)
     sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    mu_w = mu_u / (n * nu * k.epsilon_bar)
-    var_w = sigma_u**2 / (n * nu * k.epsilon_hat) - mu_w**2
+    mu_w = finite("mu_w", mu_u / finite("n nu epsilon_bar", n * nu * k.epsilon_bar, positive=True))
+    var_w = finite("sigma_w**2", square("sigma_u**2", sigma_u) / finite("n nu epsilon_hat", n * nu * k.epsilon_hat, positive=True)
+                   - square("mu_w**2", mu_w))
     if var_w < 0:
         max_abs_mu = sigma_u * k.epsilon_bar * math.sqrt(n * nu / k.epsilon_hat)
         raise conflict(
@@ -174,6 +179,7 @@ class KaimingParams:
         return {"sigma_w": self.sigma_w, "mu_w": 0.0, "fan_in": self.fan_in, "gain": self.gain}
 
 
+@finite_results
 def kaiming_params(fan_in: int, gain: float = math.sqrt(2.0)) -> KaimingParams:
     """Kaiming (He) normal initialization, the paper's baseline (eq. 56): sigma_W^2 = 2/n.
 

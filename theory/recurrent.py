@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 from fluctinit.errors import Integer, Interval, check_all, conflict
+from ._finite import finite, finite_results, square
 from .feedforward import resolve_target
 from .kernels import KernelIntegrals
 from .moments import Population, _kernel, population_moments
@@ -63,6 +64,7 @@ class RecurrentParams:
         """The recurrent mean, equal to the feed-forward mean (eq. 37)."""
         return self.mu_w
 
+    @finite_results
     def predicted_moments(self) -> tuple[float, float, float]:
         """(mu_u, sigma_u, alpha) these weights produce, by the forward map (eqs. 34-36)."""
         ff = Population(self.fan_in, self.nu, self.mu_w, self.sigma_w**2 + self.mu_w**2, self.kernel)
@@ -90,6 +92,7 @@ class RecurrentParams:
         }
 
 
+@finite_results
 def recurrent_params(
     fan_in: int,
     fan_in_rec: int,
@@ -127,9 +130,13 @@ def recurrent_params(
     nu_r = nu_f if v["nu_rec"] is None else v["nu_rec"]
     k = _kernel(kernel)
     sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    mu_wv = mu_u / ((n_f * nu_f + n_r * nu_r) * k.epsilon_bar)
-    var_w = alpha * sigma_u**2 / (n_f * nu_f * k.epsilon_hat) - mu_wv**2
-    var_v = (1.0 - alpha) * sigma_u**2 / (n_r * nu_r * k.epsilon_hat) - mu_wv**2
+    mu_wv = finite("mu_w", mu_u / finite("(n_F nu_F + n_R nu_R) epsilon_bar", (n_f * nu_f + n_r * nu_r) * k.epsilon_bar,
+                                         positive=True))
+    b_f = finite("n_F nu_F epsilon_hat", n_f * nu_f * k.epsilon_hat, positive=True)
+    b_r = finite("n_R nu_R epsilon_hat", n_r * nu_r * k.epsilon_hat, positive=True)
+    var_u, mu_wv2 = square("sigma_u**2", sigma_u), square("mu_w**2", mu_wv)
+    var_w = finite("sigma_w**2", alpha * var_u / b_f - mu_wv2)
+    var_v = finite("sigma_v**2", (1.0 - alpha) * var_u / b_r - mu_wv2)
     for which, var in (("sigma_w**2", var_w), ("sigma_v**2", var_v)):
         if var < 0:
             raise conflict(
