@@ -251,6 +251,8 @@ def params_from_args(args) -> dict:
 
     arch = args.arch
     _forbid(args, arch, *(n for n in PARAMS_OPTIONS if n not in APPLIES[arch]))
+    if args.xi is not None:  # the same rule as `validate`
+        _forbid(args, "a target given by --xi (give --sigma-u or --xi)", "sigma_u")
     _require(args, arch, *REQUIRED[arch])
     if arch == "kaiming":
         return T.kaiming_params(args.fan_in, _value(args, "gain")).as_dict()
