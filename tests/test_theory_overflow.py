@@ -109,13 +109,29 @@ def test_extremes_mostly_refused_and_every_refusal_names_the_argument():
     assert errors >= len(EXTREME) // 2, (errors, len(EXTREME))
 
 
+def test_reported_values_give_the_exact_result_or_a_parameter_error():
+    """The values a user reported (OverflowError tracebacks before): sigma_u = 1e160 has a
+    representable answer, eq. 9 (sigma_w = sigma_u / sqrt(n nu epsilon_hat)); mu_u = -1e200 is
+    infeasible (its mean alone exceeds the variance); sigma_log = 1e300 overflows exp(sigma_log**2)."""
+    eh = T.kernel_integrals().epsilon_hat
+    assert T.feedforward_params(10, 5.0, sigma_u=1e160).sigma_w == pytest.approx(1e160 / math.sqrt(10 * 5.0 * eh))
+    assert T.recurrent_params(10, 4, 5.0, sigma_u=1e200).sigma_v == pytest.approx(1e200 * math.sqrt(0.1 / (4 * 5.0 * eh)))
+    assert T.feedforward_params(10, 5.0, sigma_u=1e-300).sigma_w == pytest.approx(1e-300 / math.sqrt(10 * 5.0 * eh))
+    with pytest.raises(ParameterError, match="imply sigma_w") as err:
+        T.feedforward_params(10, 5.0, mu_u=-1e200)
+    assert {"mu_u", "sigma_u"} <= set(err.value.names)
+    with pytest.raises(ParameterError, match=r"leaves the floating-point range \(sigma_log\*\*2 = inf\)") as err:
+        T.dale_params(10, 3, 5.0, dist="lognormal", sigma_log=1e300)
+    assert "sigma_log" in err.value.names
+
+
 @pytest.mark.parametrize(
     "call, names",
-    [  # the values a user reported (params, validate): OverflowError tracebacks before
-        (lambda: T.feedforward_params(10, 5.0, sigma_u=1e160), {"sigma_u", "fan_in", "nu"}),
-        (lambda: T.feedforward_params(10, 5.0, mu_u=-1e200), {"mu_u", "fan_in", "nu"}),
-        (lambda: T.recurrent_params(10, 4, 5.0, sigma_u=1e200), {"sigma_u", "fan_in_rec", "alpha"}),
-        (lambda: T.dale_params(10, 3, 5.0, dist="lognormal", sigma_log=1e300), {"sigma_log", "n_exc"}),
+    [  # results beyond the float range
+        (lambda: T.feedforward_params(10, 1e-300, sigma_u=1e300), {"sigma_u", "fan_in", "nu"}),
+        (lambda: T.feedforward_params(10, 1e-300, mu_u=-1e300, theta=1e300), {"mu_u", "fan_in", "nu"}),
+        (lambda: T.recurrent_params(10, 4, 1e-300, sigma_u=1e300), {"sigma_u", "fan_in_rec", "alpha"}),
+        (lambda: T.dale_params(10, 3, 5.0, dist="lognormal", sigma_log=40.0), {"sigma_log", "n_exc"}),
         (lambda: T.feedforward_params(10, 5.0, xi=1e-300, theta=1e300), {"xi", "theta", "mu_u"}),
         (lambda: T.feedforward_params(10, 1e300, mu_u=0.5, theta=1e300, kernel=T.kernel_integrals(tau_syn=1e10)),
          {"nu", "fan_in"}),

@@ -29,7 +29,7 @@ import numpy as np
 
 from fluctinit.errors import ParameterError, conflict
 
-__all__ = ["finite", "square", "exp", "finite_results"]
+__all__ = ["finite", "square", "exp", "root_of_difference", "finite_results"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +65,13 @@ def exp(label: str, x: float) -> float:
     if not x < 709.78:  # log of the largest double
         raise _NonFinite(f"{label} = exp({x!r}) overflows")
     return math.exp(x)
+
+
+def root_of_difference(a: float, b: float) -> float:
+    """``sqrt(a**2 - b**2)`` for ``a >= |b| >= 0`` as ``sqrt(a - |b|) sqrt(a + |b|)``: no square
+    over- or underflows where the result is representable (a std from a target and a mean)."""
+    m = abs(b)
+    return math.sqrt(a - m) * math.sqrt(a + m)
 
 
 def _first_nonfinite(value: Any, label: str) -> str | None:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from fluctinit.errors import Integer, Interval, check_all, conflict
-from ._finite import finite, finite_results, square
+from ._finite import finite, finite_results, root_of_difference
 from .kernels import KernelIntegrals
 from .moments import _kernel, membrane_moments
 
@@ -151,9 +151,11 @@ def feedforward_params(
     k = _kernel(kernel)
     sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
     mu_w = finite("mu_w", mu_u / finite("n nu epsilon_bar", n * nu * k.epsilon_bar, positive=True))
-    var_w = finite("sigma_w**2", square("sigma_u**2", sigma_u) / finite("n nu epsilon_hat", n * nu * k.epsilon_hat, positive=True)
-                   - square("mu_w**2", mu_w))
-    if var_w < 0:
+    # sigma_w**2 = a**2 - mu_w**2 with a = sigma_u / sqrt(n nu epsilon_hat) (eq. 7), never squared
+    a = finite("sigma_u / sqrt(n nu epsilon_hat)",
+               sigma_u / math.sqrt(finite("n nu epsilon_hat", n * nu * k.epsilon_hat, positive=True)))
+    if a < abs(mu_w):
+        var_w = (a - abs(mu_w)) * (a + abs(mu_w))
         max_abs_mu = sigma_u * k.epsilon_bar * math.sqrt(n * nu / k.epsilon_hat)
         raise conflict(
             f"imply sigma_w**2 = {var_w:.6g} < 0: a mean of mu_u alone already produces a "
@@ -164,7 +166,7 @@ def feedforward_params(
             fan_in=n,
             nu=nu,
         )
-    return FeedforwardParams(mu_w, math.sqrt(var_w), mu_u, sigma_u, xi, theta, n, nu, k)
+    return FeedforwardParams(mu_w, finite("sigma_w", root_of_difference(a, mu_w)), mu_u, sigma_u, xi, theta, n, nu, k)
 
 
 @dataclass(frozen=True)

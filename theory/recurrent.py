@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 from fluctinit.errors import Integer, Interval, check_all, conflict
-from ._finite import finite, finite_results, square
+from ._finite import finite, finite_results, root_of_difference
 from .feedforward import resolve_target
 from .kernels import KernelIntegrals
 from .moments import Population, _kernel, population_moments
@@ -134,11 +134,13 @@ def recurrent_params(
                                          positive=True))
     b_f = finite("n_F nu_F epsilon_hat", n_f * nu_f * k.epsilon_hat, positive=True)
     b_r = finite("n_R nu_R epsilon_hat", n_r * nu_r * k.epsilon_hat, positive=True)
-    var_u, mu_wv2 = square("sigma_u**2", sigma_u), square("mu_w**2", mu_wv)
-    var_w = finite("sigma_w**2", alpha * var_u / b_f - mu_wv2)
-    var_v = finite("sigma_v**2", (1.0 - alpha) * var_u / b_r - mu_wv2)
-    for which, var in (("sigma_w**2", var_w), ("sigma_v**2", var_v)):
-        if var < 0:
+    # sigma_w**2 = a_w**2 - mu_wv**2, sigma_v**2 = a_v**2 - mu_wv**2 (eqs. 38-39), never squared
+    a_w = finite("sigma_u sqrt(alpha / (n_F nu_F epsilon_hat))", sigma_u * math.sqrt(alpha / b_f))
+    a_v = finite("sigma_u sqrt((1 - alpha) / (n_R nu_R epsilon_hat))", sigma_u * math.sqrt((1.0 - alpha) / b_r))
+    m = abs(mu_wv)
+    for which, a in (("sigma_w**2", a_w), ("sigma_v**2", a_v)):
+        if a < m:
+            var = (a - m) * (a + m)
             raise conflict(
                 f"imply {which} = {var:.6g} < 0: the common mean mu_wv = {mu_wv:.6g} alone "
                 "produces more than that share of the target variance; lower |mu_u|, raise "
@@ -150,6 +152,7 @@ def recurrent_params(
                 fan_in_rec=n_r,
             )
     return RecurrentParams(
-        mu_wv, math.sqrt(var_w), math.sqrt(var_v), alpha, mu_u, sigma_u, xi, theta,
+        mu_wv, finite("sigma_w", root_of_difference(a_w, mu_wv)), finite("sigma_v", root_of_difference(a_v, mu_wv)),
+        alpha, mu_u, sigma_u, xi, theta,
         n_f, n_r, nu_f, nu_r, k,
     )
