@@ -270,13 +270,7 @@ def dale_params(
         n_exc=n_exc, n_inh=n_inh, n_exc_rec=n_exc_rec, nu_exc=nu_exc, nu_inh=nu_inh,
         nu_exc_rec=nu_exc_rec, alpha=alpha, sigma_log=sigma_log, dist=dist,
     )
-    sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    if mu_u != 0.0:
-        raise conflict(
-            "Dale's-law initialization balances excitation and inhibition, so the target mean "
-            "must be mu_u = 0 (set the distance to threshold with sigma_u or xi instead)",
-            mu_u=mu_u,
-        )
+    sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta, balanced=True)
     if v["n_exc_rec"] is None and (v["alpha"] is not None or v["nu_exc_rec"] is not None):
         given = {k: v[k] for k in ("alpha", "nu_exc_rec") if v[k] is not None}
         raise conflict("only apply with excitatory recurrence: also give n_exc_rec", n_exc_rec=None, **given)

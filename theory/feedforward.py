@@ -44,15 +44,23 @@ CONSTRAINTS = {
 
 @finite_results
 def resolve_target(
-    sigma_u: float | None, mu_u: float, xi: float | None, theta: float
+    sigma_u: float | None, mu_u: float, xi: float | None, theta: float, *, balanced: bool = False
 ) -> tuple[float, float, float, float]:
     """Check a membrane target and return (sigma_u, mu_u, xi, theta) with xi = (theta-mu_u)/sigma_u.
 
     Exactly one of ``sigma_u`` and ``xi`` may be given; with neither, sigma_u = 1 (the paper's
-    recommendation).  mu_u must lie below theta.
+    recommendation).  mu_u must lie below theta, and be 0 when ``balanced`` (Dale's law,
+    which balances excitation and inhibition).  Needs no network: callers check a target
+    before any data are read.
     """
     v = check_all(CONSTRAINTS, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta)
     sigma_u, mu_u, xi, theta = v["sigma_u"], v["mu_u"], v["xi"], v["theta"]
+    if balanced and mu_u != 0.0:
+        raise conflict(
+            "Dale's-law initialization balances excitation and inhibition, so the target mean "
+            "must be mu_u = 0 (set the distance to threshold with sigma_u or xi instead)",
+            mu_u=mu_u,
+        )
     if not mu_u < theta:
         raise conflict(
             "the mean membrane potential must lie below the threshold (mu_u < theta) for the "

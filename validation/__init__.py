@@ -10,7 +10,7 @@ theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
   :func:`dataset_source`, :func:`shd_source`, :func:`randman_source`, :func:`measure_rates`,
   :data:`SHD_HELP`;
 * populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
-  :func:`draw_population`, :func:`predicted_moments`, :func:`generated_inputs`, :data:`INITIALIZERS`;
+  :func:`draw_population`, :func:`predicted_moments`, :func:`generated_inputs`, :func:`check_target`, :data:`INITIALIZERS`;
 * measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
   :func:`init_burn_in_steps`, :func:`measure_membrane`, :class:`MembraneMeasurement`;
 * reports (:mod:`.report`): :func:`sweep`, :func:`validate`, :class:`MembraneReport`,
@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "draw_population": "population",
     "predicted_moments": "population",
     "generated_inputs": "population",
+    "check_target": "population",
     "MembraneMeasurement": "measure",
     "measure_membrane": "measure",
     "free_membrane": "measure",

@@ -24,7 +24,8 @@ from fluctinit.errors import check_all, conflict
 
 from ._constraints import CONSTRAINTS, FLOAT32_WEIGHTS, INITIALIZERS
 
-__all__ = ["INITIALIZERS", "Channel", "NeuronPopulation", "draw_population", "predicted_moments", "generated_inputs"]
+__all__ = ["INITIALIZERS", "Channel", "NeuronPopulation", "draw_population", "predicted_moments", "generated_inputs",
+           "check_target"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,27 @@ class NeuronPopulation:
                                 np.concatenate([p.sigma_u for p in pops]),
                                 np.concatenate([p.mu_u for p in pops]),
                                 tuple(r for p in pops for r in p.params))
+
+
+def check_target(init: str, *, sigma_u: float | None = 1.0, mu_u: float = 0.0, xi: float | None = None,
+                 theta: float = 1.0) -> float:
+    """Check a membrane target for ``init`` before any data are read; return the target sigma_u.
+
+    The theory's rules (``theory.resolve_target``: one of sigma_u and xi, mu_u < theta, mu_u = 0
+    for Dale's law) and the float32 range of the simulation (:data:`CONSTRAINTS`, also for a
+    sigma_u implied by xi).  The rules that depend on the rates and sizes are checked when the
+    population is drawn.
+
+    Raises:
+        ParameterError: naming the target's parameters.
+    """
+    p = check_all(CONSTRAINTS, init=init, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta)
+    sigma, mu, xi_, theta_ = theory.resolve_target(p["sigma_u"], p["mu_u"], p["xi"], p["theta"],
+                                                   balanced=p["init"].startswith("dale"))
+    if not CONSTRAINTS["sigma_u"].contains(sigma):
+        raise conflict(f"imply a target sigma_u = {sigma:.6g}; it must be {CONSTRAINTS['sigma_u'].describe()} "
+                       "for the float32 simulation", mu_u=mu, xi=xi_, theta=theta_)
+    return sigma
 
 
 def draw_population(
@@ -148,6 +170,7 @@ def draw_population(
     kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
     sig_arg = None if xi is not None else p["sigma_u"]
     target = dict(sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"], theta=p["theta"])
+    check_target(init, **target)
     # the weights come from the simulator's initializers (fluctinit.sim.init), which take their
     # parameters from the theory; the theory's record is kept for the report
     if init == "feedforward":
@@ -172,8 +195,8 @@ _SCALE_ARGS_OF = {
 
 
 def _check_float32(prm, p: dict) -> None:
-    """The target and the weight scales of the theory's record ``prm`` must fit the float32
-    simulation (:data:`FLOAT32_WEIGHTS`): a scale below it vanishes, one above it overflows ``U**2``."""
+    """The weight scales of the theory's record ``prm`` must fit the float32 simulation
+    (:data:`FLOAT32_WEIGHTS`): a scale below it vanishes, one above it overflows ``U**2``."""
     d = prm.as_dict()
     if "sigma_w" in d:  # normal weights: the root mean square of each block
         scales = {"sigma_w": math.hypot(d["mu_w"], d["sigma_w"])}
@@ -183,9 +206,6 @@ def _check_float32(prm, p: dict) -> None:
         scales = {k: d[k] for k in ("mean_exc", "mean_inh", "mean_exc_rec") if k in d}
     involved = {k: p[k] for k in _SCALE_ARGS_OF[p["init"]]
                 if p.get(k) is not None and not (k == "sigma_u" and p["xi"] is not None)}
-    if not CONSTRAINTS["sigma_u"].contains(d["sigma_u"]):
-        raise conflict(f"imply a target sigma_u = {d['sigma_u']:.6g}; it must be {CONSTRAINTS['sigma_u'].describe()} "
-                       "for the float32 simulation", **involved)
     low, high = FLOAT32_WEIGHTS
     for name, scale in scales.items():
         if not low <= scale <= high:

@@ -197,6 +197,9 @@ def _check_relations(a) -> None:
     if a.init.startswith("dale"):
         taus["tau_syn_inh"] = a.tau_syn_inh if a.tau_syn_inh is not None else DEFAULT_TAU_SYN_INH
     check_time_step(a.dt, **taus)
+    from fluctinit.validation import check_target  # the target's own rules, before any data are read
+
+    check_target(a.init, sigma_u=None if a.xi is not None else _value(a, "sigma_u"), mu_u=a.mu_u, xi=a.xi)
     duration = _value(a, "duration")
     if duration is not None and duration < MIN_WINDOW_STEPS * a.dt * (1 - 1e-9):
         raise conflict(f"the measured window must hold at least {MIN_WINDOW_STEPS} time steps (duration >= "
