@@ -142,10 +142,19 @@ def init_burn_in_steps(init: str = "feedforward", tau_mem: float = 20e-3, tau_sy
     Units: tau_mem, tau_syn, tau_syn_inh, dt in seconds.  Returns an integer number of steps.
     """
     p = check_all(CONSTRAINTS, init=init, tau_syn_inh=tau_syn_inh)
-    taus = [tau_syn]
+    taus = {"tau_syn": tau_syn}
     if p["init"].startswith("dale"):
-        taus.append(p["tau_syn_inh"] if tau_syn_inh is not None else DEFAULT_TAU_SYN_INH)
-    return max(burn_in_steps(tau_mem, tau, dt, burn_tol=burn_tol) for tau in taus)
+        taus["tau_syn_inh"] = p["tau_syn_inh"] if tau_syn_inh is not None else DEFAULT_TAU_SYN_INH
+    steps = []
+    for name, tau in taus.items():
+        try:
+            steps.append(burn_in_steps(tau_mem, tau, dt, burn_tol=burn_tol))
+        except ParameterError as err:  # name the time constant the caller gave
+            if name == "tau_syn":
+                raise
+            raise ParameterError(str(err).replace("`tau_syn`", f"`{name}`"),
+                                 [name if n == "tau_syn" else n for n in err.names], err.values) from None
+    return max(steps)
 
 
 # --------------------------------------------------------------------------------------

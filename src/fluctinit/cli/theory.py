@@ -248,6 +248,7 @@ def _target(args) -> dict:
 def params_from_args(args) -> dict:
     """Compute the `params` result as a dict (the --json object)."""
     from fluctinit import theory as T
+    from fluctinit.errors import ParameterError
 
     arch = args.arch
     _forbid(args, arch, *(n for n in PARAMS_OPTIONS if n not in APPLIES[arch]))
@@ -278,10 +279,13 @@ def params_from_args(args) -> dict:
         check_time_step(_value(args, "dt"), tau_mem=_value(args, "tau_mem"), tau_syn_exc=tau_exc, tau_syn_inh=tau_inh)
     k_exc = kernel_from_args(args, tau_exc, "tau_syn_exc")
     k_inh = kernel_from_args(args, tau_inh, "tau_syn_inh")
-    res = T.dale_params(
-        args.n_exc, args.n_inh, nu_exc, args.nu_inh, n_exc_rec=args.n_exc_rec, alpha=args.alpha, kernel_exc=k_exc,
-        kernel_inh=k_inh, dist=dist, sigma_log=_value(args, "sigma_log"), **_target(args),
-    )
+    try:
+        res = T.dale_params(
+            args.n_exc, args.n_inh, nu_exc, args.nu_inh, n_exc_rec=args.n_exc_rec, alpha=args.alpha, kernel_exc=k_exc,
+            kernel_inh=k_inh, dist=dist, sigma_log=_value(args, "sigma_log"), **_target(args),
+        )
+    except ParameterError as err:  # the rate came from --nu: name what was typed
+        raise (err if args.nu_exc is not None else _renamed(err, "nu_exc", "nu")) from None
     return res.as_dict()
 
 

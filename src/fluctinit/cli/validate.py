@@ -34,7 +34,7 @@ import argparse
 import json
 import sys
 
-from fluctinit.errors import Integer, check, conflict
+from fluctinit.errors import Integer, ParameterError, check, conflict
 from fluctinit.validation import CONSTRAINTS, INITIALIZERS  # no torch at import
 
 DATA = ("poisson", "randman", "shd")
@@ -67,7 +67,7 @@ _DEFAULTS = {"sigma_u": 1.0, "fan_in": 100, "nu": 10.0, "trials": 16, "alpha": 0
 _DURATION = {"poisson": 1.0, "shd": 0.7}
 #: flags of the initializers (argparse dests) and the initializers they apply to
 _INIT_FLAGS = {
-    "alpha": ("recurrent",),
+    "alpha": ("recurrent", "dale-exponential", "dale-lognormal"),  # dale: with --fan-in-rec only
     "fan_in_rec": ("recurrent", "dale-exponential", "dale-lognormal"),
     "n_inh": ("dale-exponential", "dale-lognormal"),
     "nu_inh": ("dale-exponential", "dale-lognormal"),
@@ -200,6 +200,14 @@ def _check_relations(a) -> None:
     from fluctinit.validation import check_target  # the target's own rules, before any data are read
 
     check_target(a.init, sigma_u=None if a.xi is not None else _value(a, "sigma_u"), mu_u=a.mu_u, xi=a.xi)
+    # generated inputs (recurrent, inhibitory) are Bernoulli spikes: at most one per step
+    generated = {"nu_inh": a.nu_inh} if a.init.startswith("dale") else {}
+    if a.init == "recurrent" or a.fan_in_rec is not None or (a.init.startswith("dale") and a.nu_inh is None):
+        generated["nu"] = a.nu if a.nu is not None or a.data != "poisson" else _value(a, "nu")
+    for name, rate in generated.items():
+        if rate is not None and rate * a.dt > 1.0:
+            raise conflict("generated (recurrent, inhibitory) inputs are Bernoulli spikes and need a rate with "
+                           "nu*dt <= 1; lower the rate or the time step", **{name: rate, "dt": a.dt})
     duration = _value(a, "duration")
     if duration is not None and duration < MIN_WINDOW_STEPS * a.dt * (1 - 1e-9):
         raise conflict(f"the measured window must hold at least {MIN_WINDOW_STEPS} time steps (duration >= "
@@ -264,22 +272,31 @@ def _burn_steps(a) -> int:
     from fluctinit import validation as V
 
     return V.init_burn_in_steps(a.init, a.tau_mem, a.tau_syn, a.dt, tau_syn_inh=a.tau_syn_inh)
+def _steps(duration: float, dt: float) -> float:
+    """Steps of ``duration`` at ``dt`` as the data sets count them (``n_steps_for``), or inf where
+    the count is beyond any memory (so that the estimate refuses it, never an OverflowError)."""
+    from fluctinit.datasets import n_steps_for
+
+    return n_steps_for(duration, dt) if duration / dt < 1e15 else float("inf")
+
+
 def _sizes(a, burn: int) -> dict:
     """The sizes of the run the flags ask for, known before any data are made or read:
     inputs, steps per sample, samples (None for shd: the file says), mini-batch."""
-    from fluctinit.datasets import SHD_N_UNITS, RandmanConfig, n_steps_for
+    from fluctinit.datasets import SHD_N_UNITS, RandmanConfig
 
     if a.data == "poisson":
-        n_win = max(1, int(round(_value(a, "duration") / a.dt)))
+        ratio = _value(a, "duration") / a.dt  # poisson_source's window: round(duration/dt) steps
+        n_win = max(1, int(round(ratio))) if ratio < 1e15 else float("inf")
         trials = _value(a, "trials")
         return dict(n_inputs=_value(a, "fan_in"), n_steps=burn + n_win, n_samples=trials,
                     batch=min(a.batch_size, trials))
     if a.data == "shd":
-        return dict(n_inputs=SHD_N_UNITS, n_steps=n_steps_for(_value(a, "duration"), a.dt), n_samples=None,
+        return dict(n_inputs=SHD_N_UNITS, n_steps=_steps(_value(a, "duration"), a.dt), n_samples=None,
                     batch=a.batch_size)
     cfg = RandmanConfig()
     n_samples = cfg.n_train * cfg.n_classes if a.max_samples is None else min(a.max_samples, cfg.n_train * cfg.n_classes)
-    return dict(n_inputs=cfg.n_units, n_steps=n_steps_for(cfg.spike_window + cfg.silence, a.dt), n_samples=n_samples,
+    return dict(n_inputs=cfg.n_units, n_steps=_steps(cfg.spike_window + cfg.silence, a.dt), n_samples=n_samples,
                 batch=min(a.batch_size, n_samples))
 
 
@@ -298,11 +315,7 @@ def _check_resources(a, sizes: dict, burn: int) -> None:
     V.check_resources(need, updates=updates, **{k: v for k, v in flags.items() if v is not None})
 
 
-def _warn(message: str) -> None:
-    print(f"fluctinit validate: warning: {message}", file=sys.stderr)
-
-
-def _source(a, burn: int):
+def _source(a, burn: int, warnings: list):
     """The data source the flags ask for, and the rate for the weights (None: measured)."""
     from fluctinit import validation as V
 
@@ -312,16 +325,23 @@ def _source(a, burn: int):
                                poisson_mode=_value(a, "poisson_mode"), **_given(duration=a.duration, trials=a.trials))
         spikes = nu * (src.window[1] - src.window[0]) * a.dt * src.n_samples
         if spikes < MIN_INPUT_SPIKES:
-            _warn(f"each input is expected to spike {spikes:.3g} times in all measured windows together; the measured "
-                  "moments are noise (raise --nu, --duration or --trials)")
+            warnings.append(f"each input is expected to spike {spikes:.3g} times in all measured windows together; "
+                            "the measured moments are noise (raise --nu, --duration or --trials)")
         return src, nu
     if a.data == "shd":
-        src = V.shd_source(a.path, dt=a.dt, batch_size=a.batch_size, max_samples=a.max_samples,
-                           **_given(duration=a.duration))
+        try:
+            src = V.shd_source(a.path, dt=a.dt, batch_size=a.batch_size, max_samples=a.max_samples,
+                               **_given(duration=a.duration))
+        except (FileNotFoundError, ValueError) as err:
+            if isinstance(err, ParameterError):
+                raise
+            raise ParameterError(f"`path` must be the official SHD training file; got {a.path!r}: {err}",
+                                 ["path"], [a.path]) from None
     else:
         src = V.randman_source(dt=a.dt, seed=a.seed, batch_size=a.batch_size, max_samples=a.max_samples)
     if a.max_samples is not None and a.max_samples > src.n_samples:
-        _warn(f"--max-samples {a.max_samples} is more than the {src.n_samples} samples of the {a.data} data; all are used")
+        warnings.append(f"--max-samples {a.max_samples} is more than the {src.n_samples} samples of the {a.data} data; "
+                        "all are used")
     return src, a.nu
 
 
@@ -345,7 +365,8 @@ def run(a) -> int:
 
     burn = _burn_steps(a) if a.data == "poisson" else 0
     _check_resources(a, _sizes(a, burn), burn)
-    src, nu = _source(a, burn)
+    warnings: list[str] = []  # legal but meaningless values: said after the run, so bad input stays one line
+    src, nu = _source(a, burn, warnings)
     init_kwargs = _given(alpha=a.alpha, fan_in_rec=a.fan_in_rec, n_inh=a.n_inh, nu_inh=a.nu_inh,
                          tau_syn_inh=a.tau_syn_inh)
     sigmas = a.sweep if a.sweep is not None else [_value(a, "sigma_u")]
@@ -363,4 +384,6 @@ def run(a) -> int:
         print(json.dumps(obj))
     else:
         print("\n".join(_fmt(r) for r in reports))
+    for message in warnings:
+        print(f"fluctinit validate: warning: {message}", file=sys.stderr)
     return 0
