@@ -111,7 +111,7 @@ def burn_in_steps(tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e
     (and the mean likewise with ``K``).  Returns the smallest ``n`` for which the kernel's
     tail ``m >= n`` carries at most ``burn_tol`` of both ``sum K`` and ``sum K**2``.  With
     ``K[m] ~ m * exp(-m dt/tau)`` near ``tau_mem = tau_syn`` this is about
-    ``-log(burn_tol) * max(tau_mem, tau_syn)/dt`` steps plus a few (136 steps for the
+    ``-log(burn_tol) * max(tau_mem, tau_syn)/dt`` steps plus a few (147 steps for the
     defaults 20 ms, 10 ms, 2 ms).
 
     Units: tau_mem, tau_syn, dt in seconds.  Returns an integer number of steps.
