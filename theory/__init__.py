@@ -10,12 +10,14 @@ Kernel integrals (eqs. 2-3, supplementary S1):
 Forward map, weights -> membrane moments (eqs. 2-5, 35-36, 40-43, 48-49):
     :func:`membrane_moments`, :func:`membrane_moments_from_weights`,
     :func:`population_moments`, :class:`Population`, :func:`bernoulli_variance_factor`
-Inverse maps, membrane target -> weight parameters:
+Inverse maps, membrane target -> weight parameters (:func:`resolve_target` checks a target alone):
     :func:`feedforward_params` (eqs. 6-9), :func:`recurrent_params` (eqs. 34-39),
     :func:`dale_params` (eqs. 42-55, exponential; log-normal derived here),
     :func:`kaiming_params` (eq. 56)
 Errors: :class:`fluctinit.errors.ParameterError` (a ValueError) with one grammar,
-    "`name` must be <constraint>; got <value>".
+    "`name` must be <constraint>; got <value>".  Finite arguments whose result (or an
+    intermediate quantity) leaves the float range raise it too, naming every numeric argument
+    with its value: never an OverflowError, an inf or a nan (``theory._finite``).
 The sympy derivations the numeric path is tested against live in
 :mod:`fluctinit.theory.symbolic` (imported on demand; sympy is slow to import).
 """
@@ -27,7 +29,7 @@ from .dale import (
     DaleLognormalParams,
     dale_params,
 )
-from .feedforward import FeedforwardParams, KaimingParams, feedforward_params, kaiming_params
+from .feedforward import FeedforwardParams, KaimingParams, feedforward_params, kaiming_params, resolve_target
 from .kernels import (
     DEFAULT_DT,
     DEFAULT_TAU_MEM,
@@ -71,6 +73,7 @@ __all__ = [
     "feedforward_params",
     "KaimingParams",
     "kaiming_params",
+    "resolve_target",
     "RecurrentParams",
     "recurrent_params",
     "DaleExponentialParams",

@@ -41,6 +41,7 @@ import math
 from dataclasses import dataclass
 
 from fluctinit.errors import Integer, Interval, OneOf, check_all, conflict
+from ._finite import exp, finite, finite_results, square
 from .feedforward import resolve_target
 from .kernels import KernelIntegrals, kernel_integrals
 from .moments import Population, _kernel, population_moments
@@ -99,6 +100,7 @@ class _DaleBase:
     def _second_moments(self) -> tuple[float, float, float | None]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @finite_results
     def predicted_moments(self) -> tuple[float, float]:
         """(mu_u, sigma_u) these weight distributions produce, by the forward map (eqs. 40-43, 48-49).
 
@@ -162,8 +164,10 @@ class DaleExponentialParams(_DaleBase):
         return None if self.mean_exc_rec is None else 1.0 / self.mean_exc_rec
 
     def _second_moments(self):
-        rec = None if self.rate_exc_rec is None else 2.0 / self.rate_exc_rec**2
-        return 2.0 / self.rate_exc**2, 2.0 / self.rate_inh**2, rec
+        def second(rate):  # E[w^2] = 2/rate^2, as (sqrt(2)/rate)^2: no overflow for huge rates
+            return None if rate is None else (math.sqrt(2.0) / rate) ** 2
+
+        return second(self.rate_exc), second(self.rate_inh), second(self.rate_exc_rec)
 
     def as_dict(self) -> dict:
         d = {"dist": "exponential", "rate_exc": self.rate_exc, "rate_inh": self.rate_inh}
@@ -211,6 +215,7 @@ class DaleLognormalParams(_DaleBase):
         return {**d, **self._common_dict()}
 
 
+@finite_results
 def dale_params(
     n_exc: int,
     n_inh: int,
@@ -265,13 +270,7 @@ def dale_params(
         n_exc=n_exc, n_inh=n_inh, n_exc_rec=n_exc_rec, nu_exc=nu_exc, nu_inh=nu_inh,
         nu_exc_rec=nu_exc_rec, alpha=alpha, sigma_log=sigma_log, dist=dist,
     )
-    sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    if mu_u != 0.0:
-        raise conflict(
-            "Dale's-law initialization balances excitation and inhibition, so the target mean "
-            "must be mu_u = 0 (set the distance to threshold with sigma_u or xi instead)",
-            mu_u=mu_u,
-        )
+    sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta, balanced=True)
     if v["n_exc_rec"] is None and (v["alpha"] is not None or v["nu_exc_rec"] is not None):
         given = {k: v[k] for k in ("alpha", "nu_exc_rec") if v[k] is not None}
         raise conflict("only apply with excitatory recurrence: also give n_exc_rec", n_exc_rec=None, **given)
@@ -285,18 +284,27 @@ def dale_params(
     nu_i = nu_f if v["nu_inh"] is None else v["nu_inh"]
     nu_r = None if n_r is None else (nu_f if v["nu_exc_rec"] is None else v["nu_exc_rec"])
     alpha = None if n_r is None else (0.9 if v["alpha"] is None else v["alpha"])
-    kappa = 2.0 if dist == "exponential" else math.exp(v["sigma_log"] ** 2)
+    # sqrt(kappa): kappa = 2 (exponential) or exp(sigma_log**2) (log-normal)
+    root_kappa = math.sqrt(2.0) if dist == "exponential" else exp("sqrt(kappa)", 0.5 * square("sigma_log**2", v["sigma_log"]))
 
-    a_f, b_f = n_f * nu_f * k_exc.epsilon_bar, n_f * nu_f * k_exc.epsilon_hat
-    a_i, b_i = n_i * nu_i * k_inh.epsilon_bar, n_i * nu_i * k_inh.epsilon_hat
+    def products(label, n, nu, kernel):  # A_X = n_X nu_X epsilon_bar_X, B_X = n_X nu_X epsilon_hat_X
+        return (finite(f"A_{label}", n * nu * kernel.epsilon_bar, positive=True),
+                finite(f"B_{label}", n * nu * kernel.epsilon_hat, positive=True))
+
+    a_f, b_f = products("F", n_f, nu_f, k_exc)
+    a_i, b_i = products("I", n_i, nu_i, k_inh)
     if n_r is None:
         r_rec, a_r, b_r = 0.0, 0.0, 0.0
     else:
-        a_r, b_r = n_r * nu_r * k_exc.epsilon_bar, n_r * nu_r * k_exc.epsilon_hat
-        r_rec = math.sqrt((1.0 - alpha) * b_f / (alpha * b_r))  # m_R / m_F, eq. 51
-    r_inh = (a_f + a_r * r_rec) / a_i  # m_I / m_F, eqs. 44 / 53
-    m_f = sigma_u / math.sqrt(kappa * (b_f + b_r * r_rec**2 + b_i * r_inh**2))  # eqs. 47 / 55
-    m_r = None if n_r is None else m_f * r_rec
+        a_r, b_r = products("R", n_r, nu_r, k_exc)
+        r_rec = finite("m_R/m_F", math.sqrt((1.0 - alpha) * b_f / (alpha * b_r)))  # m_R / m_F, eq. 51
+    r_inh = finite("m_I/m_F", (a_f + a_r * r_rec) / a_i)  # m_I / m_F, eqs. 44 / 53
+    # eqs. 47 / 55: m_F = sigma_U / sqrt(kappa (B_F + B_R (m_R/m_F)^2 + B_I (m_I/m_F)^2)), the
+    # root of the sum of squares by hypot (no square overflows where the result is in range)
+    norm = math.hypot(math.sqrt(b_f), math.sqrt(b_r) * r_rec, math.sqrt(b_i) * r_inh)
+    m_f = finite("mean_exc", sigma_u / finite("sqrt(kappa) * norm", root_kappa * norm, positive=True), positive=True)
+    finite("mean_inh", m_f * r_inh, positive=True)
+    m_r = None if n_r is None else finite("mean_exc_rec", m_f * r_rec, positive=True)
     common = dict(
         mean_exc=m_f, mean_inh=m_f * r_inh, mean_exc_rec=m_r, n_exc=n_f, n_inh=n_i, n_exc_rec=n_r,
         nu_exc=nu_f, nu_inh=nu_i, nu_exc_rec=nu_r, alpha=alpha, sigma_u=sigma_u, theta=theta,

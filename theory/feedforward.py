@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 from fluctinit.errors import Integer, Interval, check_all, conflict
+from ._finite import finite, finite_results, root_of_difference
 from .kernels import KernelIntegrals
 from .moments import _kernel, membrane_moments
 
@@ -41,16 +42,25 @@ CONSTRAINTS = {
 }
 
 
+@finite_results
 def resolve_target(
-    sigma_u: float | None, mu_u: float, xi: float | None, theta: float
+    sigma_u: float | None, mu_u: float, xi: float | None, theta: float, *, balanced: bool = False
 ) -> tuple[float, float, float, float]:
     """Check a membrane target and return (sigma_u, mu_u, xi, theta) with xi = (theta-mu_u)/sigma_u.
 
     Exactly one of ``sigma_u`` and ``xi`` may be given; with neither, sigma_u = 1 (the paper's
-    recommendation).  mu_u must lie below theta.
+    recommendation).  mu_u must lie below theta, and be 0 when ``balanced`` (Dale's law,
+    which balances excitation and inhibition).  Needs no network: callers check a target
+    before any data are read.
     """
     v = check_all(CONSTRAINTS, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta)
     sigma_u, mu_u, xi, theta = v["sigma_u"], v["mu_u"], v["xi"], v["theta"]
+    if balanced and mu_u != 0.0:
+        raise conflict(
+            "Dale's-law initialization balances excitation and inhibition, so the target mean "
+            "must be mu_u = 0 (set the distance to threshold with sigma_u or xi instead)",
+            mu_u=mu_u,
+        )
     if not mu_u < theta:
         raise conflict(
             "the mean membrane potential must lie below the threshold (mu_u < theta) for the "
@@ -65,10 +75,10 @@ def resolve_target(
             xi=xi,
         )
     if xi is not None:
-        sigma_u = (theta - mu_u) / xi
+        sigma_u = finite("sigma_u = (theta - mu_u)/xi", (theta - mu_u) / xi, positive=True)
     elif sigma_u is None:
         sigma_u = 1.0
-    return sigma_u, mu_u, (theta - mu_u) / sigma_u, theta
+    return sigma_u, mu_u, finite("xi = (theta - mu_u)/sigma_u", (theta - mu_u) / sigma_u, positive=True), theta
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class FeedforwardParams:
     nu: float
     kernel: KernelIntegrals
 
+    @finite_results
     def predicted_moments(self) -> tuple[float, float]:
         """(mu_u, sigma_u) that these weights produce, by the forward map (eqs. 4-5)."""
         return membrane_moments(self.fan_in, self.nu, self.mu_w, self.sigma_w, self.kernel)
@@ -104,6 +115,7 @@ class FeedforwardParams:
         }
 
 
+@finite_results
 def feedforward_params(
     fan_in: int,
     nu: float,
@@ -146,9 +158,12 @@ def feedforward_params(
     n, nu = v["fan_in"], v["nu"]
     k = _kernel(kernel)
     sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    mu_w = mu_u / (n * nu * k.epsilon_bar)
-    var_w = sigma_u**2 / (n * nu * k.epsilon_hat) - mu_w**2
-    if var_w < 0:
+    mu_w = finite("mu_w", mu_u / finite("n nu epsilon_bar", n * nu * k.epsilon_bar, positive=True))
+    # sigma_w**2 = a**2 - mu_w**2 with a = sigma_u / sqrt(n nu epsilon_hat) (eq. 7), never squared
+    a = finite("sigma_u / sqrt(n nu epsilon_hat)",
+               sigma_u / math.sqrt(finite("n nu epsilon_hat", n * nu * k.epsilon_hat, positive=True)))
+    if a < abs(mu_w):
+        var_w = (a - abs(mu_w)) * (a + abs(mu_w))
         max_abs_mu = sigma_u * k.epsilon_bar * math.sqrt(n * nu / k.epsilon_hat)
         raise conflict(
             f"imply sigma_w**2 = {var_w:.6g} < 0: a mean of mu_u alone already produces a "
@@ -159,7 +174,7 @@ def feedforward_params(
             fan_in=n,
             nu=nu,
         )
-    return FeedforwardParams(mu_w, math.sqrt(var_w), mu_u, sigma_u, xi, theta, n, nu, k)
+    return FeedforwardParams(mu_w, finite("sigma_w", root_of_difference(a, mu_w)), mu_u, sigma_u, xi, theta, n, nu, k)
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,7 @@ class KaimingParams:
         return {"sigma_w": self.sigma_w, "mu_w": 0.0, "fan_in": self.fan_in, "gain": self.gain}
 
 
+@finite_results
 def kaiming_params(fan_in: int, gain: float = math.sqrt(2.0)) -> KaimingParams:
     """Kaiming (He) normal initialization, the paper's baseline (eq. 56): sigma_W^2 = 2/n.
 

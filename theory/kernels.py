@@ -40,6 +40,8 @@ from scipy import integrate
 
 from fluctinit.errors import Integer, Interval, OneOf, check, check_all, conflict
 
+from ._finite import finite, finite_results, square
+
 __all__ = [
     "KernelIntegrals",
     "kernel_integrals",
@@ -64,7 +66,7 @@ CONSTRAINTS = {
     "tau_syn": _POSITIVE,
     "dt": _POSITIVE,
     "mode": OneOf(("discrete", "continuous")),
-    "n_steps": Integer(1),
+    "n_steps": Integer(1, 10**8),  # psp_kernel's array: at most 800 MB
     "t_max": _POSITIVE,
 }
 
@@ -101,6 +103,7 @@ def _check_taus(tau_mem, tau_syn, dt=None):
     return vals["tau_mem"], vals["tau_syn"], vals["dt"]
 
 
+@finite_results
 def epsilon_bar(tau_mem: float, tau_syn: float, dt: float | None = None) -> float:
     """Integral of the PSP kernel, epsilon_bar (paper eq. 2), in seconds.
 
@@ -121,9 +124,10 @@ def epsilon_bar(tau_mem: float, tau_syn: float, dt: float | None = None) -> floa
     if dt is None:
         return tau_syn
     _, _, _, one_minus_b = _decays(tau_mem, tau_syn, dt)
-    return dt / one_minus_b
+    return finite("epsilon_bar", dt / finite("1 - exp(-dt/tau_syn)", one_minus_b, positive=True), positive=True)
 
 
+@finite_results
 def epsilon_hat(tau_mem: float, tau_syn: float, dt: float | None = None) -> float:
     """Integral of the squared PSP kernel, epsilon_hat (paper eq. 3), in seconds.
 
@@ -135,13 +139,15 @@ def epsilon_hat(tau_mem: float, tau_syn: float, dt: float | None = None) -> floa
     """
     tau_mem, tau_syn, dt = _check_taus(tau_mem, tau_syn, dt)
     if dt is None:
-        return tau_syn**2 / (2.0 * (tau_mem + tau_syn))
+        return finite("epsilon_hat", square("tau_syn**2", tau_syn) / (2.0 * (tau_mem + tau_syn)), positive=True)
     a, b, one_minus_a, one_minus_b = _decays(tau_mem, tau_syn, dt)
     one_minus_ab = -math.expm1(-dt / tau_mem - dt / tau_syn)
     one_minus_b2 = one_minus_b * (1.0 + b)
-    return dt * one_minus_a * (1.0 + a * b) / ((1.0 + a) * one_minus_b2 * one_minus_ab)
+    denominator = finite("(1 + a)(1 - b^2)(1 - ab)", (1.0 + a) * one_minus_b2 * one_minus_ab, positive=True)
+    return finite("epsilon_hat", dt * one_minus_a * (1.0 + a * b) / denominator, positive=True)
 
 
+@finite_results
 def kernel_integrals(
     tau_mem: float = DEFAULT_TAU_MEM,
     tau_syn: float = DEFAULT_TAU_SYN,
@@ -167,6 +173,7 @@ def kernel_integrals(
     return KernelIntegrals(epsilon_bar(tau_mem, tau_syn, step), epsilon_hat(tau_mem, tau_syn, step))
 
 
+@finite_results
 def psp_kernel(tau_mem: float, tau_syn: float, dt: float, n_steps: int) -> np.ndarray:
     """Discrete PSP kernel K[n], n = 0 .. n_steps-1 (float64 array).
 
@@ -187,6 +194,7 @@ def psp_kernel(tau_mem: float, tau_syn: float, dt: float, n_steps: int) -> np.nd
     return k
 
 
+@finite_results
 def psp_kernel_continuous(t, tau_mem: float, tau_syn: float) -> np.ndarray:
     """Continuous PSP kernel epsilon(t) for t >= 0 (0 for t < 0), unit current jump.
 
@@ -205,6 +213,7 @@ def psp_kernel_continuous(t, tau_mem: float, tau_syn: float) -> np.ndarray:
     return out
 
 
+@finite_results
 def numeric_kernel_integrals(
     kernel: np.ndarray | Callable[[float], float],
     dt: float | None = None,
@@ -247,8 +256,11 @@ def numeric_kernel_integrals(
                 "must be a non-empty one-dimensional array of finite numbers",
                 kernel=f"array of shape {arr.shape}",
             )
-        bar = dt * float(arr.sum())
-        hat = dt * float(np.dot(arr, arr))
+        sums = float(arr.sum()), float(np.dot(arr, arr))
+        bar, hat = dt * sums[0], dt * sums[1]
+        if sums[0] > 0 and sums[1] > 0:  # a positive kernel: its integrals must not under- or overflow
+            bar = finite("epsilon_bar = dt * sum K", bar, positive=True)
+            hat = finite("epsilon_hat = dt * sum K^2", hat, positive=True)
     if not (bar > 0 and hat > 0):
         raise conflict(
             "the kernel's integrals must be positive (the theory needs an excitatory PSP shape)",

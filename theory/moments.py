@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from fluctinit.errors import Integer, Interval, check, check_all, conflict
+from ._finite import finite_results
 from .kernels import KernelIntegrals, kernel_integrals
 
 __all__ = [
@@ -85,7 +86,7 @@ class Population:
         check("second_moment_w", self.second_moment_w, CONSTRAINTS["second_moment_w"])
         if self.sign not in (1, -1, 1.0, -1.0):
             raise conflict("must be +1 or -1", sign=self.sign)
-        if self.second_moment_w < self.mean_w**2 * (1 - 1e-12):
+        if self.second_moment_w < self.mean_w * self.mean_w * (1 - 1e-12):  # no OverflowError for huge means
             raise conflict(
                 "a second moment below the squared mean is impossible (E[w^2] >= E[w]^2)",
                 mean_w=self.mean_w,
@@ -93,6 +94,7 @@ class Population:
             )
 
 
+@finite_results
 def population_moments(populations: Sequence[Population]) -> tuple[float, float]:
     """(mu_u, sigma_u) for independent Poisson populations (eqs. 2-5, 35-36, 40-43, 48-49).
 
@@ -110,6 +112,7 @@ def population_moments(populations: Sequence[Population]) -> tuple[float, float]
     return mu, float(np.sqrt(var))
 
 
+@finite_results
 def membrane_moments(
     fan_in: int,
     nu: float,
@@ -133,6 +136,7 @@ def membrane_moments(
     return population_moments([pop])
 
 
+@finite_results
 def membrane_moments_from_weights(
     weights,
     rates,
@@ -186,6 +190,7 @@ def membrane_moments_from_weights(
     return mu, sigma
 
 
+@finite_results
 def bernoulli_variance_factor(nu: float, dt: float) -> float:
     """Variance factor 1 - nu*dt of Bernoulli-per-step inputs relative to Poisson.
 

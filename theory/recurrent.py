@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 from fluctinit.errors import Integer, Interval, check_all, conflict
+from ._finite import finite, finite_results, root_of_difference
 from .feedforward import resolve_target
 from .kernels import KernelIntegrals
 from .moments import Population, _kernel, population_moments
@@ -63,6 +64,7 @@ class RecurrentParams:
         """The recurrent mean, equal to the feed-forward mean (eq. 37)."""
         return self.mu_w
 
+    @finite_results
     def predicted_moments(self) -> tuple[float, float, float]:
         """(mu_u, sigma_u, alpha) these weights produce, by the forward map (eqs. 34-36)."""
         ff = Population(self.fan_in, self.nu, self.mu_w, self.sigma_w**2 + self.mu_w**2, self.kernel)
@@ -90,6 +92,7 @@ class RecurrentParams:
         }
 
 
+@finite_results
 def recurrent_params(
     fan_in: int,
     fan_in_rec: int,
@@ -127,11 +130,17 @@ def recurrent_params(
     nu_r = nu_f if v["nu_rec"] is None else v["nu_rec"]
     k = _kernel(kernel)
     sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    mu_wv = mu_u / ((n_f * nu_f + n_r * nu_r) * k.epsilon_bar)
-    var_w = alpha * sigma_u**2 / (n_f * nu_f * k.epsilon_hat) - mu_wv**2
-    var_v = (1.0 - alpha) * sigma_u**2 / (n_r * nu_r * k.epsilon_hat) - mu_wv**2
-    for which, var in (("sigma_w**2", var_w), ("sigma_v**2", var_v)):
-        if var < 0:
+    mu_wv = finite("mu_w", mu_u / finite("(n_F nu_F + n_R nu_R) epsilon_bar", (n_f * nu_f + n_r * nu_r) * k.epsilon_bar,
+                                         positive=True))
+    b_f = finite("n_F nu_F epsilon_hat", n_f * nu_f * k.epsilon_hat, positive=True)
+    b_r = finite("n_R nu_R epsilon_hat", n_r * nu_r * k.epsilon_hat, positive=True)
+    # sigma_w**2 = a_w**2 - mu_wv**2, sigma_v**2 = a_v**2 - mu_wv**2 (eqs. 38-39), never squared
+    a_w = finite("sigma_u sqrt(alpha / (n_F nu_F epsilon_hat))", sigma_u * math.sqrt(alpha / b_f))
+    a_v = finite("sigma_u sqrt((1 - alpha) / (n_R nu_R epsilon_hat))", sigma_u * math.sqrt((1.0 - alpha) / b_r))
+    m = abs(mu_wv)
+    for which, a in (("sigma_w**2", a_w), ("sigma_v**2", a_v)):
+        if a < m:
+            var = (a - m) * (a + m)
             raise conflict(
                 f"imply {which} = {var:.6g} < 0: the common mean mu_wv = {mu_wv:.6g} alone "
                 "produces more than that share of the target variance; lower |mu_u|, raise "
@@ -143,6 +152,7 @@ def recurrent_params(
                 fan_in_rec=n_r,
             )
     return RecurrentParams(
-        mu_wv, math.sqrt(var_w), math.sqrt(var_v), alpha, mu_u, sigma_u, xi, theta,
+        mu_wv, finite("sigma_w", root_of_difference(a_w, mu_wv)), finite("sigma_v", root_of_difference(a_v, mu_wv)),
+        alpha, mu_u, sigma_u, xi, theta,
         n_f, n_r, nu_f, nu_r, k,
     )

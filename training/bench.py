@@ -41,6 +41,22 @@ TAU_MEM, TAU_SYN = 20e-3, 10e-3
 PEERS = ("snntorch", "norse", "spikingjelly")
 
 
+# bytes per (sample, step) and unit, estimated from the peak memory of `fluctinit bench`
+# (peak_step_mib): inputs 3 float32 (the uniform draw, the comparison, the spike tensor and its
+# events), hidden and readout units 16 float32 (states, surrogate derivatives, gradients, the
+# per-step tensors of the reference loop and the peers)
+_INPUT_BYTES = 12
+_UNIT_BYTES = 64
+
+
+def step_bytes(name: str, *, batch: int | None = None) -> int:
+    """Estimated peak bytes of one shape's problem and training step (the most a path needs),
+    so a harness can refuse a batch that does not fit before it allocates."""
+    cfg = SHAPES[name]
+    b = cfg["batch"] if batch is None else batch
+    return b * cfg["steps"] * (cfg["n_in"] * _INPUT_BYTES + (cfg["n_hidden"] + cfg["n_out"]) * _UNIT_BYTES)
+
+
 # ---------------------------------------------------------------------------- problem set-up
 
 

@@ -10,12 +10,16 @@ theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
   :func:`dataset_source`, :func:`shd_source`, :func:`randman_source`, :func:`measure_rates`,
   :data:`SHD_HELP`;
 * populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
-  :func:`draw_population`, :func:`predicted_moments`, :data:`INITIALIZERS`;
+  :func:`draw_population`, :func:`predicted_moments`, :func:`generated_inputs`, :func:`check_target`, :data:`INITIALIZERS`;
 * measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
   :func:`init_burn_in_steps`, :func:`measure_membrane`, :class:`MembraneMeasurement`;
 * reports (:mod:`.report`): :func:`sweep`, :func:`validate`, :class:`MembraneReport`,
   :func:`write_table_atomic`, :func:`write_histograms_atomic`, :data:`TABLE_COLUMNS`;
-* :data:`CONSTRAINTS`: every parameter's valid range, one table (:mod:`._constraints`).
+* resources (:mod:`.resources`): :func:`sweep_bytes`, :func:`available_memory`,
+  :func:`check_resources` (memory and work of a run, checked before it allocates);
+* :data:`CONSTRAINTS`: every parameter's valid range, one table (:mod:`._constraints`), with
+  :data:`FLOAT32_WEIGHTS` (the weight scales the float32 simulation keeps) and
+  :data:`CHUNK_ELEMENTS` (membrane values simulated at once).
 
 Kept import-light: importing this package does not import torch; each name is imported from
 its module on first use (PEP 562 module ``__getattr__``).
@@ -30,6 +34,8 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "CONSTRAINTS": "_constraints",
     "INITIALIZERS": "_constraints",
+    "FLOAT32_WEIGHTS": "_constraints",
+    "CHUNK_ELEMENTS": "_constraints",
     "SpikeSource": "sources",
     "poisson_source": "sources",
     "tensor_source": "sources",
@@ -42,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "NeuronPopulation": "population",
     "draw_population": "population",
     "predicted_moments": "population",
+    "generated_inputs": "population",
+    "check_target": "population",
     "MembraneMeasurement": "measure",
     "measure_membrane": "measure",
     "free_membrane": "measure",
@@ -53,6 +61,13 @@ _EXPORTS: dict[str, str] = {
     "TABLE_COLUMNS": "report",
     "write_table_atomic": "report",
     "write_histograms_atomic": "report",
+    "sweep_bytes": "resources",
+    "available_memory": "resources",
+    "check_resources": "resources",
+    "chunk_samples": "resources",
+    "kernel_steps": "resources",
+    "MAX_UPDATES": "resources",
+    "MAX_KERNEL_STEPS": "resources",
 }
 
 __all__ = list(_EXPORTS)

@@ -10,13 +10,22 @@ from typing import Any
 
 from fluctinit.errors import Integer, Interval, OneOf
 
-__all__ = ["INITIALIZERS", "CONSTRAINTS"]
+__all__ = ["INITIALIZERS", "CONSTRAINTS", "FLOAT32_WEIGHTS", "CHUNK_ELEMENTS"]
 
 #: the initializers a population's weights can be drawn from (see ``draw_population``)
 INITIALIZERS = ("feedforward", "recurrent", "dale-exponential", "dale-lognormal")
 
 _POS = Interval(0.0, None, "neither")
 _FINITE = Interval()
+
+#: The simulation runs in float32 and sums ``U**2`` in float32 chunks: membrane targets up to
+#: 1e12 threshold units (``U**2`` summed over a chunk stays below 3.4e38) and weight scales
+#: (std, or mean for Dale's law) in this range keep every value normal and every sum finite.
+FLOAT32_WEIGHTS = (1e-15, 1e15)
+_TARGET = 1e12
+
+#: ``batch x time x neurons`` values of ``U`` simulated at once (measure_membrane's chunks)
+CHUNK_ELEMENTS = 2**23
 
 #: constraints of the public functions' parameters (one table, so tests can push each out of range)
 CONSTRAINTS: dict[str, Any] = {
@@ -25,8 +34,8 @@ CONSTRAINTS: dict[str, Any] = {
     "tau_syn_inh": _POS,
     "dt": _POS,
     "duration": _POS,
-    "sigma_u": _POS,
-    "mu_u": _FINITE,
+    "sigma_u": Interval(0.0, _TARGET, "right"),
+    "mu_u": Interval(-_TARGET, _TARGET, "both"),
     "xi": _POS,
     "theta": _FINITE,
     "nu": _POS,

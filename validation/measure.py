@@ -33,8 +33,9 @@ import torch
 from fluctinit.errors import ParameterError, check, check_all, conflict
 from fluctinit.theory import DEFAULT_TAU_SYN_INH, psp_kernel
 
-from ._constraints import CONSTRAINTS
+from ._constraints import CHUNK_ELEMENTS, CONSTRAINTS
 from .population import Channel, NeuronPopulation
+from .resources import MAX_KERNEL_STEPS, chunk_samples, kernel_steps
 from .sources import SpikeSource, _check_rate, _column_sums
 
 __all__ = ["MembraneMeasurement", "measure_membrane", "free_membrane", "burn_in_steps", "init_burn_in_steps"]
@@ -110,14 +111,18 @@ def burn_in_steps(tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e
     (and the mean likewise with ``K``).  Returns the smallest ``n`` for which the kernel's
     tail ``m >= n`` carries at most ``burn_tol`` of both ``sum K`` and ``sum K**2``.  With
     ``K[m] ~ m * exp(-m dt/tau)`` near ``tau_mem = tau_syn`` this is about
-    ``-log(burn_tol) * max(tau_mem, tau_syn)/dt`` steps plus a few (136 steps for the
+    ``-log(burn_tol) * max(tau_mem, tau_syn)/dt`` steps plus a few (147 steps for the
     defaults 20 ms, 10 ms, 2 ms).
 
     Units: tau_mem, tau_syn, dt in seconds.  Returns an integer number of steps.
     """
     p = check_all(CONSTRAINTS, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, burn_tol=burn_tol)
     # the discrete kernel K[0 .. n_max-1] (theory.psp_kernel: the free membrane's response to a unit spike at step 0)
-    n_max = int(math.ceil(60.0 * max(p["tau_mem"], p["tau_syn"]) / p["dt"])) + 4
+    n_max = kernel_steps(max(p["tau_mem"], p["tau_syn"]), p["dt"])
+    if n_max > MAX_KERNEL_STEPS:
+        raise conflict(f"the PSP kernel takes {n_max:.3g} steps (60 time constants) to decay, more than "
+                       f"{MAX_KERNEL_STEPS:.0e}; raise dt or lower the time constants",
+                       tau_mem=tau_mem, tau_syn=tau_syn, dt=dt)
     k = psp_kernel(p["tau_mem"], p["tau_syn"], p["dt"], n_max)
     tail1 = np.cumsum(np.abs(k)[::-1])[::-1]
     tail2 = np.cumsum((k * k)[::-1])[::-1]
@@ -137,10 +142,19 @@ def init_burn_in_steps(init: str = "feedforward", tau_mem: float = 20e-3, tau_sy
     Units: tau_mem, tau_syn, tau_syn_inh, dt in seconds.  Returns an integer number of steps.
     """
     p = check_all(CONSTRAINTS, init=init, tau_syn_inh=tau_syn_inh)
-    taus = [tau_syn]
+    taus = {"tau_syn": tau_syn}
     if p["init"].startswith("dale"):
-        taus.append(p["tau_syn_inh"] if tau_syn_inh is not None else DEFAULT_TAU_SYN_INH)
-    return max(burn_in_steps(tau_mem, tau, dt, burn_tol=burn_tol) for tau in taus)
+        taus["tau_syn_inh"] = p["tau_syn_inh"] if tau_syn_inh is not None else DEFAULT_TAU_SYN_INH
+    steps = []
+    for name, tau in taus.items():
+        try:
+            steps.append(burn_in_steps(tau_mem, tau, dt, burn_tol=burn_tol))
+        except ParameterError as err:  # name the time constant the caller gave
+            if name == "tau_syn":
+                raise
+            raise ParameterError(str(err).replace("`tau_syn`", f"`{name}`"),
+                                 [name if n == "tau_syn" else n for n in err.names], err.values) from None
+    return max(steps)
 
 
 # --------------------------------------------------------------------------------------
@@ -228,7 +242,7 @@ def measure_membrane(
     tau_mem: float = 20e-3,
     seed: int = 0,
     hist_edges: dict[int, np.ndarray] | None = None,
-    max_elements: int = 2**23,
+    max_elements: int = CHUNK_ELEMENTS,
 ) -> MembraneMeasurement:
     """Stream ``source`` through the free membranes of ``pop``; per-neuron mean and std of ``U``.
 
@@ -259,7 +273,7 @@ def measure_membrane(
     hist = _Histograms(hist_edges or {})
     gen = torch.Generator().manual_seed(int(seed))
     weights = {id(ch): ch.weights.float() for ch in pop.channels}
-    chunk = max(1, max_elements // max(1, source.n_steps * n_post))
+    chunk = chunk_samples(source.n_steps, n_post, max_elements)
     n_seen = 0
     for xb in source.batches():
         counts_in += _column_sums(xb[:, a:b])

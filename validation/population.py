@@ -17,12 +17,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+import math
+
 from fluctinit import theory
-from fluctinit.errors import check_all
+from fluctinit.errors import check_all, conflict
 
-from ._constraints import CONSTRAINTS, INITIALIZERS
+from ._constraints import CONSTRAINTS, FLOAT32_WEIGHTS, INITIALIZERS
 
-__all__ = ["INITIALIZERS", "Channel", "NeuronPopulation", "draw_population", "predicted_moments"]
+__all__ = ["INITIALIZERS", "Channel", "NeuronPopulation", "draw_population", "predicted_moments", "generated_inputs",
+           "check_target"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,27 @@ class NeuronPopulation:
                                 tuple(r for p in pops for r in p.params))
 
 
+def check_target(init: str, *, sigma_u: float | None = 1.0, mu_u: float = 0.0, xi: float | None = None,
+                 theta: float = 1.0) -> float:
+    """Check a membrane target for ``init`` before any data are read; return the target sigma_u.
+
+    The theory's rules (``theory.resolve_target``: one of sigma_u and xi, mu_u < theta, mu_u = 0
+    for Dale's law) and the float32 range of the simulation (:data:`CONSTRAINTS`, also for a
+    sigma_u implied by xi).  The rules that depend on the rates and sizes are checked when the
+    population is drawn.
+
+    Raises:
+        ParameterError: naming the target's parameters.
+    """
+    p = check_all(CONSTRAINTS, init=init, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta)
+    sigma, mu, xi_, theta_ = theory.resolve_target(p["sigma_u"], p["mu_u"], p["xi"], p["theta"],
+                                                   balanced=p["init"].startswith("dale"))
+    if not CONSTRAINTS["sigma_u"].contains(sigma):
+        raise conflict(f"imply a target sigma_u = {sigma:.6g}; it must be {CONSTRAINTS['sigma_u'].describe()} "
+                       "for the float32 simulation", mu_u=mu, xi=xi_, theta=theta_)
+    return sigma
+
+
 def draw_population(
     init: str,
     n_neurons: int,
@@ -136,7 +160,8 @@ def draw_population(
         a :class:`NeuronPopulation`; weights are float32 tensors.
 
     Raises:
-        ParameterError: out-of-range arguments (before any math), infeasible targets.
+        ParameterError: out-of-range arguments (before any math), infeasible targets, or weight
+            scales outside :data:`FLOAT32_WEIGHTS` (the float32 simulation would lose them).
     """
     p = check_all(CONSTRAINTS, init=init, n_neurons=n_neurons, fan_in=n_inputs, nu=nu, sigma_u=sigma_u,
                   mu_u=mu_u, xi=xi, theta=theta, alpha=alpha, fan_in_rec=fan_in_rec, nu_rec=nu_rec,
@@ -145,6 +170,7 @@ def draw_population(
     kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
     sig_arg = None if xi is not None else p["sigma_u"]
     target = dict(sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"], theta=p["theta"])
+    check_target(init, **target)
     # the weights come from the simulator's initializers (fluctinit.sim.init), which take their
     # parameters from the theory; the theory's record is kept for the report
     if init == "feedforward":
@@ -158,6 +184,53 @@ def draw_population(
     return NeuronPopulation(channels, init, np.full(n_post, sigma_target), np.full(n_post, p["mu_u"]), (prm,))
 
 
+# the arguments that set the weight scales of each initializer, named when a scale leaves the float32 range
+_SCALE_ARGS = ("fan_in", "nu", "sigma_u", "xi", "mu_u", "theta", "tau_mem", "tau_syn", "dt")
+_SCALE_ARGS_OF = {
+    "feedforward": _SCALE_ARGS,
+    "recurrent": (*_SCALE_ARGS, "fan_in_rec", "nu_rec", "alpha"),
+    "dale-exponential": (*_SCALE_ARGS, "n_inh", "nu_inh", "tau_syn_inh", "fan_in_rec", "nu_rec"),
+    "dale-lognormal": (*_SCALE_ARGS, "n_inh", "nu_inh", "tau_syn_inh", "fan_in_rec", "nu_rec"),
+}
+
+
+def _check_float32(prm, p: dict) -> None:
+    """The weight scales of the theory's record ``prm`` must fit the float32 simulation
+    (:data:`FLOAT32_WEIGHTS`): a scale below it vanishes, one above it overflows ``U**2``."""
+    d = prm.as_dict()
+    if "sigma_w" in d:  # normal weights: the root mean square of each block
+        scales = {"sigma_w": math.hypot(d["mu_w"], d["sigma_w"])}
+        if "sigma_v" in d:
+            scales["sigma_v"] = math.hypot(d["mu_w"], d["sigma_v"])
+    else:  # Dale's law: the mean weight of each population
+        scales = {k: d[k] for k in ("mean_exc", "mean_inh", "mean_exc_rec") if k in d}
+    involved = {k: p[k] for k in _SCALE_ARGS_OF[p["init"]]
+                if p.get(k) is not None and not (k == "sigma_u" and p["xi"] is not None)}
+    low, high = FLOAT32_WEIGHTS
+    for name, scale in scales.items():
+        if not low <= scale <= high:
+            raise conflict(
+                f"imply weights of scale {name} = {scale:.3g}, outside {low:g} .. {high:g} where the float32 simulation "
+                "loses them (tiny weights vanish, huge ones overflow U**2); bring the rates, the target and the time "
+                "constants to physical scales", **involved)
+
+
+def generated_inputs(init: str, n_inputs: int, n_neurons: int, *, fan_in_rec: int | None = None,
+                     n_inh: int | None = None) -> dict[str, int]:
+    """The generated Poisson inputs per neuron of a population drawn by ``init``:
+    ``{"rec": n}`` (recurrent; default ``n_neurons``), ``{"inh": n_inh, "exc_rec": fan_in_rec}``
+    (Dale's law; ``n_inh`` default ``n_inputs // 4``, at least 1; ``exc_rec`` only with
+    ``fan_in_rec``), ``{}`` (feedforward)."""
+    if init == "recurrent":
+        return {"rec": fan_in_rec if fan_in_rec is not None else n_neurons}
+    if init.startswith("dale"):
+        sizes = {"inh": n_inh if n_inh is not None else max(1, n_inputs // 4)}
+        if fan_in_rec is not None:
+            sizes["exc_rec"] = fan_in_rec
+        return sizes
+    return {}
+
+
 def _empty(n_post: int, n_pre: int) -> torch.Tensor:
     return torch.empty(n_post, n_pre, dtype=torch.float32)
 
@@ -167,6 +240,7 @@ def _feedforward_channels(p: dict, kern, target: dict, generator) -> tuple[Any, 
     from fluctinit.sim import init as sim_init
 
     prm = theory.feedforward_params(p["fan_in"], p["nu"], kernel=kern, **target)
+    _check_float32(prm, p)
     w = sim_init.fluctuation_normal_(_empty(p["n_neurons"], p["fan_in"]), p["nu"], kernel=kern, generator=generator,
                                      **target)
     return prm, (Channel("ff", w, p["tau_syn"], "data"),)
@@ -177,9 +251,10 @@ def _recurrent_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tu
     from fluctinit.sim import init as sim_init
 
     n_post = p["n_neurons"]
-    n_rec = p["fan_in_rec"] if p["fan_in_rec"] is not None else n_post
+    n_rec = generated_inputs("recurrent", p["fan_in"], n_post, fan_in_rec=p["fan_in_rec"])["rec"]
     nu_r = p["nu_rec"] if p["nu_rec"] is not None else p["nu"]
     prm = theory.recurrent_params(p["fan_in"], n_rec, p["nu"], alpha=p["alpha"], nu_rec=nu_r, kernel=kern, **target)
+    _check_float32(prm, p)
     w, v = sim_init.fluctuation_recurrent_(_empty(n_post, p["fan_in"]), _empty(n_post, n_rec), p["nu"], alpha=p["alpha"],
                                            nu_rec=nu_r, kernel=kern, generator=generator, **target)
     return prm, (Channel("ff", w, p["tau_syn"], "data"), Channel("rec", v, p["tau_syn"], "poisson", nu_r))
@@ -192,7 +267,7 @@ def _dale_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tuple[C
 
     n_post = p["n_neurons"]
     dist = "exponential" if p["init"] == "dale-exponential" else "lognormal"
-    n_i = p["n_inh"] if p["n_inh"] is not None else max(1, p["fan_in"] // 4)
+    n_i = generated_inputs(p["init"], p["fan_in"], n_post, n_inh=p["n_inh"])["inh"]
     nu_i = p["nu_inh"] if p["nu_inh"] is not None else p["nu"]
     ts_i = p["tau_syn_inh"] if p["tau_syn_inh"] is not None else theory.DEFAULT_TAU_SYN_INH
     kern_i = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=ts_i, dt=p["dt"], mode=p["mode"])
@@ -206,6 +281,7 @@ def _dale_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tuple[C
         extra["sigma_log"] = p["sigma_log"]
     prm = theory.dale_params(p["fan_in"], n_i, p["nu"], nu_i, n_exc_rec=n_rec, kernel_exc=kern, kernel_inh=kern_i,
                              dist=dist, **target, **extra)
+    _check_float32(prm, p)
     filler = sim_init.dale_exponential_ if dist == "exponential" else sim_init.dale_lognormal_
     ws = filler(_empty(n_post, p["fan_in"]), _empty(n_post, n_i), p["nu"], nu_i,
                 w_exc_rec=None if n_rec is None else _empty(n_post, n_rec),

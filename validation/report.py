@@ -27,7 +27,8 @@ from fluctinit.errors import Integer, ParameterError, check, check_all, conflict
 
 from ._constraints import CONSTRAINTS
 from .measure import MembraneMeasurement, measure_membrane
-from .population import NeuronPopulation, draw_population, predicted_moments
+from .population import NeuronPopulation, draw_population, generated_inputs, predicted_moments
+from .resources import check_resources, sweep_bytes
 from .sources import SpikeSource, measure_rates
 
 __all__ = ["MembraneReport", "sweep", "validate", "TABLE_COLUMNS", "write_table_atomic", "write_histograms_atomic"]
@@ -175,6 +176,7 @@ def sweep(
     sigmas = [check("sigma_u", s, CONSTRAINTS["sigma_u"]) for s in sigma_us]
     if xi is not None and len(sigmas) > 1:
         raise conflict("a sweep over sigma_u cannot also fix xi; drop --xi", xi=xi, sigma_u=list(sigma_us))
+    _check_size(source, p["init"], p["n_neurons"], len(sigmas), init_kwargs)
     rates = None
     if nu is None:
         rates = measure_rates(source)
@@ -209,6 +211,18 @@ def sweep(
         reports.append(_report(source, pop, meas, sel, nu_used=nu_used, pred_mu=pred_mu, pred_sigma=pred_sigma,
                                tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], mode=p["mode"], seed=seed))
     return reports
+
+
+def _check_size(source: SpikeSource, init: str, n_neurons: int, n_targets: int, init_kwargs: dict) -> None:
+    """Refuse, before anything is drawn, a sweep that does not fit in memory or would run for weeks."""
+    extra = generated_inputs(init, source.n_inputs, n_neurons, fan_in_rec=init_kwargs.get("fan_in_rec"),
+                             n_inh=init_kwargs.get("n_inh"))
+    batch = source.batch_size if source.batch_size is not None else source.n_samples
+    need = sweep_bytes(n_neurons=n_neurons, n_targets=n_targets, n_inputs=source.n_inputs, n_steps=source.n_steps,
+                       batch_size=batch, n_generated=sum(extra.values()))
+    check_resources(need, updates=source.n_samples * source.n_steps * n_neurons * n_targets, n_neurons=n_neurons,
+                    n_targets=n_targets, n_inputs=source.n_inputs, n_steps=source.n_steps, n_samples=source.n_samples,
+                    batch_size=batch, **{f"n_{k}": v for k, v in extra.items()})
 
 
 def validate(source: SpikeSource, *, sigma_u: float = 1.0, **kwargs: Any) -> MembraneReport:

@@ -62,6 +62,7 @@ class SpikeSource:
             (``1 - nu*dt`` for Bernoulli spikes, 1 for Poisson counts); ``None`` for data.
         rates: optional callable giving the per-input rates over the window (Hz) without a
             pass over the binned data (event-form data sets count their events directly).
+        batch_size: the largest mini-batch ``batches`` yields (for memory estimates), or None.
     """
 
     name: str
@@ -74,6 +75,7 @@ class SpikeSource:
     poisson_rate: float | None = None
     variance_factor: float | None = None
     rates: Callable[[], np.ndarray] | None = None
+    batch_size: int | None = None
 
 
 def _check_rate(name, nu, dt):
@@ -115,7 +117,7 @@ def poisson_source(fan_in: int, nu: float, *, duration: float = 1.0, trials: int
             yield poisson_spikes(b, n_steps, p["fan_in"], p["nu"], p["dt"], mode=mode, generator=gen)
 
     return SpikeSource("poisson", p["fan_in"], n_steps, p["trials"], p["dt"], (burn_steps, n_steps), batches,
-                       p["nu"], factor)
+                       p["nu"], factor, batch_size=min(p["batch_size"], p["trials"]))
 
 
 def tensor_source(x: torch.Tensor | np.ndarray, dt: float, *, batch_size: int = 64, name: str = "tensor") -> SpikeSource:
@@ -133,7 +135,8 @@ def tensor_source(x: torch.Tensor | np.ndarray, dt: float, *, batch_size: int = 
         for s in range(0, x.shape[0], batch_size):
             yield x[s:s + batch_size]
 
-    return SpikeSource(name, int(x.shape[2]), int(x.shape[1]), int(x.shape[0]), float(dt), (0, int(x.shape[1])), batches)
+    return SpikeSource(name, int(x.shape[2]), int(x.shape[1]), int(x.shape[0]), float(dt), (0, int(x.shape[1])), batches,
+                       batch_size=min(batch_size, int(x.shape[0])))
 
 
 def dataset_source(dataset, *, dt: float = 2e-3, batch_size: int = 128, name: str = "data",
@@ -160,7 +163,7 @@ def dataset_source(dataset, *, dt: float = 2e-3, batch_size: int = 128, name: st
         return counts / (len(dataset) * n_steps * p["dt"])
 
     return SpikeSource(name, int(dataset.n_units), int(n_steps), len(dataset), p["dt"], (0, int(n_steps)), batches,
-                       rates=rates)
+                       rates=rates, batch_size=min(p["batch_size"], len(dataset)))
 
 
 SHD_HELP = ("the official SHD training file shd_train.h5: download shd_train.h5.gz from "
