@@ -24,7 +24,8 @@ def test_bad_paths_name_the_option(tmp_path):
     ro.chmod(0o500)
     cases = [("", "file", "empty"), ("", "dir", "empty"), (tmp_path, "file", "a folder"),
              (tmp_path / "f", "dir", "an existing file"), (tmp_path / "f" / "x.json", "file", "is a file"),
-             ("/", "dir", "the file-system root"), ("/", "file", "the file-system root")]
+             ("/", "dir", "the file-system root"), ("/", "file", "the file-system root"),
+             ("/proc/x.csv", "file", "is not writable")]  # procfs: even root cannot create files there
     if os.geteuid() != 0:  # root may write anywhere
         cases.append((ro / "x.json", "file", "not writable"))
     for path, kind, why in cases:

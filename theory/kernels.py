@@ -213,6 +213,19 @@ def psp_kernel_continuous(t, tau_mem: float, tau_syn: float) -> np.ndarray:
     return out
 
 
+#: breakpoints of the quadrature of a callable kernel (s): one decade per piece, so a kernel
+#: peaked within a millisecond and decaying over tens of them is not missed on [0, inf)
+_DECADES = tuple(10.0 ** e for e in range(-6, 2))
+
+
+def _quad_decades(f, upper: float) -> float:
+    """``int_0^upper f(t) dt`` as a sum of adaptive quadratures over the decades of
+    :data:`_DECADES` (a single quadrature over [0, inf) maps the interval so that a narrow
+    peak near 0 is sampled too coarsely: 4.5 % off for tau_syn = 1 ms, tau_mem = 55 ms)."""
+    edges = [0.0] + [t for t in _DECADES if t < upper] + [upper]
+    return sum(integrate.quad(f, a, b, limit=500)[0] for a, b in zip(edges[:-1], edges[1:]))
+
+
 @finite_results
 def numeric_kernel_integrals(
     kernel: np.ndarray | Callable[[float], float],
@@ -244,8 +257,8 @@ def numeric_kernel_integrals(
                 dt=dt,
             )
         upper = math.inf if t_max is None else check("t_max", t_max, _POSITIVE)
-        bar, _ = integrate.quad(lambda s: float(kernel(s)), 0.0, upper, limit=500)
-        hat, _ = integrate.quad(lambda s: float(kernel(s)) ** 2, 0.0, upper, limit=500)
+        bar = _quad_decades(lambda s: float(kernel(s)), upper)
+        hat = _quad_decades(lambda s: float(kernel(s)) ** 2, upper)
     else:
         if dt is None:
             raise conflict("an array kernel needs its sampling step dt (seconds)", dt=dt)

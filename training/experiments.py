@@ -176,10 +176,13 @@ NETWORK_CONSTRAINTS = {
 }
 #: ``network.encoder``, the CIFAR-10 sensory encoder (fluctinit.sim.encoding.CONSTRAINTS)
 ENCODER_CONSTRAINTS = {"fan_out": Integer(1), "tau_mem": _POS, "tau_syn": _POS, "theta": _POS}
+# membrane targets the float32 simulation keeps (U**2 summed over a batch below 3.4e38; the
+# same bound as validation's, fluctinit.validation.CONSTRAINTS["sigma_u"])
+_TARGET = 1e12
 INIT_CONSTRAINTS = {
     "method": OneOf(("fluctuation", "kaiming")),
-    "sigma_u": _POS,
-    "mu_u": Interval(None, None),
+    "sigma_u": Interval(0.0, _TARGET, "right"),
+    "mu_u": Interval(-_TARGET, _TARGET, "both"),
     "alpha": Interval(0.0, 1.0, "right"),
 }
 TRAINING_CONSTRAINTS = {

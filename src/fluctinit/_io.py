@@ -119,6 +119,11 @@ def check_output_path(name: str, path, *, kind: str = "file") -> Path:
         raise bad(f"{str(probe)!r} is not writable")
     if kind == "file" and p.exists() and not os.access(p, os.W_OK):
         raise bad("not writable")
+    try:  # permission bits do not tell for root, procfs or read-only mounts: a nameless probe does
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        raise bad(f"{str(probe)!r} is not writable: {err.strerror or err}") from None
     return p
 
 

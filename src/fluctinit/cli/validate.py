@@ -219,25 +219,6 @@ def _check_relations(a) -> None:
                            hist_neurons=hist_neurons, neurons=a.neurons)
 
 
-def _probe_writable(name: str, path) -> None:
-    """Create (and at once drop) a nameless temporary file in the nearest existing folder of
-    ``path``: permission bits do not tell for root, procfs or read-only mounts; this does."""
-    import tempfile
-    from pathlib import Path
-
-    from fluctinit.errors import ParameterError
-
-    folder = Path(path).absolute().parent
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise ParameterError(f"`{name}` must be a writable file path; got {str(path)!r} ({str(folder)!r} is not "
-                             f"writable: {err.strerror or err})", [name], [path]) from None
-
-
 def _check_outputs(a) -> None:
     import os
 
@@ -246,7 +227,6 @@ def _check_outputs(a) -> None:
     for name in ("out", "hist"):
         if getattr(a, name) is not None:
             check_output_path(name, getattr(a, name), kind="file")
-            _probe_writable(name, getattr(a, name))
     if a.out is not None and a.hist is not None and os.path.abspath(a.out) == os.path.abspath(a.hist):
         raise conflict("name two different files (the table and the histograms)", out=a.out, hist=a.hist)
 
