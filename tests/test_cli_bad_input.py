@@ -196,6 +196,8 @@ for data, base in DATA_BASE.items():
             add(V, "inapplicable", flag, data, *base, "--init", init, flag, V_VALID[flag])
     for init in ("dale-exponential", "dale-lognormal"):  # alpha splits the excitatory variance only with recurrence
         add(V, "inapplicable", "--alpha", data, *base, "--init", init, "--alpha", "0.5")
+    if data != "shd":  # a switch: no value (only SHD files hold float spike times to check)
+        add(V, "inapplicable", "--strict", data, *base, "--strict")
     add(V, "inapplicable", "--sigma-u", data, *base, "--sigma-u", "1", "--xi", "2")
     add(V, "inapplicable", "--sigma-u", data, *base, "--sweep", "0.5,1", "--sigma-u", "1")
     add(V, "inapplicable", "--xi", data, *base, "--sweep", "0.5,1", "--xi", "2")
@@ -367,7 +369,7 @@ def test_every_option_has_bad_cases(command):
     assert kinds["type"] >= 1 and len(mine) >= 3, kinds
     if command in ("params", "validate", "kernel"):
         for flag in _options(command) - {"--json", "--mode", "--dist", "--init", "--poisson-mode", "--path",
-                                         "--out", "--hist", "ARCH", "data", "--max-samples"}:
+                                         "--out", "--hist", "ARCH", "data", "--max-samples", "--strict"}:  # switches take no value
             have = {c.kind for c in mine if c.flag == flag}
             assert "type" in have and ("range" in have or "huge" in have), (flag, have)
 

@@ -14,7 +14,7 @@ def test_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "t.csv"))
 
-    monkeypatch.setattr(io, "atomic_write_text", full)
+    monkeypatch.setattr(io.tempfile, "mkstemp", full)  # every atomic write starts with its temporary file
     code = cli.main(["validate", "poisson", "--out", str(tmp_path / "t.csv"), "--duration", "0.2", "--trials", "2",
                      "--neurons", "4"])
     err = capsys.readouterr().err

@@ -155,3 +155,27 @@ def test_cli_warns_in_one_line_and_strict_exits_2(nan_root, capsys):
     assert cli.main(["data", "shd", "--root", str(root), "--strict"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "shd_train.h5: sample 2" in err
+
+
+def test_validate_shd_drops_by_default_and_strict_exits_2(nan_root, capsys):
+    """The same policy on the membrane statistics: `validate shd` measures on the finite events
+    (one warning), `--strict` refuses the file."""
+    root, _, _ = nan_root
+    argv = ["validate", "shd", "--path", str(root / "shd_train.h5"), "--neurons", "4", "--json"]
+    with pytest.warns(DataWarning, match="dropped 3 events"):
+        assert cli.main(argv) == 0
+    assert '"ratio"' in capsys.readouterr().out
+    assert cli.main(argv + ["--strict"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "shd_train.h5: sample 2" in err
+
+
+def test_training_data_follow_the_policy(nan_root):
+    from fluctinit.training import load_data, load_experiment
+
+    root, _, _ = nan_root
+    config = load_experiment("shd-ff")
+    with pytest.warns(DataWarning, match="dropped 3 events"):
+        load_data(config, root)
+    with pytest.raises(DataError, match="shd_train.h5: sample 2"):
+        load_data(config, root, strict=True)

@@ -165,6 +165,8 @@ CASES = [
      "`--sigma-u` does not apply to init kaiming", None, ()),
     ("inapplicable", "data-root-for-randman", ["tiny.json", "--out", "fresh", "--data-root", "data"],
      "`--data-root` does not apply to dataset randman", None, ()),
+    ("inapplicable", "strict-for-randman", ["tiny.json", "--out", "fresh", "--strict"],
+     "`--strict` does not apply to dataset randman", None, ()),
     ("inapplicable", "kaiming-on-dale", ["shd-dale", "--out", "fresh", "--init", "kaiming"], "`--init`", None, ()),
     # --- results already there
     ("existing", "same-run-again", ["tiny.json", "--out", "runs"], "`--out`", None, ()),
@@ -265,8 +267,8 @@ def test_bad_command_line_exits_2_with_one_line_and_writes_nothing(
 
 def test_the_table_covers_every_category():
     counts = Counter(c for c, *_ in CASES)
-    assert counts == {"value": 22, "path": 7, "inapplicable": 4, "existing": 11, "busy": 3, "checkpoint": 9}
-    assert len({i for _, i, *_ in CASES}) == len(CASES) == 56
+    assert counts == {"value": 22, "path": 7, "inapplicable": 5, "existing": 11, "busy": 3, "checkpoint": 9}
+    assert len({i for _, i, *_ in CASES}) == len(CASES) == 57
     # every train option has at least one bad value in the table
     sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     train = sub.choices["train"]

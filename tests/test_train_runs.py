@@ -187,7 +187,7 @@ def test_hold_output_locks_and_clears_stale_temps(tmp_path):
 def test_inapplicable_options():
     c = _tiny_config()
     assert training.inapplicable_options(c) == {
-        "dataset randman (it is generated; no files are read)": ("data_root",)}
+        "dataset randman (it is generated; no files are read)": ("data_root", "strict")}
     c["init"]["method"] = "kaiming"
     assert training.inapplicable_options(c)["init kaiming"] == ("sigma_u",)
     assert training.inapplicable_options(training.load_experiment("shd-ff")) == {}

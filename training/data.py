@@ -156,8 +156,12 @@ def load_data(
     *,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
+    strict: bool = False,
 ) -> Splits:
     """Load an experiment's data set (files under ``root``; Randman is generated).
+
+    Spike events with non-finite times in an SHD file are dropped with one warning; with
+    ``strict`` the file is rejected instead (fluctinit.datasets.check_spike_times).
 
     Dense networks on the CPU get their spikes as binned events (the fused core's
     event-input scan); convolutional networks and CUDA get dense tensors.
@@ -167,6 +171,8 @@ def load_data(
     """
     check_data_files(config, root)
     events = config["network"]["kind"] == "dense" and torch.device(device or "cpu").type == "cpu"
+    if config["data"]["dataset"] == "shd":
+        return _load_shd(config, root, dtype, device, events, strict=strict)
     return _LOADERS[config["data"]["dataset"]](config, root, dtype, device, events)
 
 
@@ -194,13 +200,13 @@ def _load_randman(config: dict[str, Any], root, dtype, device, events: bool) -> 
     return _spike_splits(config, (sp.train, sp.valid, sp.test), rc.mean_rate, dtype, device, events)
 
 
-def _load_shd(config: dict[str, Any], root, dtype, device, events: bool) -> Splits:
+def _load_shd(config: dict[str, Any], root, dtype, device, events: bool, strict: bool = False) -> Splits:
     from fluctinit import datasets
 
     d = config["data"]
     sp = datasets.load_shd(
         root, duration=d["duration"], valid_fraction=d.get("validation_fraction", 0.1),
-        seed=d.get("split_seed", 0),
+        seed=d.get("split_seed", 0), strict=strict,
     )
     return _spike_splits(config, (sp.train, sp.valid, sp.test), float(sp.train.mean_rate), dtype, device, events)
 

@@ -240,7 +240,8 @@ def inapplicable_options(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     """Options of a run a (resolved) config has no use for: ``{what: (option names)}``.
 
     ``sigma_u`` does not apply to the Kaiming initialization (it sets no membrane target);
-    ``data_root`` does not apply to a data set that is generated (Randman reads no files).
+    ``data_root`` does not apply to a data set that is generated (Randman reads no files);
+    ``strict`` only to SHD (the one data set whose files store spike times as floats).
     ``fluctinit train`` refuses such an option when given
     (:func:`fluctinit.cli.reject_inapplicable`); :func:`train_experiment` refuses ``sigma_u``.
     """
@@ -248,7 +249,9 @@ def inapplicable_options(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     if config["init"]["method"] == "kaiming":
         out["init kaiming"] = ("sigma_u",)
     if not required_files(config):
-        out[f"dataset {config['data']['dataset']} (it is generated; no files are read)"] = ("data_root",)
+        out[f"dataset {config['data']['dataset']} (it is generated; no files are read)"] = ("data_root", "strict")
+    elif config["data"]["dataset"] != "shd":  # only SHD stores spike times as floats
+        out[f"dataset {config['data']['dataset']} (its files hold no spike times that could be non-finite)"] = ("strict",)
     return out
 
 

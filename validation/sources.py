@@ -172,13 +172,14 @@ SHD_HELP = ("the official SHD training file shd_train.h5: download shd_train.h5.
 
 
 def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0.7, batch_size: int = 128,
-               max_samples: int | None = None) -> SpikeSource:
+               max_samples: int | None = None, strict: bool = False) -> SpikeSource:
     """The Spiking Heidelberg Digits training file (official HDF5 format) as a source.
 
     The file is validated and read by ``fluctinit.datasets.validate_shd_file``
     (``spikes/times`` in seconds, ``spikes/units`` in ``0..699``, ``labels``); spikes at
     ``t >= duration`` are dropped (paper: first 700 ms), and bins of width ``dt`` hold spike
-    counts (paper: 350 steps of 2 ms).  The whole 700 ms enters the moments.
+    counts (paper: 350 steps of 2 ms).  The whole 700 ms enters the moments.  Events with
+    non-finite times are dropped with one warning (``strict``: the file is rejected instead).
 
     Raises:
         FileNotFoundError: no file at ``path`` (the message says where to get it).
@@ -190,7 +191,7 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no SHD file at {path!r}; need {SHD_HELP}")
-    t, u, c, y = validate_shd_file(path)
+    t, u, c, y = validate_shd_file(path, strict=bool(strict))
     keep = t < p["duration"]
     counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
     ds = SpikeDataset.from_flat(t[keep], u[keep], counts, y, SHD_N_UNITS, p["duration"], source=path)

@@ -50,6 +50,8 @@ def add_parser(sub) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--data-root", default=None, dest="data_root",
                    help="folder holding the data files (default: the current folder; not for Randman)")
+    p.add_argument("--strict", action="store_true", default=None,
+                   help="SHD: reject a file with non-finite spike times (default: drop those events, warn once)")
     p.add_argument("--out", default="runs", help="output folder (results JSON and checkpoints)")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--resume", action="store_true", help="continue the runs in --out from their checkpoints")
@@ -162,7 +164,7 @@ def _train(args, config, plans, data_root: str, note) -> list[dict]:
 
     data = None
     if any(p.action != "done" for p in plans):
-        data = training.load_data(config, data_root, device=args.device)  # once, for every seed
+        data = training.load_data(config, data_root, device=args.device, strict=bool(args.strict))  # once, for every seed
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     seen: set[str] = set()
 

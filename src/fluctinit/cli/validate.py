@@ -80,6 +80,7 @@ _DATA_FLAGS = {
     "poisson_mode": (("poisson",), "--poisson-mode applies to poisson data only"),
     "max_samples": (("randman", "shd"), "use --trials"),
     "path": (("shd",), "{data} data are generated"),
+    "strict": (("shd",), "{data} data are generated"),
     "duration": (("poisson", "shd"), "randman data are generated, fixed 200 ms trials"),
 }
 
@@ -114,6 +115,8 @@ def add_parser(sub) -> None:
     p.add_argument("--poisson-mode", default=None,
                    help="poisson: bernoulli (0/1 per step, variance x (1 - nu dt); default) or count (Poisson counts)")
     p.add_argument("--path", default=None, help="shd: the official HDF5 training file (shd_train.h5)")
+    p.add_argument("--strict", action="store_true", default=None,
+                   help="shd: reject a file with non-finite spike times (default: drop those events, warn once)")
     p.add_argument("--max-samples", type=int, default=None, help="data sets: use only the first N >= 1 samples")
     p.add_argument("--batch-size", type=int, default=128, help="samples per mini-batch, >= 1 (default 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, generated inputs and Randman data, "
@@ -310,7 +313,7 @@ def _source(a, burn: int, warnings: list):
         return src, nu
     if a.data == "shd":
         try:
-            src = V.shd_source(a.path, dt=a.dt, batch_size=a.batch_size, max_samples=a.max_samples,
+            src = V.shd_source(a.path, dt=a.dt, batch_size=a.batch_size, max_samples=a.max_samples, strict=bool(a.strict),
                                **_given(duration=a.duration))
         except (FileNotFoundError, ValueError) as err:
             if isinstance(err, ParameterError):
