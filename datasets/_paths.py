@@ -3,8 +3,8 @@
 * :func:`input_root`: a loader's ``root`` -- not empty (``Path("")`` would silently be the
   current folder), not a file.  A ``root`` that does not exist is left to the loader, whose
   FileNotFoundError says which files to put where.
-* :func:`output_folder`: a folder that receives files (a download target, a cache) --
-  :func:`fluctinit._io.check_output_path` with ``kind="dir"``, and never the file-system root.
+* a folder that receives files (a download target, a cache) is checked by
+  :func:`fluctinit._io.check_output_path` with ``kind="dir"`` (never the file-system root).
 * :func:`created_folders` / :func:`remove_created`: the folders a run is about to create, so that
   a run that ends without a complete file leaves none of them behind.
 
@@ -17,10 +17,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fluctinit._io import check_output_path
 from fluctinit.errors import ParameterError
 
-__all__ = ["input_root", "output_folder", "created_folders", "remove_created"]
+__all__ = ["input_root", "created_folders", "remove_created"]
 
 
 def input_root(name: str, root, holds: str) -> Path:
@@ -36,11 +35,6 @@ def input_root(name: str, root, holds: str) -> Path:
     if path.exists() and not path.is_dir():
         raise bad("a file, not a folder")
     return path
-
-
-def output_folder(name: str, path) -> Path:
-    """A folder that can receive files (checked, not created; never the file-system root)."""
-    return check_output_path(name, path, kind="dir")
 
 
 def created_folders(path: Path) -> list[Path]:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fluctinit._io import atomic_path
+from fluctinit._io import atomic_path, check_output_path
 from fluctinit.errors import Integer, Interval, OneOf, check, check_all, conflict
 
-from ._paths import output_folder
 from .spikes import SpikeDataset
 
 __all__ = [
@@ -425,7 +424,7 @@ def make_randman(config: RandmanConfig | None = None, *, cache_dir: str | os.Pat
         config = RandmanConfig(**{**asdict(config), **overrides})
     arrays = None
     if cache_dir is not None:
-        cache_path = _randman_cache_path(output_folder("cache_dir", cache_dir), config)
+        cache_path = _randman_cache_path(check_output_path("cache_dir", cache_dir, kind="dir"), config)
         if cache_path.exists():
             arrays = _read_cache(cache_path, config)
     if arrays is None:

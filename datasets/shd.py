@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fluctinit._io import TEMP_PREFIX, TEMP_SUFFIX, atomic_path
+from fluctinit._io import TEMP_PREFIX, TEMP_SUFFIX, atomic_path, check_output_path
 from fluctinit.errors import Integer, Interval, ParameterError, check, check_all
 
 from .download import fetch, read_md5sums
-from ._paths import created_folders, input_root, output_folder, remove_created
+from ._paths import created_folders, input_root, remove_created
 from .spikes import DataError, DataWarning, SpikeDataset, check_spike_times  # noqa: F401
 
 __all__ = [
@@ -336,7 +336,7 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
             ["checksums"], [checksums],
         )
     base = _check_base_url(base_url)
-    root = output_folder("root", root)
+    root = check_output_path("root", root, kind="dir")
     targets = {split: root / name for split, name in SHD_FILES.items()}
     todo = [s for s, p in targets.items() if force or not p.is_file()]
     if not todo:

@@ -191,8 +191,8 @@ def save_figure(fig, out: str | os.PathLike, name: str, stamp: dict, *, title: s
 
 def check_paths(config: str, out: str) -> Path:
     """Refuse, before any work, a ``--config`` that is not a readable file and an ``--out``
-    that cannot be a folder to write into (:func:`fluctinit._io.check_output_path`) or is the
-    filesystem root; returns the output folder.
+    that cannot be a folder to write into (:func:`fluctinit._io.check_output_path`, which also
+    refuses the file-system root); returns the output folder.
 
     Raises:
         ParameterError: "`--config` must be a readable JSON file; got ... (why)", or the same
@@ -210,29 +210,16 @@ def check_paths(config: str, out: str) -> Path:
     if why:
         raise ParameterError(f"`--config` must be a readable JSON file; got {str(config)!r} ({why})",
                              ["--config"], [config])
-    folder = check_output_path("--out", out, kind="dir")
-    if folder.resolve().parent == folder.resolve():
-        raise ParameterError(f"`--out` must be a writable folder; got {str(out)!r} (the filesystem root)",
-                             ["--out"], [out])
-    return folder
+    return check_output_path("--out", out, kind="dir")
 
 
 def run_command(run, argv, *, prog: str) -> int:
-    """``run(argv)`` as a command: 0 when it returns; bad input (a ParameterError or other
-    ValueError, a missing file) and failed writes (OSError) one line ``<prog>: error: ...`` on
-    stderr and 2; a BrokenPipeError (stdout piped into ``head``, which stopped reading) 0, quietly."""
-    try:
-        run(argv)
-    except BrokenPipeError:
-        from fluctinit.cli import _silence_stdout  # the fluctinit command line's own ending for this
+    """``run(argv)`` as a command (:func:`fluctinit.cli.run_reporting`): 0 when it returns; bad
+    input and failed writes one line ``<prog>: error: ...`` on stderr and 2; a closed pipe 0,
+    quietly.  The figure scripts name their flags themselves (no renaming)."""
+    from fluctinit.cli import run_reporting
 
-        _silence_stdout()
-        return 0
-    except (ValueError, FileNotFoundError) as e:  # ParameterError and the data loaders' DataError are ValueErrors
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # a full disk, a vanished folder: one line, never a traceback
-        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-        print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
-        return 2
-    return 0
+    def body() -> None:
+        run(argv)  # what the figure made is written to disk, not returned
+
+    return run_reporting(body, prog, flags=False)

@@ -45,7 +45,7 @@ from typing import Any, Callable
 import torch
 
 from fluctinit._io import atomic_write_json
-from fluctinit.errors import Integer, OneOf, ParameterError, check
+from fluctinit.errors import Integer, OneOf, ParameterError, check, reject_inapplicable
 from fluctinit.provenance import code_version
 
 from .checkpoint import Progress, restore_checkpoint_, save_checkpoint
@@ -159,11 +159,8 @@ def train_experiment(
     config, seed = resolve_config(
         config, seed=seed, epochs=epochs, sigma_u=sigma_u, init=init, surrogate=surrogate, device=device
     )
-    given = {"sigma_u": sigma_u}
     for what, names in inapplicable_options(config).items():
-        for n in names:
-            if given.get(n) is not None:
-                raise ParameterError(f"`{n}` does not apply to {what}; got {given[n]!r}", [n], [given[n]])
+        reject_inapplicable({"sigma_u": sigma_u}, what, names)
     plan = plan_run(config, seed, out, resume=resume, overwrite=overwrite)
     if plan.action == "done":
         return read_results(plan.results)

@@ -29,6 +29,7 @@ __all__ = [
     "check",
     "check_all",
     "conflict",
+    "reject_inapplicable",
 ]
 
 
@@ -203,3 +204,12 @@ def conflict(message: str, **values: Any) -> ParameterError:
     """
     listed = ", ".join(f"`{k}`={v!r}" for k, v in values.items())
     return ParameterError(f"{listed}: {message}", list(values), list(values.values()))
+
+
+def reject_inapplicable(given: Mapping[str, Any], what: str, names: Iterable[str]) -> None:
+    """The one rule for options that do not fit the rest of a call: a name in ``names`` given in
+    ``given`` (not None, not False) is rejected with "`name` does not apply to <what>"."""
+    for name in names:
+        value = given.get(name)
+        if value is not None and value is not False:
+            raise ParameterError(f"`{name}` does not apply to {what}; got {value!r}", [name], [value])

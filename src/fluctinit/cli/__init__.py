@@ -36,14 +36,10 @@ def flag_name(name: str) -> str:
 
 
 def reject_inapplicable(args, what: str, names) -> None:
-    """The one rule for options that do not fit the rest of the command line: an option named
-    in ``names`` that was given (not None) is rejected with "`--x` does not apply to <what>"."""
-    from fluctinit.errors import ParameterError
+    """:func:`fluctinit.errors.reject_inapplicable` on the parsed options ``args``."""
+    from fluctinit.errors import reject_inapplicable as rule
 
-    for name in names:
-        value = getattr(args, name, None)
-        if value is not None and value is not False:
-            raise ParameterError(f"`{name}` does not apply to {what}; got {value!r}", [name], [value])
+    rule(vars(args), what, names)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,8 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from fluctinit.errors import ParameterError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
@@ -79,30 +73,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fluctinit.sim.memory import keep_freed_memory
 
         keep_freed_memory()
+    return run_reporting(lambda: args.run(args), f"fluctinit {args.command}")
+
+
+def run_reporting(call, prog: str, *, flags: bool = True) -> int:
+    """``call()`` as a command's body: its return value (None: 0) as the exit status; bad input
+    (ParameterError and other ValueErrors, missing files, overflowing values) and failed writes
+    (OSError: a full disk) one line ``<prog>: error: ...`` on stderr and 2; a closed output pipe
+    (``| head``) 0, quietly; Ctrl-C 130.  With ``flags``, parameter names in a ParameterError are
+    written as the flags the user typed (``fan_in`` -> ``--fan-in``; config key paths stay)."""
+    from fluctinit.errors import ParameterError
+
     try:
-        return int(args.run(args) or 0)
+        return int(call() or 0)
     except ParameterError as err:
         msg = str(err)
-        for name in err.names:
+        for name in err.names if flags else ():
             if isinstance(name, str) and "." not in name and "[" not in name:  # config key paths stay
                 msg = msg.replace(f"`{name}`", f"`{flag_name(name)}`")
-        print(f"fluctinit {args.command}: error: {msg}", file=sys.stderr)
+        print(f"{prog}: error: {msg}", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"fluctinit {args.command}: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     except OverflowError as err:  # a finite but huge value: the arithmetic overflowed
-        print(f"fluctinit {args.command}: error: a value is too large for the computation ({err})", file=sys.stderr)
+        print(f"{prog}: error: a value is too large for the computation ({err})", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the output went to a pipe closed early (e.g. `| head`)
         _silence_stdout()
         return 0
     except OSError as err:  # a full disk, a vanished folder: one line, never a traceback
         where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-        print(f"fluctinit {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        print(f"{prog}: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"fluctinit {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
 
