@@ -47,7 +47,9 @@ INIT_NETWORK_CONSTRAINTS = {
     "nu": Interval(0.0, None),
     "sigma_u": Interval(0.0, None),
     "alpha": Interval(0.0, 1.0),
-    "method": OneOf(("fluctuation", "kaiming")),
+    "method": OneOf(("fluctuation", "kaiming", "normal")),
+    "mu_w": Interval(None, None, "both"),
+    "sigma_w": Interval(0.0, None, "left"),
     "dist": OneOf(("exponential", "lognormal")),
     "kernel_mode": OneOf(("discrete", "continuous")),
 }
@@ -347,6 +349,8 @@ def init_network_(
     alpha: float = 0.9,
     method: str = "fluctuation",
     *,
+    mu_w: float | None = None,
+    sigma_w: float | None = None,
     generator: torch.Generator | None = None,
     dist: str = "exponential",
     kernel_mode: str = "discrete",
@@ -363,13 +367,19 @@ def init_network_(
     fan-in of all its inputs (skip connections included).
     ``method="kaiming"``: :func:`kaiming_normal_` everywhere (eq. 56); not defined
     for Dale layers (their weights must be non-negative).
+    ``method="normal"``: every hidden layer's weights (feed-forward and recurrent) drawn from
+    ``N(mu_w, sigma_w**2)`` as given, whatever the theory says (the parameter search of figure
+    3c, e-f); the readout as with ``"fluctuation"`` (target ``sigma_u``).  Not defined for Dale
+    layers either.
 
     Args:
         network: the network (modified in place).
         nu: data set firing rate (Hz), > 0.
         sigma_u: target membrane std (threshold units), > 0.
         alpha: feed-forward share of the variance in recurrent layers, 0 < alpha < 1.
-        method: ``"fluctuation"`` or ``"kaiming"``.
+        method: ``"fluctuation"``, ``"kaiming"`` or ``"normal"``.
+        mu_w, sigma_w: mean and std (>= 0) of the hidden weights; both required with
+            ``method="normal"`` and refused with the other methods.
         generator: torch.Generator (on the weights' device).
         dist: Dale weight distribution, ``"exponential"`` (paper default) or ``"lognormal"``.
         kernel_mode: ``"discrete"`` (default) or ``"continuous"`` kernel integrals.
@@ -389,17 +399,33 @@ def init_network_(
     check("kernel_mode", kernel_mode, c["kernel_mode"])
     _check_generator(generator)
     has_dale = any(isinstance(layer, _DaleBase) for layer in network.hidden)
-    if method == "kaiming" and has_dale:
+    if method != "fluctuation" and has_dale:
         raise ParameterError(
-            "`method` must be 'fluctuation' for networks with Dale's-law layers (Kaiming weights are signed); "
-            "got 'kaiming'", ["method"], [method],
+            f"`method` must be 'fluctuation' for networks with Dale's-law layers ({method} weights are signed); "
+            f"got {method!r}", ["method"], [method],
         )
+    if method == "normal":
+        for name, v in (("mu_w", mu_w), ("sigma_w", sigma_w)):
+            if v is None:
+                raise ParameterError(f"`{name}` must be given with method 'normal'; got None", [name], [None])
+            check(name, v, c[name])
+    else:
+        for name, v in (("mu_w", mu_w), ("sigma_w", sigma_w)):
+            if v is not None:
+                raise ParameterError(f"`{name}` must be None unless method is 'normal' (method {method!r}); "
+                                     f"got {v!r}", [name], [v])
     g = generator
     for layer in network.hidden:
         if method == "kaiming":
             kaiming_normal_(layer.weight, generator=g)
             if layer.rec_weight is not None:
                 kaiming_normal_(layer.rec_weight, generator=g)
+            continue
+        if method == "normal":
+            with torch.no_grad():
+                layer.weight.normal_(float(mu_w), float(sigma_w), generator=g)
+                if layer.rec_weight is not None:
+                    layer.rec_weight.normal_(float(mu_w), float(sigma_w), generator=g)
             continue
         kern = layer_kernels(layer, kernel_mode)
         if isinstance(layer, _DaleBase):

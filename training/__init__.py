@@ -26,7 +26,7 @@ import train_experiment``; the modules are the implementation):
   :func:`save_checkpoint`, :func:`restore_checkpoint_`, :func:`atomic_torch_save`; reading
   and comparing them: :func:`read_checkpoint`, :func:`check_same_run`,
   :func:`check_weights_fit`, :func:`run_differences`, ``CHECKPOINT_KEYS``;
-* loop -- the training loop: :func:`train_experiment`, :func:`evaluate`,
+* loop -- the training loop: :func:`train_experiment`, :func:`evaluate`, :func:`best_validation`,
   :func:`check_device`, :func:`resolve_config`, :func:`inapplicable_options`,
   ``TRAIN_CONSTRAINTS``;
 * runs -- a run's file names and the summary over seeds: :func:`run_name`,
@@ -74,7 +74,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "check_same_run", "check_weights_fit", "run_differences", "CHECKPOINT_KEYS",
     )},
     **{n: ("loop", n) for n in (
-        "train_experiment", "evaluate", "OVERRIDE_KEYS", "check_device", "resolve_config", "inapplicable_options",
+        "train_experiment", "evaluate", "best_validation", "OVERRIDE_KEYS", "check_device", "resolve_config",
+        "inapplicable_options",
     )},
     "TRAIN_CONSTRAINTS": ("loop", "CONSTRAINTS"),
     **{n: ("runs", n) for n in (

@@ -31,8 +31,9 @@ kind is an error on another)::
                   dale: "n_inh" (int or one per layer), "recurrent" (required),
                         "tau_mem_inh", "tau_syn_inh", conv: "rec_kernel_size_inh";
                   cifar10 (conv2d, required): "encoder": {"fan_out": 5, "tau_mem", "tau_syn", "theta"}},
-      "init": {"method": "fluctuation" | "kaiming" (not with Dale's law), "sigma_u", "mu_u",
-               "alpha", "nu": Hz | "measured" (not for DVS-Gesture)},
+      "init": {"method": "fluctuation" | "kaiming" | "normal" (the last two not with Dale's law),
+               "sigma_u", "mu_u", "alpha", "nu": Hz | "measured" (not for DVS-Gesture),
+               normal (required): "mu_w", "sigma_w" (hidden weights N(mu_w, sigma_w**2))},
       "training": {"epochs", "batch_size", "optimizer": "smorms3" | "adam" | "sgd", "lr",
                    "surrogate": "superspike" | "rescaled", "beta",
                    "lambda_upper", "rate_upper", "lambda_lower", "v_lower",
@@ -180,8 +181,11 @@ ENCODER_CONSTRAINTS = {"fan_out": Integer(1), "tau_mem": _POS, "tau_syn": _POS, 
 # same bound as validation's, fluctinit.validation.CONSTRAINTS["sigma_u"])
 _TARGET = 1e12
 INIT_CONSTRAINTS = {
-    "method": OneOf(("fluctuation", "kaiming")),
+    "method": OneOf(("fluctuation", "kaiming", "normal")),
     "sigma_u": Interval(0.0, _TARGET, "right"),
+    # method "normal": hidden weights N(mu_w, sigma_w**2) as given (figure 3c's parameter search)
+    "mu_w": Interval(-_TARGET, _TARGET, "both"),
+    "sigma_w": Interval(0.0, _TARGET, "both"),
     "mu_u": Interval(-_TARGET, _TARGET, "both"),
     "alpha": Interval(0.0, 1.0, "right"),
 }

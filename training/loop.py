@@ -30,7 +30,9 @@ Every epoch writes a checkpoint atomically; ``resume`` continues an interrupted 
 the data order of epoch ``e`` is drawn from a generator seeded by ``(seed, e)`` and nothing
 else in training is random, so 2 epochs straight and 1 + resume 1 give identical weights
 (tests/test_train_resume.py).  The results JSON (config, seed, code version, per-epoch
-history, final train/validation/test accuracy, recorded magnitudes) is written atomically too.
+history with each epoch's validation and test accuracy, final train/validation/test accuracy, the
+epoch of best validation accuracy with its test accuracy, recorded magnitudes) is written
+atomically too.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ from .recording import (
 )
 from .runs import plan_run, priming_epochs, read_results
 
-__all__ = ["CONSTRAINTS", "check_device", "evaluate", "train_experiment", "resolve_config", "inapplicable_options"]
+__all__ = ["CONSTRAINTS", "best_validation", "check_device", "evaluate", "train_experiment", "resolve_config", "inapplicable_options"]
 
 #: Constraints on :func:`train_experiment`'s own arguments (the config overrides ``sigma_u``,
 #: ``init`` and ``surrogate`` are checked with the config, by ``validate_experiment``).
@@ -179,8 +181,9 @@ def train_experiment(
         generator = _epoch_generator(seed, epoch)
         steps = _train_epoch_(model, optimizer, data.train, generator, schedule, epoch, progress=progress)
         valid = evaluate(model, data.valid, schedule.batch_size)
+        test = evaluate(model, data.test, schedule.batch_size)  # recorded, never used to choose
         state.elapsed_s += time.perf_counter() - t0
-        entry = _epoch_record(epoch, schedule.is_priming(epoch), steps, valid, state.elapsed_s)
+        entry = _epoch_record(epoch, schedule.is_priming(epoch), steps, valid, test, state.elapsed_s)
         _record_epoch_(state, entry, steps)
         if log is not None:
             log(_epoch_line(name, entry, schedule.total_epochs))
@@ -219,6 +222,9 @@ def resolve_config(
         config["init"]["sigma_u"] = sigma_u
     if init is not None:
         config["init"]["method"] = init
+        if init != "normal":  # the weights' mean and std belong to method "normal" alone
+            config["init"].pop("mu_w", None)
+            config["init"].pop("sigma_w", None)
     if surrogate is not None:
         config["training"]["surrogate"] = surrogate
     config = validate_experiment({k: v for k, v in config.items() if k != "source"}) | {
@@ -390,8 +396,9 @@ def _column_means(rows: list[list[float]]) -> list[float]:
     return [sum(c) / len(rows) for c in zip(*rows)] if rows else []
 
 
-def _epoch_record(epoch: int, priming: bool, steps: list[_Step], valid: dict[str, float], elapsed_s: float) -> dict:
-    """The history entry of one epoch: mean training losses, validation, mean recordings."""
+def _epoch_record(epoch: int, priming: bool, steps: list[_Step], valid: dict[str, float], test: dict[str, float],
+                  elapsed_s: float) -> dict:
+    """The history entry of one epoch: mean training losses, validation, test, mean recordings."""
     mean = _mean_dicts([s.losses for s in steps])
     return {
         "epoch": epoch + 1,
@@ -400,6 +407,7 @@ def _epoch_record(epoch: int, priming: bool, steps: list[_Step], valid: dict[str
         "train_ub_loss": mean.get("ub_loss"), "train_hp_loss": mean.get("hp_loss"),
         "train_accuracy": mean.get("accuracy"),
         "valid_loss": valid["loss"], "valid_accuracy": valid["accuracy"],
+        "test_accuracy": test["accuracy"],
         "rates_hz": _column_means([s.rates for s in steps]),
         "sg_magnitude": _column_means([s.sg for s in steps]),
         "dw_magnitude": _column_means([s.dw for s in steps]),
@@ -425,6 +433,18 @@ def _epoch_line(name: str, entry: dict[str, Any], total_epochs: int) -> str:
 
 
 # ----------------------------------------------------------------------------- results
+def best_validation(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The supervised epoch with the best validation accuracy (the first of ties) and its test
+    accuracy: the model early stopping on the validation split would test.  None without epochs
+    (or for histories written before the test accuracy was recorded per epoch)."""
+    rows = [h for h in history if h.get("test_accuracy") is not None]
+    if not rows:
+        return None
+    best = max(rows, key=lambda h: (h["valid_accuracy"], -h["epoch"]))
+    return {"epoch": best["epoch"], "validation_accuracy": best["valid_accuracy"],
+            "test_accuracy": best["test_accuracy"]}
+
+
 def _final_evaluation(model: SNNModel, data: Splits, batch_size: int) -> dict[str, dict[str, float]]:
     return {
         "train": evaluate(model, data.train, batch_size),
@@ -454,6 +474,7 @@ def _results(config, seed: int, device: str, state: Progress, schedule: _Schedul
             "validation_loss": final["valid"]["loss"],
             "test_loss": final["test"]["loss"],
         },
+        "best_validation": best_validation(sup_hist),
         "recording": {
             "at_init": state.recorded_init,
             "epochs_to_90_train": epochs_to_accuracy([h["train_accuracy"] for h in sup_hist], 0.9),

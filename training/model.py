@@ -270,7 +270,8 @@ def initialize_model(
 ) -> None:
     """Initialize every layer from the theory via sim's ``init_network_`` (readout included).
 
-    ``config["init"]``: ``method`` ("fluctuation" or "kaiming"), ``sigma_u``, ``alpha``; the
+    ``config["init"]``: ``method`` ("fluctuation", "kaiming" or "normal" with ``mu_w``,
+    ``sigma_w``), ``sigma_u``, ``alpha``; the
     same rate ``nu`` (Hz) is used for every layer, as the paper does.
     """
     from fluctinit.sim.init import init_network_
@@ -278,5 +279,5 @@ def initialize_model(
     ini = config["init"]
     init_network_(
         model.network, nu, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
-        method=ini["method"], generator=generator,
+        method=ini["method"], mu_w=ini.get("mu_w"), sigma_w=ini.get("sigma_w"), generator=generator,
     )

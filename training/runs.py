@@ -2,7 +2,8 @@
 
 One run is one experiment config trained for one seed (:func:`~fluctinit.training.train_experiment`);
 its checkpoint and results are ``<experiment>_<init>_seed<S>.ckpt`` / ``.json``
-(:func:`run_name`), where ``<init>`` is ``fluctuation-sigma<sigma_u>`` or ``kaiming``.
+(:func:`run_name`), where ``<init>`` is ``fluctuation-sigma<sigma_u>``,
+``normal-mu<mu_w>-sigma<sigma_w>`` or ``kaiming``.
 Several seeds of one experiment and initialization are summarized by
 :func:`summarize_seeds` (mean and sample standard deviation of the final accuracies) into
 ``<experiment>_<init>_summary.json`` (:func:`write_seed_summary`).
@@ -41,7 +42,11 @@ SUMMARY_KEYS = ("train_accuracy", "validation_accuracy", "test_accuracy")
 
 
 def _init_tag(init: dict[str, Any]) -> str:
-    return f"fluctuation-sigma{init['sigma_u']:g}" if init["method"] == "fluctuation" else "kaiming"
+    if init["method"] == "fluctuation":
+        return f"fluctuation-sigma{init['sigma_u']:g}"
+    if init["method"] == "normal":
+        return f"normal-mu{init['mu_w']:g}-sigma{init['sigma_w']:g}"
+    return "kaiming"
 
 
 def run_name(config: dict[str, Any], seed: int) -> str:

@@ -481,6 +481,20 @@ class Init(StrictModel):
     alpha: constrained(_I["alpha"]) = None
     nu: checked(Union[Literal["measured"], float], 'a finite number > 0 (Hz) or "measured"',
                 lambda v: v == "measured" or _POS.contains(v))
+    mu_w: constrained(_I["mu_w"]) = None
+    sigma_w: constrained(_I["sigma_w"]) = None
+
+    @model_validator(mode="after")
+    def _normal(self):
+        """``mu_w`` and ``sigma_w`` belong to method "normal", which needs both."""
+        for key in ("mu_w", "sigma_w"):
+            value = getattr(self, key)
+            if self.method == "normal" and value is None:
+                raise config_error(key, _MISSING, "given with `init.method` 'normal' (hidden weights "
+                                                  "N(mu_w, sigma_w**2))")
+            if self.method != "normal" and value is not None:
+                raise config_error(key, value, f"absent unless `init.method` is 'normal' (it is {self.method!r})")
+        return self
 
 
 class Training(StrictModel):
@@ -547,9 +561,9 @@ class Experiment(StrictModel):
             raise config_error("network.n_out", net.n_out, f"{classes}{src}")
         if self.init.nu == "measured" and ds == "dvs_gesture":  # no encoder, and the loader measures none
             raise config_error("init.nu", "measured", f"a rate in Hz for {of} (no measurement available)")
-        if self.init.method == "kaiming" and net.dale:
-            raise config_error("init.method", "kaiming", "'fluctuation' for Dale's-law networks (`network.dale` is "
-                                                         "true; Kaiming weights are signed)")
+        if self.init.method != "fluctuation" and net.dale:
+            raise config_error("init.method", self.init.method, "'fluctuation' for Dale's-law networks "
+                               f"(`network.dale` is true; {self.init.method} weights are signed)")
         return self
 
 
