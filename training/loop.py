@@ -93,19 +93,29 @@ def check_device(device: str) -> str:
     return device
 
 
-@torch.no_grad()
 def evaluate(model: SNNModel, split, batch_size: int) -> dict[str, float]:
     """Loss and accuracy of the supervised objective on a whole split (no regularizers)."""
     model.eval()
-    total_loss, correct, n = 0.0, 0, 0
+    try:
+        return _evaluate_all(lambda x: [model(x).readout], split, batch_size, 1)[0]
+    finally:
+        model.train()
+
+
+@torch.no_grad()
+def _evaluate_all(readouts: Callable, split, batch_size: int, n: int) -> list[dict[str, float]]:
+    """:func:`evaluate` for ``n`` networks at once: ``readouts(x)`` returns each network's
+    readout membrane ``(batch, time, classes)`` for the input batch ``x`` (one pass over the
+    split for all of them, e.g. :func:`~fluctinit.training.train_batched`'s networks)."""
+    totals = [[0.0, 0] for _ in range(n)]
+    count = 0
     for x, y in split.batches(batch_size, False, None):
-        out = model(x)
-        loss, scores = max_over_time_cross_entropy(out.readout, y)
-        total_loss += float(loss) * len(y)
-        correct += int((scores.argmax(1) == y).sum())
-        n += len(y)
-    model.train()
-    return {"loss": total_loss / max(n, 1), "accuracy": correct / max(n, 1)}
+        for total, readout in zip(totals, readouts(x)):
+            loss, scores = max_over_time_cross_entropy(readout, y)
+            total[0] += float(loss) * len(y)
+            total[1] += int((scores.argmax(1) == y).sum())
+        count += len(y)
+    return [{"loss": loss / max(count, 1), "accuracy": correct / max(count, 1)} for loss, correct in totals]
 
 
 def train_experiment(
@@ -166,32 +176,22 @@ def train_experiment(
     plan = plan_run(config, seed, out, resume=resume, overwrite=overwrite)
     if plan.action == "done":
         return read_results(plan.results)
-    name, ckpt_path, results_path = plan.name, plan.checkpoint, plan.results
     if data is None:
         data = load_data(config, data_root, dtype=dtype, device=device)
-    model, optimizer, nu = _build(config, seed, data, dtype=dtype, device=device)
-    state = Progress(nu=nu)
-    if plan.action == "resume":
-        state = restore_checkpoint_(ckpt_path, model, optimizer, config=config, seed=seed, device=device)
+    run = _open_run(config, seed, plan, data, dtype=dtype, device=device)
     schedule = _Schedule.of(config)
-    if state.epoch < schedule.total_epochs:
+    if run.state.epoch < schedule.total_epochs:
         warn_if_silent(data.train, f"experiment {config['name']!r}")
-    for epoch in range(state.epoch, schedule.total_epochs):
+    step = lambda x, y, priming: [_train_step_(run.model, run.optimizer, x, y, schedule, priming)]  # noqa: E731
+    for epoch in range(run.state.epoch, schedule.total_epochs):
         t0 = time.perf_counter()
         generator = _epoch_generator(seed, epoch)
-        steps = _train_epoch_(model, optimizer, data.train, generator, schedule, epoch, progress=progress)
-        valid = evaluate(model, data.valid, schedule.batch_size)
-        test = evaluate(model, data.test, schedule.batch_size)  # recorded, never used to choose
-        state.elapsed_s += time.perf_counter() - t0
-        entry = _epoch_record(epoch, schedule.is_priming(epoch), steps, valid, test, state.elapsed_s)
-        _record_epoch_(state, entry, steps)
-        if log is not None:
-            log(_epoch_line(name, entry, schedule.total_epochs))
-        save_checkpoint(ckpt_path, config=config, seed=seed, model=model, optimizer=optimizer, progress=state,
-                        epoch_generator=generator, device=device)
-    results = _results(config, seed, device, state, schedule, _final_evaluation(model, data, schedule.batch_size))
-    atomic_write_json(results_path, results)
-    return results
+        (steps,) = _train_epoch_(step, 1, data.train, generator, schedule, epoch, progress=progress)
+        valid = evaluate(run.model, data.valid, schedule.batch_size)
+        test = evaluate(run.model, data.test, schedule.batch_size)  # recorded, never used to choose
+        _end_epoch_(run, schedule, epoch, steps, valid, test, time.perf_counter() - t0, generator, log)
+    final = _final_evaluation(lambda x: [run.model(x).readout], 1, data, schedule.batch_size)
+    return _finish_(run, schedule, final[0])
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -276,6 +276,29 @@ def _build(config: dict[str, Any], seed: int, data: Splits, *, dtype, device):
     return model, make_optimizer(tr["optimizer"], model.parameters(), tr["lr"]), nu
 
 
+@dataclass
+class _Run:
+    """One run in training: its config, seed, files, network, optimizer and progress."""
+
+    config: dict[str, Any]
+    seed: int
+    device: str
+    plan: Any  # RunPlan
+    model: SNNModel
+    optimizer: torch.optim.Optimizer
+    state: Progress
+
+
+def _open_run(config: dict[str, Any], seed: int, plan, data: Splits, *, dtype, device) -> _Run:
+    """The run of ``plan`` ready to train: built and initialized (:func:`_build`), and for a
+    ``"resume"`` plan continued from its checkpoint."""
+    model, optimizer, nu = _build(config, seed, data, dtype=dtype, device=device)
+    state = Progress(nu=nu)
+    if plan.action == "resume":
+        state = restore_checkpoint_(plan.checkpoint, model, optimizer, config=config, seed=seed, device=device)
+    return _Run(config, seed, device, plan, model, optimizer, state)
+
+
 @dataclass(frozen=True)
 class _Schedule:
     """What every epoch of a run needs from the config: phases, batch size and the objective."""
@@ -331,9 +354,14 @@ class _Step:
 
 
 def _train_epoch_(
-    model, optimizer, split, generator: torch.Generator, schedule: _Schedule, epoch: int, *, progress: bool
-) -> list[_Step]:
-    """One pass over the training split in the order ``generator`` draws; updates the model in place."""
+    step_: Callable, n: int, split, generator: torch.Generator, schedule: _Schedule, epoch: int, *, progress: bool
+) -> list[list[_Step]]:
+    """One pass over the training split in the order ``generator`` draws.
+
+    ``step_(x, y, priming)`` trains on one batch (in place) and returns one :class:`_Step` for
+    each of the ``n`` networks it trains (one, or the cells of
+    :func:`~fluctinit.training.train_batched`).  Returns, per network, its steps in order.
+    """
     from tqdm import tqdm
 
     priming = schedule.is_priming(epoch)
@@ -345,12 +373,15 @@ def _train_epoch_(
         # disable=None: no bar when stderr is not a terminal (logs stay readable)
         disable=None if progress else True, leave=False, dynamic_ncols=True,
     )
-    steps = []
+    steps: list[list[_Step]] = [[] for _ in range(n)]
     for x, y in bar:
-        step = _train_step_(model, optimizer, x, y, schedule, priming)
-        steps.append(step)
-        bar.set_postfix(loss=f"{step.losses['loss']:.3f}", acc=f"{step.losses['accuracy']:.2f}",
-                        rate=f"{sum(step.rates) / max(len(step.rates), 1):.1f}Hz")
+        batch = step_(x, y, priming)
+        for rows, step in zip(steps, batch):
+            rows.append(step)
+        mean = _mean_dicts([s.losses for s in batch])
+        rates = [r for s in batch for r in s.rates]
+        bar.set_postfix(loss=f"{mean['loss']:.3f}", acc=f"{mean['accuracy']:.2f}",
+                        rate=f"{sum(rates) / max(len(rates), 1):.1f}Hz")
     bar.close()
     return steps
 
@@ -365,14 +396,24 @@ def _counts_and_recorder(out: ModelOutput) -> tuple[list[torch.Tensor], Gradient
     return out.layer_counts, GradientRecorder(out.outputs)
 
 
+def _objective(schedule: _Schedule, readout: torch.Tensor, counts: list[torch.Tensor], y: torch.Tensor,
+               priming: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One network's loss on a batch (:meth:`_Schedule.loss`) and its terms as detached
+    scalars (``loss``, ``sup_loss``, ``ub_loss``, ``hp_loss``, ``accuracy``)."""
+    sup, scores = max_over_time_cross_entropy(readout, y)
+    l_ub = upper_bound_loss(counts, schedule.v_upper, schedule.lambda_upper)
+    l_hp = homeostatic_loss(counts, schedule.v_lower, schedule.lambda_lower)
+    loss = schedule.loss(sup, l_ub, l_hp, priming)
+    terms = {"loss": loss, "sup_loss": sup, "ub_loss": l_ub, "hp_loss": l_hp,
+             "accuracy": (scores.argmax(1) == y).float().mean()}
+    return loss, {k: v.detach() for k, v in terms.items()}
+
+
 def _train_step_(model, optimizer, x, y, schedule: _Schedule, priming: bool) -> _Step:
     """Forward, loss, backward, optimizer step and Dale's-law projection on one batch."""
     out = model(x)
     counts, recorder = _counts_and_recorder(out)
-    sup, scores = max_over_time_cross_entropy(out.readout, y)
-    l_ub = upper_bound_loss(counts, schedule.v_upper, schedule.lambda_upper)
-    l_hp = homeostatic_loss(counts, schedule.v_lower, schedule.lambda_lower)
-    loss = schedule.loss(sup, l_ub, l_hp, priming)
+    loss, terms = _objective(schedule, out.readout, counts, y, priming)
     before = snapshot(model)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -380,9 +421,7 @@ def _train_step_(model, optimizer, x, y, schedule: _Schedule, priming: bool) -> 
     model.apply_constraints_()
     rates = firing_rates_from_counts(counts, out.layer_spikes[0].shape[1], schedule.dt) if counts else []
     dw = weight_update_magnitudes(before, model)
-    losses = {"loss": float(loss.detach()), "sup_loss": float(sup.detach()), "ub_loss": float(l_ub.detach()),
-              "hp_loss": float(l_hp.detach()), "accuracy": float((scores.argmax(1) == y).float().mean())}
-    return _Step(losses, rates, recorder.magnitudes(), list(dw.values()), list(dw))
+    return _Step({k: float(v) for k, v in terms.items()}, rates, recorder.magnitudes(), list(dw.values()), list(dw))
 
 
 def _mean_dicts(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -432,6 +471,18 @@ def _epoch_line(name: str, entry: dict[str, Any], total_epochs: int) -> str:
     )
 
 
+def _end_epoch_(run: _Run, schedule: _Schedule, epoch: int, steps: list[_Step], valid: dict[str, float],
+                test: dict[str, float], seconds: float, generator: torch.Generator, log) -> None:
+    """Book a finished epoch of ``run``: its time, history record, log line and checkpoint."""
+    run.state.elapsed_s += seconds
+    entry = _epoch_record(epoch, schedule.is_priming(epoch), steps, valid, test, run.state.elapsed_s)
+    _record_epoch_(run.state, entry, steps)
+    if log is not None:
+        log(_epoch_line(run.plan.name, entry, schedule.total_epochs))
+    save_checkpoint(run.plan.checkpoint, config=run.config, seed=run.seed, model=run.model,
+                    optimizer=run.optimizer, progress=run.state, epoch_generator=generator, device=run.device)
+
+
 # ----------------------------------------------------------------------------- results
 def best_validation(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The supervised epoch with the best validation accuracy (the first of ties) and its test
@@ -445,12 +496,18 @@ def best_validation(history: list[dict[str, Any]]) -> dict[str, Any] | None:
             "test_accuracy": best["test_accuracy"]}
 
 
-def _final_evaluation(model: SNNModel, data: Splits, batch_size: int) -> dict[str, dict[str, float]]:
-    return {
-        "train": evaluate(model, data.train, batch_size),
-        "valid": evaluate(model, data.valid, batch_size),
-        "test": evaluate(model, data.test, batch_size),
-    }
+def _final_evaluation(readouts: Callable, n: int, data: Splits, batch_size: int) -> list[dict[str, dict[str, float]]]:
+    """Per network (``readouts`` as :func:`_evaluate_all`): loss and accuracy on every split."""
+    per_split = {name: _evaluate_all(readouts, getattr(data, name), batch_size, n)
+                 for name in ("train", "valid", "test")}
+    return [{name: rows[k] for name, rows in per_split.items()} for k in range(n)]
+
+
+def _finish_(run: _Run, schedule: _Schedule, final: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Write the results JSON of a finished ``run`` (:func:`_results`) atomically; return it."""
+    results = _results(run.config, run.seed, run.device, run.state, schedule, final)
+    atomic_write_json(run.plan.results, results)
+    return results
 
 
 def _results(config, seed: int, device: str, state: Progress, schedule: _Schedule, final) -> dict[str, Any]:
