@@ -29,6 +29,9 @@ import train_experiment``; the modules are the implementation):
 * loop -- the training loop: :func:`train_experiment`, :func:`evaluate`, :func:`best_validation`,
   :func:`check_device`, :func:`resolve_config`, :func:`inapplicable_options`,
   ``TRAIN_CONSTRAINTS``;
+* batched -- grid-batched training, the cells of a sweep that differ in their initialization
+  alone trained as one model: :func:`train_batched`, :func:`batch_key`, :func:`max_batch_cells`
+  (the stacked model itself: :mod:`fluctinit.training.stacked`);
 * runs -- a run's file names and the summary over seeds: :func:`run_name`,
   :func:`summary_name`, :func:`summarize_seeds`, :func:`write_seed_summary`; what an output
   folder holds and may receive: :func:`plan_run`, :func:`plan_runs`, :class:`RunPlan`,
@@ -78,6 +81,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "inapplicable_options",
     )},
     "TRAIN_CONSTRAINTS": ("loop", "CONSTRAINTS"),
+    **{n: ("batched", n) for n in ("train_batched", "batch_key", "max_batch_cells")},
     **{n: ("runs", n) for n in (
         "run_name", "summary_name", "summarize_seeds", "write_seed_summary", "total_epochs", "priming_epochs",
         "RunPlan", "plan_run", "plan_runs", "read_results", "hold_output",
