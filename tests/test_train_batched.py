@@ -130,7 +130,14 @@ def test_float64_batched_equals_separate_runs(one_layer, tmp_path, one_thread):
     assert len({r["history"][-1]["train_loss"] for r in batched}) == 3
 
 
-def test_float64_two_hidden_layers(tmp_path, one_thread):
+@pytest.mark.parametrize("kernels", ["compiled", "torch_ops"])
+def test_float64_two_hidden_layers(kernels, tmp_path, one_thread, monkeypatch):
+    """Also on the path CUDA runs ("torch_ops": the fast core's torch-op step, no compiled
+    kernels, no gradient probes)."""
+    from fluctinit.sim._core import compiled
+
+    if kernels == "torch_ops":
+        monkeypatch.setattr(compiled, "AVAILABLE", False)
     base = _tiny([16, 12])
     data = load_data(base, dtype=torch.float64)
     cells = _cells(base, 3)
@@ -272,16 +279,3 @@ def test_max_batch_cells_follows_the_memory_budget():
     with pytest.raises(ParameterError, match="`memory_bytes`"):
         max_batch_cells(c, memory_bytes=-1)
 
-
-def test_torch_op_path_equals_separate_runs(tmp_path, one_thread, monkeypatch):
-    """The path CUDA runs (the fast core's torch-op step, no compiled kernels, no probes)."""
-    from fluctinit.sim._core import compiled
-
-    monkeypatch.setattr(compiled, "AVAILABLE", False)
-    base = _tiny([16, 12])
-    data = load_data(base, dtype=torch.float64)
-    cells = _cells(base, 2)
-    separate = _separate(cells, data, tmp_path / "a")
-    batched = train_batched(cells, seed=SEED, outs=[tmp_path / "b"] * 3, data=data, progress=False,
-                            dtype=torch.float64)
-    _assert_same_runs(tmp_path / "a", separate, tmp_path / "b", batched)
