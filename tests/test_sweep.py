@@ -43,10 +43,15 @@ def _table(out):
         return list(csv.DictReader(fh))
 
 
-def _sweep(tmp_path, grid, *, seeds=(0,), out="s", engine=IN_PROCESS, resume=False, **kw):
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _sweep(tmp_path, grid, *, seeds=(0,), out="s", engine=IN_PROCESS, resume=False, terminal=False, **kw):
     config = load_experiment(_file(tmp_path))
     job = train_sweep(config, parse_grid(grid), seeds, tmp_path / out, **kw)
-    stream = io.StringIO()
+    stream = _Terminal() if terminal else io.StringIO()
     return run_sweep(job, tmp_path / out, engine=engine, resume=resume, stream=stream), stream.getvalue()
 
 
@@ -105,6 +110,12 @@ def test_a_cell_is_the_run_train_experiment_makes(tmp_path, one_thread):
     # the other cell differs (the comparison can fail)
     other = json.loads((tmp_path / "s" / "cells" / "lr=0.01_seed2" / f"{name}.json").read_text())
     assert _history(other) != _history(alone)
+
+
+def test_a_terminal_gets_a_bar(tmp_path, one_thread):
+    _, text = _sweep(tmp_path, ["init.sigma_u=0.5,1"], batch_cells=1, terminal=True)
+    assert "\r" in text and "cell" in text and "done=2" in text and "running=" in text  # the bar, redrawn
+    assert "sigma_u=0.5_seed0: train " in text and "[2/2" not in text  # the lines, without the counts
 
 
 def _raise_for_lr(monkeypatch, lr):

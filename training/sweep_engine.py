@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 from fluctinit._io import FolderLock, atomic_write_json, atomic_write_text, remove_stale_temps
 
 from .sweep import (
-    CELLS_DIR, SWEEP_FILE, TABLE_FILE, Cell, check_sweep_folder, error_line, format_value, read_record,
+    CELLS_DIR, STATUSES, SWEEP_FILE, TABLE_FILE, Cell, check_sweep_folder, error_line, format_value, read_record,
 )
 from .sweep_cluster import Engine, open_client
 
@@ -42,6 +42,8 @@ __all__ = ["Task", "SweepJob", "SweepSummary", "run_sweep", "announce_start", "c
 
 #: the Dask event topic the tasks announce their start on (per session: a uuid is appended)
 TOPIC = "fluctinit-sweep"
+#: the results table is rewritten at most this often (seconds), and at the end
+WRITE_INTERVAL_S = 0.5
 
 
 # ----------------------------------------------------------------------------- jobs and tasks
@@ -141,27 +143,23 @@ class _Progress:
             self.bar = tqdm(total=total, initial=finished, unit="cell", desc="sweep", file=stream, dynamic_ncols=True,
                             leave=True)
 
-    def counts(self, cells: Sequence[Cell]) -> dict[str, int]:
-        return {s: sum(c.status == s for c in cells) for s in ("done", "failed", "running", "pending")}
-
     def eta(self, finished: int) -> str:
         new = finished - self.finished0
         if new <= 0 or finished >= self.total:
             return ""
         return _duration((time.monotonic() - self.t0) / new * (self.total - finished))
 
-    def refresh(self, cells: Sequence[Cell]) -> None:
+    def refresh(self, n: dict[str, int]) -> None:
         if self.bar is not None:
-            n = self.counts(cells)
             self.bar.set_postfix(done=n["done"], failed=n["failed"], running=n["running"], refresh=True)
 
-    def line(self, text: str, cells: Sequence[Cell] | None = None, *, advance: bool = False) -> None:
+    def line(self, text: str, counts: dict[str, int] | None = None, *, advance: bool = False) -> None:
         if advance and self.bar is not None:
             self.bar.update(1)
         if self.quiet:
             return
-        if cells is not None and self.bar is None:  # no bar: the counts ride on the line
-            n = self.counts(cells)
+        if counts is not None and self.bar is None:  # no bar: the counts ride on the line
+            n = counts
             left = self.eta(n["done"] + n["failed"])
             text += (f"  [{n['done'] + n['failed']}/{self.total}: {n['done']} done, {n['failed']} failed, "
                      f"{n['running']} running{', about ' + left + ' left' if left else ''}]")
@@ -169,8 +167,8 @@ class _Progress:
             self.bar.write(text, file=self.stream)
         else:
             print(text, file=self.stream, flush=True)
-        if cells is not None:
-            self.refresh(cells)
+        if counts is not None:
+            self.refresh(counts)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -178,7 +176,9 @@ class _Progress:
 
 
 class _State:
-    """The cells' statuses, shared by the result loop and the start events (one lock)."""
+    """The cells' statuses, shared by the result loop and the start events (one lock); the
+    counts kept as they change, the table written at most every :data:`WRITE_INTERVAL_S`
+    seconds (a thread writes what is left)."""
 
     def __init__(self, job: SweepJob, out: Path, progress: _Progress):
         self.job, self.out, self.progress = job, out, progress
@@ -186,9 +186,30 @@ class _State:
         self.lock = threading.RLock()
         self.starts: dict[str, int] = {}
         self.warned: set[str] = set()
+        self.counts = {s: 0 for s in STATUSES}
+        for c in job.cells:
+            self.counts[c.status] += 1
+        self.dirty, self.last_write = False, 0.0
+        self.stop = threading.Event()
+        self.flusher = threading.Thread(target=self._flush, name="sweep-table", daemon=True)
 
-    def write(self) -> None:
-        atomic_write_text(self.out / TABLE_FILE, _table_text(self.job))
+    def _set(self, cell: Cell, status: str) -> None:
+        self.counts[cell.status] -= 1
+        self.counts[status] += 1
+        cell.status = status
+
+    def write(self, force: bool = False) -> None:
+        with self.lock:
+            if force or time.monotonic() - self.last_write >= WRITE_INTERVAL_S:
+                atomic_write_text(self.out / TABLE_FILE, _table_text(self.job))
+                self.dirty, self.last_write = False, time.monotonic()
+            else:
+                self.dirty = True
+
+    def _flush(self) -> None:
+        while not self.stop.wait(WRITE_INTERVAL_S / 2):
+            if self.dirty:
+                self.write()
 
     def started(self, names: Sequence[str]) -> None:
         with self.lock:
@@ -200,16 +221,16 @@ class _State:
                 if self.starts[name] > 1:
                     self.progress.line(f"{name}: started again (attempt {self.starts[name]}; its worker died), "
                                        "continuing from its last checkpoint")
-                cell.status = "running"
+                self._set(cell, "running")
             self.write()
-            self.progress.refresh(self.job.cells)
+            self.progress.refresh(self.counts)
 
     def finished(self, outcome: dict[str, Any]) -> None:
         with self.lock:
             cell = self.by_name[outcome["name"]]
             if cell.status in ("done", "failed"):  # a second result of one cell is never listed twice
                 return
-            cell.status = outcome["status"]
+            self._set(cell, outcome["status"])
             cell.result = outcome.get("result") or {}
             cell.error = _one_line(outcome.get("error", ""))
             for w in outcome.get("warnings") or ():
@@ -218,11 +239,18 @@ class _State:
                     self.progress.line(f"warning: {w}")
             self.write()
             what = self.job.describe(cell) if cell.status == "done" else f"FAILED: {cell.error}"
-            self.progress.line(f"{cell.name}: {what}", self.job.cells, advance=True)
+            self.progress.line(f"{cell.name}: {what}", self.counts, advance=True)
 
     def failed(self, names: Sequence[str], error: str) -> None:
         for name in names:
             self.finished({"name": name, "status": "failed", "error": error})
+
+    def interrupted(self) -> None:
+        """The running cells back to pending (their checkpoints stay for ``resume``)."""
+        with self.lock:
+            for c in self.job.cells:
+                if c.status == "running":
+                    self._set(c, "pending")
 
 
 def _one_line(text: str) -> str:
@@ -275,13 +303,14 @@ def run_sweep(job: SweepJob, out: str | os.PathLike, *, engine: Engine = Engine(
         pending = [c for c in job.cells if c.status != "done"]
         progress = _Progress(len(job.cells), len(job.cells) - len(pending), stream, quiet=quiet)
         state = _State(job, out, progress)
+        state.flusher.start()
         sessions.append({"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "engine": record["engine"],
                          "code_version": record["code_version"]})
 
         def start() -> None:  # the record and the table, once the cluster is there
             (out / CELLS_DIR).mkdir(parents=True, exist_ok=True)
             atomic_write_json(out / SWEEP_FILE, {**record, "sessions": sessions})
-            state.write()
+            state.write(force=True)
             stored, partial = len(job.cells) - len(pending), sum(bool(c.note) for c in pending)
             if stored or partial:
                 progress.line(f"{out}: {stored} of {len(job.cells)} cells stored, {partial} continue from a "
@@ -293,14 +322,12 @@ def run_sweep(job: SweepJob, out: str | os.PathLike, *, engine: Engine = Engine(
             else:
                 start()
         finally:
-            with state.lock:
-                for c in job.cells:
-                    if c.status == "running":  # interrupted: its checkpoint stays for --resume
-                        c.status = "pending"
-                if (out / SWEEP_FILE).exists():
-                    state.write()
+            state.stop.set()
+            state.interrupted()
+            if (out / SWEEP_FILE).exists():
+                state.write(force=True)
             progress.close()
-    n = progress.counts(job.cells)
+    n = state.counts
     return SweepSummary(len(job.cells), n["done"], n["failed"], n["pending"] + n["running"],
                         {k: v - 1 for k, v in state.starts.items() if v > 1}, out / TABLE_FILE,
                         len(job.cells) - len(pending))

@@ -12,46 +12,49 @@ once per cell: the Cartesian product of the --grid values, times the seeds 0..N-
 default 1: seed 0).  KEY is a dotted path into the experiment config (init.sigma_u,
 init.mu_w, init.sigma_w, init.method, training.lr, training.lambda_upper, network.hidden,
 data.split_mode, ...).  Values: a list split on top-level commas, each value parsed as JSON,
-else taken as a string (init.sigma_u=0.5,1,2  network.hidden=[128],[128,128]
+else taken as a string (init.sigma_u=0.5,1,2  'network.hidden=[128],[128,128]'
 data.split_mode=stratified,pooled), or a range: linspace(a,b,n) and logspace(a,b,n) as numpy's
 (logspace: 10**linspace), range(a,b[,step]) (integers), also inside a list
-(init.sigma_w=0,logspace(-2,1,13)).  Hidden weights N(mu_w, sigma_w^2) as given:
---grid init.method=normal --grid init.mu_w=0 --grid init.sigma_w=logspace(-2,0,9).  Every
-cell's config is checked before any work: an unknown key or a value the schema refuses is
-one line naming the key, the value and its valid range.
+('init.sigma_w=0,logspace(-2,1,13)'); quote values with brackets or parentheses for the shell.
+Hidden weights N(mu_w, sigma_w^2) as given: --grid init.method=normal --grid init.mu_w=0
+--grid 'init.sigma_w=logspace(-2,0,9)'.  Every cell's config is checked before any work: an
+unknown key or a value the schema refuses is one line naming the key, the value and its valid
+range.
 
 Each cell is an ordinary training run in its own folder DIR/cells/<name>/ (name from the grid
 values and the seed, e.g. sigma_u=0.5_seed0): the checkpoint and results JSON of
-``fluctinit train`` with the same settings and seed, and the same numbers.  DIR/results.csv
-(rewritten atomically as cells start and finish) has one row per cell: one column per grid
-key (named as given), seed, status (pending, running, done, failed), train_accuracy,
-valid_accuracy, test_accuracy, best_valid_epoch, best_valid_test_accuracy, epochs_to_90,
-epochs_completed, time_s, rate_hz_<layer> (the last epoch's hidden rates, Hz), error (one
-line, for failed cells) and folder.  DIR/sweep.json records the config, the grid, the seeds,
-the code version and the engine settings.
+``fluctinit train`` with the same settings and seed, and the same numbers on the same number
+of torch threads (--threads-per-worker).  DIR/results.csv (rewritten atomically as cells start
+and finish, at most twice a second) has one row per cell: one column per grid key (named as
+given), seed, status (pending, running, done, failed), train_accuracy, valid_accuracy,
+test_accuracy, best_valid_epoch, best_valid_test_accuracy, epochs_to_90, epochs_completed,
+time_s, rate_hz_<layer> (the last epoch's hidden rates, Hz), error (one line, for failed
+cells) and folder.  DIR/sweep.json records the config, the grid, the seeds, the code version
+and the engine settings.
 
 A membrane-statistics sweep (``sweep validate``, figure 2c/2f) makes one measurement of
 ``fluctinit validate`` per cell; KEY is one of its options (sigma_u, mu_u, xi, neurons, fan_in,
 nu, duration, trials, poisson_mode, max_samples, batch_size, tau_mem, tau_syn, dt, mode,
 init, alpha, fan_in_rec, n_inh, nu_inh, tau_syn_inh), the seeds set --seed.  results.csv has
-the grid columns and the measured against predicted statistics; each cell's whole report is
-DIR/cells/<name>/report.json.
+the grid columns and the measured against predicted statistics (the data's measured rate as
+nu_measured); each cell's whole report is DIR/cells/<name>/report.json.
 
 Engine: Dask.  By default a local cluster of worker processes on this machine (--workers,
 default cores / --threads-per-worker; each cell runs torch on --threads-per-worker threads,
-default 1); --scheduler tcp://host:port uses a running Dask cluster; --slurm
+default 1); --scheduler tcp://host:port uses a running Dask cluster (its workers need fluctinit
+installed, and run as many cells at once as they have Dask threads); --slurm
 queue=Q,walltime=HH:MM:SS,cores=C,memory=16GB[,gpus=G][,account=A][,jobs=J] submits SLURM jobs
-that scale with the work (needs ``pip install fluctinit[cluster]``; DIR must be on a file system
-the nodes share).  --device cuda gives every worker one GPU.  Cells whose configs differ only
+that scale with the work (needs ``pip install fluctinit[cluster]``).  On another machine's
+workers, DIR and --data-root must be paths they see (a shared file system).  --device cuda gives every worker one GPU.  Cells whose configs differ only
 where the grid-batched trainer allows (same architecture, data and seed) train together,
 --batch-cells K at a time (1: one by one; default: as many as fit, spread over the workers).
 
 Faults lose nothing: a worker that dies is replaced and its cell continues from its last epoch
 checkpoint; a cell that raises fails alone (its row says why) and the others go on; an
 interrupted sweep (Ctrl-C, a killed job) continues with --resume, which runs only what is
-missing and finishes partial cells from their checkpoints.  A DIR holding a sweep is refused
-without --resume, --resume with another grid, config or seeds is refused naming what differs,
-and one DIR serves one sweep at a time.
+missing (failed cells again) and finishes partial cells from their checkpoints.  A DIR
+holding a sweep is refused without --resume, --resume with another grid, config or seeds is
+refused naming what differs, and one DIR serves one sweep at a time.
 
 Progress: one bar over the cells on a terminal (done, failed, running, time left) and one
 line per finished cell on stderr; where stderr is no terminal (a log), plain lines only.
