@@ -204,8 +204,9 @@ def test_refusals_before_any_cell_runs(tmp_path, capsys):
     assert err.count("\n") == 1 and "it differs: grid init.sigma_u [0.5, 1] -> [0.5, 2]" in err
     assert cli.main([*base, "--resume", "--seeds", "2"]) == 2
     assert "seeds [0] -> [0, 1]" in capsys.readouterr().err
-    assert cli.main([*base, "--resume", "--epochs", "3"]) == 2
-    assert "config training.epochs 1 -> 3" in capsys.readouterr().err
+    assert cli.main([*base, "--resume", "--epochs", "0"]) == 2
+    assert "config training.epochs 1 -> 0 (the epochs of a sweep may grow on resume, not shrink)" in \
+        capsys.readouterr().err
     path.write_text(json.dumps(_config(lr=0.1)))
     assert cli.main([*base, "--resume"]) == 2
     assert "config training.lr 0.005 -> 0.1" in capsys.readouterr().err
@@ -230,6 +231,14 @@ def test_resume_runs_only_what_is_missing(tmp_path, monkeypatch, one_thread):
     assert len(json.loads((tmp_path / "s" / "sweep.json").read_text())["sessions"]) == 2
     with pytest.raises(ParameterError, match="already holds a sweep"):
         _sweep(tmp_path, ["training.lr=0.01,0.02"], batch_cells=1)
+    # more epochs: every cell continues from its checkpoint, as `fluctinit train --resume --epochs` does
+    first = json.loads(done.read_text())
+    summary, lines = _sweep(tmp_path, ["training.lr=0.01,0.02"], batch_cells=1, resume=True, epochs=2)
+    assert summary.done == 2 and "0 of 2 cells stored, 2 continue from a checkpoint, 0 start" in lines
+    longer = json.loads(done.read_text())
+    assert [h["epoch"] for h in longer["history"]] == [1, 2] and longer["history"][0] == first["history"][0]
+    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["base"]["training"]["epochs"] == 2
+    assert {r["epochs_completed"] for r in _table(tmp_path / "s")} == {"2"}
 
 
 def test_validate_sweep_matches_fluctinit_validate(tmp_path, capsys):

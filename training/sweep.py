@@ -465,7 +465,11 @@ def _differences(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
     rows = []
     if stored["kind"] != new["kind"]:
         rows.append(f"kind {stored['kind']!r} -> {new['kind']!r}")
-    rows += [f"config {d}" for d in run_differences(stored["base"], None, new["base"], None, epochs=True)]
+    rows += [f"config {d}" for d in run_differences(stored["base"], None, new["base"], None)]  # epochs: below
+    before, after = _epochs(stored["base"]), _epochs(new["base"])
+    if before is not None and after is not None and after < before:
+        rows.append(f"config training.epochs {before} -> {after} (the epochs of a sweep may grow on resume, "
+                    "not shrink)")
     old_grid, new_grid = stored["grid"], new["grid"]
     if list(old_grid) != list(new_grid):
         rows.append(f"grid keys {list(old_grid)} -> {list(new_grid)}")
@@ -475,11 +479,17 @@ def _differences(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _epochs(base: Any) -> Any:
+    training = base.get("training") if isinstance(base, dict) else None
+    return training.get("epochs") if isinstance(training, dict) else None
+
+
 def check_sweep_folder(out: str | os.PathLike, record: dict[str, Any], *, resume: bool) -> bool:
     """Whether ``out`` already holds this very sweep (True: continue it), after the rules.
 
     A folder holding a sweep (``sweep.json``) is refused without ``resume``; with ``resume`` it
-    must be the same sweep: kind, config, grid and seeds equal (engine settings may differ).
+    must be the same sweep: kind, config, grid and seeds equal (engine settings may differ, and
+    ``training.epochs`` may grow: every cell then continues from its checkpoint).
 
     Raises:
         ParameterError: the folder is no writable folder; it holds a sweep and ``resume`` is

@@ -54,7 +54,8 @@ checkpoint; a cell that raises fails alone (its row says why) and the others go 
 interrupted sweep (Ctrl-C, a killed job) continues with --resume, which runs only what is
 missing (failed cells again) and finishes partial cells from their checkpoints.  A DIR
 holding a sweep is refused without --resume, --resume with another grid, config or seeds is
-refused naming what differs, and one DIR serves one sweep at a time.
+refused naming what differs (but --epochs may grow: --resume --epochs N continues every cell
+to N epochs), and one DIR serves one sweep at a time.
 
 Progress: one bar over the cells on a terminal (done, failed, running, time left) and one
 line per finished cell on stderr; where stderr is no terminal (a log), plain lines only.
