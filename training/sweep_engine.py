@@ -98,8 +98,9 @@ class SweepJob:
 
 @dataclass
 class SweepSummary:
-    """How a sweep ended: cell counts by status, restarts seen (a cell started again after its
-    worker died), the table's path."""
+    """How a sweep ended: cell counts by status (``pending``: not finished, after an
+    interruption), restarts seen (cell -> times it started again after its worker died), the
+    table's path, and how many cells were stored already when it started."""
 
     total: int
     done: int
