@@ -31,3 +31,28 @@ def test_theory_commands_run(argv, capsys):
 
     assert cli.main(argv) == 0
     assert capsys.readouterr().out.strip()
+
+
+def _sweep_commands():
+    for line in README.splitlines():
+        line = line.strip()
+        if line.startswith("fluctinit sweep"):
+            yield shlex.split(line.split("  #")[0])[1:]
+
+
+@pytest.mark.parametrize("argv", list(_sweep_commands()), ids=" ".join)
+def test_sweep_commands_parse(argv):
+    """Each sweep command parses, and its grid (and every cell's config) is accepted; nothing runs."""
+    from fluctinit import cli, training
+    from fluctinit.cli.sweep import VALIDATE_GRID_KEYS
+
+    argv = [cli.NESTED.get(tuple(argv[:2]), argv[0]), *argv[2:]] if tuple(argv[:2]) in cli.NESTED else argv
+    args = cli.build_parser().parse_args(argv)
+    grid = training.parse_grid(args.grid)
+    assert grid
+    if args.command == "sweep-validate":
+        assert set(grid) <= set(VALIDATE_GRID_KEYS)
+    else:
+        cells = training.train_cells(training.load_experiment(args.experiment), grid, range(args.seeds), args.out,
+                                     epochs=args.epochs)
+        assert len(cells) == args.seeds * len(training.cell_names(grid))

@@ -37,7 +37,14 @@ import train_experiment``; the modules are the implementation):
   folder holds and may receive: :func:`plan_run`, :func:`plan_runs`, :class:`RunPlan`,
   :func:`read_results`, :func:`hold_output`, :func:`total_epochs`, :func:`priming_epochs`;
 * bench -- the training-step benchmark: :func:`bench_shape`, :func:`format_table`,
-  :func:`available_peers`.
+  :func:`available_peers`;
+* sweep, sweep_cells, sweep_engine, sweep_cluster -- parameter sweeps on Dask (``fluctinit sweep``): the grid
+  (:func:`parse_grid`, :func:`parse_values`, ``GRID_SYNTAX``), the cells (:class:`Cell`,
+  :func:`grid_cells`, :func:`cell_names`, :func:`train_cells`, :func:`train_row`,
+  ``TRAIN_COLUMNS``, :func:`check_sweep_folder`, :func:`describe_values`, :func:`error_line`), a training sweep (:func:`train_sweep`) and
+  running any sweep (:func:`run_sweep`, :class:`Engine`, :class:`SweepJob`, :class:`Task`,
+  :class:`SweepSummary`, :func:`parse_slurm`, :func:`slurm_cluster`, :func:`default_workers`;
+  on the workers :func:`announce_start`, :func:`cell_environment`).
 
 Kept import-light: importing this package does not import torch; each name is imported from
 its module on first use (PEP 562 ``__getattr__``).
@@ -87,6 +94,15 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "RunPlan", "plan_run", "plan_runs", "read_results", "hold_output",
     )},
     **{n: ("bench", n) for n in ("bench_shape", "format_table", "available_peers")},
+    **{n: ("sweep", n) for n in (
+        "GRID_SYNTAX", "parse_grid", "parse_values", "cell_names", "grid_cells", "Cell", "train_cells", "train_row",
+        "check_sweep_folder", "TRAIN_COLUMNS", "describe_values", "error_line",
+    )},
+    **{n: ("sweep_engine", n) for n in (
+        "Task", "SweepJob", "SweepSummary", "run_sweep", "announce_start", "cell_environment",
+    )},
+    **{n: ("sweep_cluster", n) for n in ("Engine", "parse_slurm", "slurm_cluster", "default_workers")},
+    "train_sweep": ("sweep_cells", "train_sweep"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -2,4 +2,7 @@
 
 from fluctinit.cli import main
 
-raise SystemExit(main())
+# Guarded: worker processes started by multiprocessing's "spawn" (Dask's nanny, for `fluctinit
+# sweep`) import the parent's main module under another name and must not run the command again.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,7 +24,11 @@ SUBCOMMANDS: dict[str, str] = {
     "bench": "bench",
     "train": "train",
     "experiments": "train",
+    "sweep": "sweep",
+    "sweep-validate": "sweep",
 }
+#: two-word commands: ``fluctinit sweep validate ...`` runs the subcommand ``sweep-validate``
+NESTED: dict[tuple[str, str], str] = {("sweep", "validate"): "sweep-validate"}
 
 # Subcommands that simulate repeatedly: glibc keeps freed memory for reuse (fluctinit.sim.memory).
 KEEP_FREED_MEMORY = ("train", "validate", "bench")
@@ -65,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for (command, word), name in NESTED.items():
+        if argv[:2] == [command, word]:
+            argv = [name, *argv[2:]]
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
@@ -73,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fluctinit.sim.memory import keep_freed_memory
 
         keep_freed_memory()
-    return run_reporting(lambda: args.run(args), f"fluctinit {args.command}")
+    return run_reporting(lambda: args.run(args), getattr(args, "prog_name", None) or f"fluctinit {args.command}")
 
 
 def run_reporting(call, prog: str, *, flags: bool = True) -> int:

@@ -98,6 +98,20 @@ def add_parser(sub) -> None:
         help="measured vs target membrane statistics (figure 2)",
         description=__doc__.split("\n\n")[0],
     )
+    add_measurement_options(p)
+    p.add_argument("--sweep", type=_float_list, nargs="?", const=list(DEFAULT_SWEEP), default=None,
+                   metavar="X,Y,...", help="sweep target sigma_u values (default grid 0.25..2)")
+    p.add_argument("--out", default=None, help="write the sweep table here (a file path; atomic; .csv or JSON)")
+    p.add_argument("--hist", default=None, help="write membrane histograms (JSON) here (a file path)")
+    p.add_argument("--hist-neurons", type=int, default=None,
+                   help="with --hist: neurons per target with a histogram, 1 <= N <= --neurons (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=run)
+
+
+def add_measurement_options(p) -> None:
+    """The options of one measurement (data, target, neurons, kernel, initializer): ``validate``'s
+    and ``sweep validate``'s (which sweeps them with --grid instead of --sweep)."""
     p.add_argument("data", choices=DATA, help="data set")
     p.add_argument("--sigma-u", type=float, default=None,
                    help="target membrane std, 0 < X <= 1e12 (threshold units; default 1; not with --xi or --sweep)")
@@ -136,14 +150,6 @@ def add_parser(sub) -> None:
     p.add_argument("--nu-inh", type=float, default=None, help="dale: inhibitory rate (Hz, > 0; default the rate used)")
     p.add_argument("--tau-syn-inh", type=float, default=None,
                    help="dale: inhibitory synaptic time constant (s, > 0; default 0.02, paper table 3)")
-    p.add_argument("--sweep", type=_float_list, nargs="?", const=list(DEFAULT_SWEEP), default=None,
-                   metavar="X,Y,...", help="sweep target sigma_u values (default grid 0.25..2)")
-    p.add_argument("--out", default=None, help="write the sweep table here (a file path; atomic; .csv or JSON)")
-    p.add_argument("--hist", default=None, help="write membrane histograms (JSON) here (a file path)")
-    p.add_argument("--hist-neurons", type=int, default=None,
-                   help="with --hist: neurons per target with a histogram, 1 <= N <= --neurons (default 1)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=run)
 
 
 def _value(a, name: str):
@@ -341,14 +347,21 @@ def _fmt(r) -> str:
     return "\n".join(lines)
 
 
-def run(a) -> int:
+def check_measurement(a) -> int:
+    """Every flag of one measurement, before any work: ranges, the flags that apply, relations,
+    output paths, memory and run time.  Returns the burn-in steps."""
     _check_args(a)
-    from fluctinit import __version__
-    from fluctinit import validation as V
-
     burn = _burn_steps(a) if a.data == "poisson" else 0
     _check_resources(a, _sizes(a, burn), burn)
-    warnings: list[str] = []  # legal but meaningless values: said after the run, so bad input stays one line
+    return burn
+
+
+def measure(a, burn: int) -> tuple[list, list[str]]:
+    """The measurement the (checked) flags ask for: the reports (one per target) and the
+    warnings about legal but meaningless values."""
+    from fluctinit import validation as V
+
+    warnings: list[str] = []
     src, nu = _source(a, burn, warnings)
     init_kwargs = _given(alpha=a.alpha, fan_in_rec=a.fan_in_rec, n_inh=a.n_inh, nu_inh=a.nu_inh,
                          tau_syn_inh=a.tau_syn_inh)
@@ -356,6 +369,15 @@ def run(a) -> int:
     reports = V.sweep(src, sigmas, init=a.init, n_neurons=a.neurons, nu=nu, mu_u=a.mu_u, xi=a.xi,
                       tau_mem=a.tau_mem, tau_syn=a.tau_syn, mode=a.mode, seed=a.seed,
                       hist_neurons=_value(a, "hist_neurons") if a.hist is not None else 0, **init_kwargs)
+    return reports, warnings
+
+
+def run(a) -> int:
+    from fluctinit import __version__
+    from fluctinit import validation as V
+
+    burn = check_measurement(a)
+    reports, warnings = measure(a, burn)  # warnings: said after the run, so bad input stays one line
     meta = dict(version=__version__, command="validate", data=a.data, seed=a.seed, init=a.init,
                 argv=sys.argv[1:])
     if a.out is not None:
