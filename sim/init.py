@@ -48,6 +48,7 @@ INIT_NETWORK_CONSTRAINTS = {
     "sigma_u": Interval(0.0, None),
     "alpha": Interval(0.0, 1.0),
     "method": OneOf(("fluctuation", "kaiming", "normal")),
+    "mu_u": Interval(None, None, "both"),
     "mu_w": Interval(None, None, "both"),
     "sigma_w": Interval(0.0, None, "left"),
     "dist": OneOf(("exponential", "lognormal")),
@@ -349,6 +350,7 @@ def init_network_(
     alpha: float = 0.9,
     method: str = "fluctuation",
     *,
+    mu_u: float = 0.0,
     mu_w: float | None = None,
     sigma_w: float | None = None,
     generator: torch.Generator | None = None,
@@ -359,7 +361,9 @@ def init_network_(
 
     ``method="fluctuation"`` (section 4.3): every layer gets the data set rate
     ``nu`` as its presynaptic rate (as in the paper) and the target ``sigma_u``
-    (centered, ``mu_u = 0``); kernel integrals come from each layer's own time
+    (centered, ``mu_u = 0``, unless ``mu_u`` is given: then every hidden layer is
+    non-centered with mean ``mu_u`` and std ``sigma_u``; the readout, which has no threshold,
+    stays centered); kernel integrals come from each layer's own time
     constants (:func:`layer_kernels`).  Feed-forward layers: :func:`fluctuation_normal_`;
     recurrent ones: :func:`fluctuation_recurrent_` with ``alpha``; Dale layers:
     :func:`dale_exponential_` (or :func:`dale_lognormal_` with ``dist="lognormal"``)
@@ -376,6 +380,8 @@ def init_network_(
         network: the network (modified in place).
         nu: data set firing rate (Hz), > 0.
         sigma_u: target membrane std (threshold units), > 0.
+        mu_u: target membrane mean of the hidden layers (threshold units), below each layer's
+            threshold; method "fluctuation" only.
         alpha: feed-forward share of the variance in recurrent layers, 0 < alpha < 1.
         method: ``"fluctuation"``, ``"kaiming"`` or ``"normal"``.
         mu_w, sigma_w: mean and std (>= 0) of the hidden weights; both required with
@@ -404,6 +410,10 @@ def init_network_(
             f"`method` must be 'fluctuation' for networks with Dale's-law layers ({method} weights are signed); "
             f"got {method!r}", ["method"], [method],
         )
+    mu_u = check("mu_u", mu_u, c["mu_u"])
+    if mu_u != 0.0 and method != "fluctuation":
+        raise ParameterError(f"`mu_u` must be 0 unless method is 'fluctuation' (method {method!r}); got {mu_u!r}",
+                             ["mu_u"], [mu_u])
     if method == "normal":
         for name, v in (("mu_w", mu_w), ("sigma_w", sigma_w)):
             if v is None:
@@ -434,14 +444,15 @@ def init_network_(
                 ("exc", layer.w_fe, layer.w_ie, layer.w_re),
                 ("inh", layer.w_fi, layer.w_ii, layer.w_ri),
             ):
-                fill(w_exc, w_inh, nu, nu, w_exc_rec=w_rec, sigma_u=sigma_u,
+                fill(w_exc, w_inh, nu, nu, w_exc_rec=w_rec, sigma_u=sigma_u, mu_u=mu_u, theta=layer.params.theta,
                      alpha=None if w_rec is None else alpha,
                      kernel_exc=kern[f"{post}_exc"], kernel_inh=kern[f"{post}_inh"], generator=g)
         elif layer.rec_weight is not None:
-            fluctuation_recurrent_(layer.weight, layer.rec_weight, nu, alpha=alpha, sigma_u=sigma_u,
-                                   kernel=kern["kernel"], generator=g)
+            fluctuation_recurrent_(layer.weight, layer.rec_weight, nu, alpha=alpha, sigma_u=sigma_u, mu_u=mu_u,
+                                   theta=layer.params.theta, kernel=kern["kernel"], generator=g)
         else:
-            fluctuation_normal_(layer.weight, nu, sigma_u=sigma_u, kernel=kern["kernel"], generator=g)
+            fluctuation_normal_(layer.weight, nu, sigma_u=sigma_u, mu_u=mu_u, theta=layer.params.theta,
+                                kernel=kern["kernel"], generator=g)
     ro = network.readout
     for w in ro.weights:
         if method == "kaiming":

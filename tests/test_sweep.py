@@ -180,7 +180,10 @@ def test_batches_are_spread_over_the_workers(tmp_path, monkeypatch):
     job = train_sweep(config, parse_grid(["init.sigma_u=linspace(0.5,2,8)"]), [0], tmp_path / "s")
     sizes = lambda workers, k=None: [len(t.cells) for t in batch_tasks(  # noqa: E731
         job.cells, Engine(), workers, "topic", {**job.settings, "batch_cells": k})]
+    monkeypatch.setattr(batched, "CPU_BATCH_CELLS", 16)
     assert sizes(1) == [8] and sizes(2) == [4, 4] and sizes(3) == [3, 3, 2] and sizes(8) == [1] * 8
+    monkeypatch.setattr(batched, "CPU_BATCH_CELLS", 2)  # a CPU batches no more than this unless told
+    assert sizes(1) == [2, 2, 2, 2] and sizes(1, k=8) == [8]
     assert sizes(1, k=3) == [3, 3, 2] and sizes(4, k=1) == [1] * 8
     cuda = train_sweep(config, parse_grid(["init.sigma_u=0.5,1"]), [0], tmp_path / "g", device="cuda", check_cuda=False)
     tasks = batch_tasks(cuda.cells, Engine(), 2, "topic", {**cuda.settings, "batch_cells": 1})

@@ -79,7 +79,9 @@ def test_cell_names_are_readable_unique_and_stable():
     grid = {"init.sigma_u": [0.5, 1], "training.lr": [0.01], "network.hidden": [[128], [128, 128]]}
     names = cell_names(grid)
     assert names[0] == "sigma_u=0.5_lr=0.01_hidden=128"
-    assert "sigma_u=1_lr=0.01_hidden=128-128" in names and len(set(names)) == 4
+    assert "sigma_u=1_lr=0.01_hidden=128x128" in names and len(set(names)) == 4
+    # the sign of a value stays in its name
+    assert cell_names({"init.mu_w": [-3.0, 3.0]}) == ["mu_w=-3", "mu_w=3"]
     # two keys ending alike keep their full paths; values equal to 6 digits get a hash
     assert cell_names({"network.tau_syn": [0.01], "network.encoder.tau_syn": [0.02]}) == [
         "network.tau_syn=0.01_network.encoder.tau_syn=0.02"]

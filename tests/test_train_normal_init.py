@@ -88,3 +88,37 @@ def test_a_run_records_test_accuracy_per_epoch(tmp_path, one_thread):
     best = r["best_validation"]
     assert best == best_validation(r["history"])
     assert (tmp_path / "randman-ff_normal-mu0-sigma0.5_seed0.json").exists()
+
+
+def test_mu_u_reaches_the_hidden_weights():
+    """init.mu_u was accepted and ignored; now the hidden layers are non-centered (eq. 6)."""
+    from fluctinit.theory import feedforward_params
+    from fluctinit.sim.init import layer_kernels
+
+    net = _net()
+    init_network_(net, 5.0, sigma_u=0.5, mu_u=0.4, generator=torch.Generator().manual_seed(2))
+    w = net.hidden[0].weight.detach()
+    p = feedforward_params(200, 5.0, sigma_u=0.5, mu_u=0.4, kernel=layer_kernels(net.hidden[0])["kernel"])
+    assert p.mu_w > 0
+    assert abs(float(w.mean()) - p.mu_w) < 4 * p.sigma_w / math.sqrt(w.numel())
+    assert abs(float(net.readout.weights[0].detach().mean())) < 4 * float(net.readout.weights[0].std()) / math.sqrt(
+        net.readout.weights[0].numel())
+    with pytest.raises(ParameterError, match="`mu_u` must be 0 unless method is 'fluctuation'"):
+        init_network_(_net(), 5.0, method="kaiming", mu_u=0.4)
+
+
+def test_config_mu_u_below_threshold_and_fluctuation_only():
+    with pytest.raises(ParameterError, match=r"`init.mu_u` must be < 1 \(`network.theta`"):
+        resolve_config(_config(mu_u=1.0))
+    with pytest.raises(ParameterError, match=r"`init.mu_u` must be 0 or absent with `init.method` 'kaiming'"):
+        resolve_config(_config(mu_u=0.5, method="kaiming"))
+    from fluctinit.training import build_model, initialize_model
+
+    cfg, _ = resolve_config(_config(mu_u=0.5))
+    ref, _ = resolve_config(_config())
+    ws = []
+    for c in (cfg, ref):
+        m = build_model(c, generator=torch.Generator().manual_seed(0))
+        initialize_model(m, c, 5.0, torch.Generator().manual_seed(0))
+        ws.append(float(m.network.hidden[0].weight.detach().mean()))
+    assert ws[0] > 0.05 > abs(ws[1])

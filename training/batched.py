@@ -271,6 +271,15 @@ def cell_bytes(config: dict[str, Any], dtype: torch.dtype = torch.float32) -> in
     return item * (tr["batch_size"] * n_steps(config) * units * _UNIT_ITEMS + 8 * weights)
 
 
+#: The most cells a sweep batches on a CPU when not told (``--batch-cells``): none.  There the
+#: neuron update over batch x time x neurons dominates a step and costs at least as much per
+#: cell batched as separate, and large K leaves the cache: benchmarks/sweep_batched.py on 2
+#: cores, 64 cells x 10 epochs of randman-ff, batched 658 s against 428 s separate (0.65x).
+#: Batching is for GPUs, where a step of one small network leaves the device idle (not yet
+#: measured: no GPU was available); ``--batch-cells K`` asks for it anywhere.
+CPU_BATCH_CELLS = 1
+
+
 def max_batch_cells(config: dict[str, Any], *, memory_bytes: int | None = None, device: str = "cpu",
                     dtype: torch.dtype = torch.float32) -> int:
     """How many cells of ``config`` fit one batched model in memory (at least 1).

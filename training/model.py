@@ -271,7 +271,7 @@ def initialize_model(
     """Initialize every layer from the theory via sim's ``init_network_`` (readout included).
 
     ``config["init"]``: ``method`` ("fluctuation", "kaiming" or "normal" with ``mu_w``,
-    ``sigma_w``), ``sigma_u``, ``alpha``; the
+    ``sigma_w``), ``sigma_u``, ``mu_u`` (hidden layers' membrane mean), ``alpha``; the
     same rate ``nu`` (Hz) is used for every layer, as the paper does.
     """
     from fluctinit.sim.init import init_network_
@@ -279,5 +279,6 @@ def initialize_model(
     ini = config["init"]
     init_network_(
         model.network, nu, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
+        mu_u=ini.get("mu_u") or 0.0,
         method=ini["method"], mu_w=ini.get("mu_w"), sigma_w=ini.get("sigma_w"), generator=generator,
     )

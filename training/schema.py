@@ -561,6 +561,13 @@ class Experiment(StrictModel):
             raise config_error("network.n_out", net.n_out, f"{classes}{src}")
         if self.init.nu == "measured" and ds == "dvs_gesture":  # no encoder, and the loader measures none
             raise config_error("init.nu", "measured", f"a rate in Hz for {of} (no measurement available)")
+        theta = net.theta if net.theta is not None else 1.0
+        if self.init.mu_u is not None and not self.init.mu_u < theta:
+            raise config_error("init.mu_u", self.init.mu_u, f"< {theta:g} (`network.theta`: the membrane mean "
+                                                            "stays below threshold)")
+        if self.init.mu_u and self.init.method != "fluctuation":
+            raise config_error("init.mu_u", self.init.mu_u, f"0 or absent with `init.method` {self.init.method!r} "
+                                                            "(a membrane target of the fluctuation method)")
         if self.init.method != "fluctuation" and net.dale:
             raise config_error("init.method", self.init.method, "'fluctuation' for Dale's-law networks "
                                f"(`network.dale` is true; {self.init.method} weights are signed)")

@@ -251,10 +251,12 @@ def _readable(value: Any) -> str:
     if isinstance(value, float):
         text = f"{value:.6g}"
     elif isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        text = "-".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in value)
+        text = "x".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in value)
     else:
         text = format_value(value)
-    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-") or "x"
+    # a leading minus is the value's sign (mu_w=-3 and mu_w=3 must not read alike)
+    slug = re.sub(r"[^A-Za-z0-9._+-]+", "-", text).rstrip("-")
+    return (slug if text.startswith("-") else slug.lstrip("-")) or "x"
 
 
 def _short_keys(keys: Sequence[str]) -> dict[str, str]:

@@ -55,7 +55,8 @@ def train_sweep(
         out: the sweep folder.  epochs: override ``training.epochs``.  device: "cpu" or "cuda"
             (one GPU per worker).  data_root, strict: as ``fluctinit train``.
         batch_cells: cells trained together by ``train_batched`` (1: none; None: as
-            ``max_batch_cells`` says, at most the cells of a group over the workers).
+            ``max_batch_cells`` says, at most ``CPU_BATCH_CELLS`` on a CPU and the cells of a
+            group over the workers).
         check_cuda, check_files: check CUDA and the data files here (off for a remote cluster,
             whose machines may differ).
 
@@ -98,19 +99,11 @@ def _describe(cell: Cell) -> str:
             f"({r.get('time_s') or 0:.0f} s)")
 
 
-def _batching():
-    """The grid-batched trainer's ``(batch_key, max_batch_cells)``, or None where it is not there."""
-    try:
-        from .batched import batch_key, max_batch_cells
-    except ImportError:
-        return None
-    return batch_key, max_batch_cells
-
-
 def batch_tasks(cells: list[Cell], engine: Engine, n_workers: int, topic: str, settings: dict[str, Any]) -> list[Task]:
     """One task per batch of ``cells``: cells whose configs share ``batch_key(config, seed)``
     (not None) and start epoch go together, ``K`` at a time (``settings["batch_cells"]``, or
-    ``max_batch_cells(config)`` but no more than spreads the group over ``n_workers``); a
+    ``max_batch_cells(config)``, on a CPU at most :data:`~fluctinit.training.batched.CPU_BATCH_CELLS`,
+    and no more than spreads the group over ``n_workers``); a
     batch's ``split`` holds its cells one by one (run if the batch fails as a whole)."""
     device = settings["device"]
     task_settings = {**{k: settings[k] for k in ("device", "data_root", "strict")},
@@ -119,10 +112,11 @@ def batch_tasks(cells: list[Cell], engine: Engine, n_workers: int, topic: str, s
     spec = lambda c: {"name": c.name, "config": c.payload, "seed": c.seed, "folder": str(c.folder)}  # noqa: E731
     single = lambda c: Task(run_train_task, ([spec(c)], task_settings), [c.name], resources)  # noqa: E731
     order = {c.name: i for i, c in enumerate(cells)}
-    k_given, batching = settings.get("batch_cells"), _batching()
-    if k_given == 1 or batching is None:
+    from .batched import CPU_BATCH_CELLS, batch_key, max_batch_cells
+
+    k_given = settings.get("batch_cells")
+    if k_given == 1:
         return [single(c) for c in cells]
-    batch_key, max_batch_cells = batching
     tasks, groups = [], OrderedDict()
     for c in cells:
         key = batch_key(c.payload, c.seed)
@@ -131,7 +125,8 @@ def batch_tasks(cells: list[Cell], engine: Engine, n_workers: int, topic: str, s
         else:
             groups.setdefault((key, c.start_epoch), []).append(c)
     for members in groups.values():
-        k = k_given or min(max_batch_cells(members[0].payload, device=device),
+        cap = CPU_BATCH_CELLS if device == "cpu" else len(members)
+        k = k_given or min(max_batch_cells(members[0].payload, device=device), cap,
                            math.ceil(len(members) / max(1, n_workers)))
         for i in range(0, len(members), max(1, k)):
             chunk = members[i:i + max(1, k)]
