@@ -154,6 +154,7 @@ def test_batches_go_through_train_batched_and_a_failed_batch_runs_cell_by_cell(t
 
     monkeypatch.setattr(batched, "batch_key", lambda config, seed: f"one-{seed}")
     monkeypatch.setattr(batched, "max_batch_cells", lambda config, **kw: 2)
+    monkeypatch.setattr(batched, "CPU_BATCH_CELLS", 2)  # batch on this CPU although it pays only on a GPU
     monkeypatch.setattr(batched, "train_batched", recording)
     summary, lines = _sweep(tmp_path, ["init.sigma_u=0.5,1,2,4"], seeds=(0, 1))
     assert summary.done == 8

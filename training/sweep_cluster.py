@@ -145,7 +145,9 @@ def slurm_cluster(options: dict[str, Any], *, threads_per_worker: int = 1, devic
         kwargs["job_extra_directives"] = [f"--gres=gpu:{gpus}"]
         kwargs["worker_extra_args"] = ["--resources", "GPU=1"]
     kwargs.setdefault("memory", f"{4 * processes}GB")
-    return jq.SLURMCluster(cores=processes, processes=processes, job_cpu=cores, **kwargs)
+    # the scheduler (on this machine) serves HTTP on any free port, as the local cluster does
+    return jq.SLURMCluster(cores=processes, processes=processes, job_cpu=cores,
+                           scheduler_options={"dashboard_address": ":0"}, **kwargs)
 
 
 def slurm_layout(options: dict[str, Any], *, threads_per_worker: int = 1, device: str = "cpu") -> tuple[int, int, int]:
@@ -199,6 +201,7 @@ def open_client(engine: Engine, *, device: str = "cpu", n_tasks: int = 1) -> Ite
         workers = engine.workers or default_workers(engine.threads_per_worker, device)
         workers = max(1, min(workers, n_tasks))
         kwargs = {"resources": {"GPU": 1}} if device == "cuda" else {}
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=engine.processes, dashboard_address=None,
+        # the scheduler's HTTP server on any free port: two sweeps on one machine do not collide
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=engine.processes, dashboard_address=":0",
                           silence_logs=logging.CRITICAL, **kwargs) as cluster, Client(cluster) as client:
             yield client, workers
