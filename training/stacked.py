@@ -240,10 +240,12 @@ class CellGradients:
         return rows
 
 
-#: blocks narrower than this are summed as ``|g|.sum(rows)``: per-row reductions of a few
-#: numbers are slow (a readout of 10 units, K = 8: 28 ms against 2 ms), wide ones per row
-#: (K = 8 blocks of 128: 58 ms against 98 ms for the column sums and their temporary)
-_NARROW_BLOCK = 64
+#: elements of one chunk of rows summed at a time (1 MiB of float32, within the L2 cache):
+#: torch's one-thread reductions over a whole ``(T * B, K * n)`` gradient leave the cache and
+#: ran at a tenth of the memory bandwidth (randman-ff, K = 4 blocks of 128, 40 000 rows: 58 ms
+#: per step as per-row 1-norms, 7 ms in chunks, benchmarks/batched_per_cell.py; the separate
+#: runs' fast core sums the same numbers inside its backward scan for free)
+_CHUNK_ELEMENTS = 1 << 18
 
 
 def _block_sums(sums: list, i: int, n: int, size: int):
@@ -251,11 +253,13 @@ def _block_sums(sums: list, i: int, n: int, size: int):
         g = grad.detach()
         if not g.is_contiguous() and g.transpose(0, 1).is_contiguous():
             g = g.transpose(0, 1)  # time-major underneath, as the fast core stores it
-        if size < _NARROW_BLOCK:
-            sums[i] = g.reshape(-1, n * size).abs().sum(0, dtype=torch.float64).view(n, size).sum(1)
-        else:
-            rows = g.reshape(-1, n, size)  # a view for (either) contiguous order
-            sums[i] = torch.linalg.vector_norm(rows, 1, dim=2).sum(0, dtype=torch.float64)
+        rows = g.reshape(-1, n * size)  # a view for (either) contiguous order
+        # on a GPU one pass (a chunk loop would be many small kernel launches)
+        step = max(1, _CHUNK_ELEMENTS // (n * size)) if g.device.type == "cpu" else rows.shape[0]
+        acc = torch.zeros(n * size, dtype=torch.float64, device=g.device)
+        for r in range(0, rows.shape[0], step):
+            acc += rows[r:r + step].abs().sum(0)
+        sums[i] = acc.view(n, size).sum(1)
         return None
 
     return hook
