@@ -272,11 +272,13 @@ def cell_bytes(config: dict[str, Any], dtype: torch.dtype = torch.float32) -> in
 
 
 #: The most cells a sweep batches on a CPU when not told (``--batch-cells``): none.  There the
-#: neuron update over batch x time x neurons dominates a step and costs at least as much per
-#: cell batched as separate, and large K leaves the cache: benchmarks/sweep_batched.py on 2
-#: cores, 64 cells x 10 epochs of randman-ff, batched 658 s against 428 s separate (0.65x).
-#: Batching is for GPUs, where a step of one small network leaves the device idle (not yet
-#: measured: no GPU was available); ``--batch-cells K`` asks for it anywhere.
+#: neuron update over batch x time x neurons dominates a step and costs the same per cell
+#: batched or separate: benchmarks/batched_per_cell.py, 1 thread, CPU time per cell-epoch of
+#: randman-ff, batched / separate = 1.09 (K = 1), 0.96 (K = 4), 0.98 (K = 16); the earlier
+#: 64-cell measurement, before the per-cell gradient sums were made cache-friendly, was 0.65x
+#: (benchmarks/sweep_batched.py).  Batching is for GPUs, where a step of one small network
+#: leaves the device idle (not yet measured: no GPU was available); ``--batch-cells K`` asks
+#: for it anywhere.
 CPU_BATCH_CELLS = 1
 
 
