@@ -58,7 +58,7 @@ from .loop import (
 from .losses import spike_counts
 from .optim import make_optimizer
 from .recording import firing_rates_from_counts
-from .runs import plan_run, read_results
+from .runs import plan_run, read_results, run_name
 from .stacked import CellGradients, StackedNetworks, cell_block
 
 __all__ = ["batch_key", "train_batched", "max_batch_cells"]
@@ -185,8 +185,6 @@ def _check_cells(configs, outs, seed: int, device: str) -> list[dict[str, Any]]:
                 f"`configs` must share one batch_key (differ in `init` alone); configs[0] and configs[{k}] differ: "
                 f"{'; '.join(diff[:4])}{'; ...' if len(diff) > 4 else ''}", ["configs"], [k],
             )
-    from .runs import run_name
-
     files = [(os.path.realpath(out), run_name(c, seed)) for c, out in zip(resolved, outs)]
     if len(set(files)) != len(files):
         dup = next(f for f in files if files.count(f) > 1)

@@ -70,7 +70,8 @@ from .recording import (
 )
 from .runs import plan_run, priming_epochs, read_results
 
-__all__ = ["CONSTRAINTS", "best_validation", "check_device", "evaluate", "train_experiment", "resolve_config", "inapplicable_options"]
+__all__ = ["CONSTRAINTS", "best_validation", "check_device", "evaluate", "train_experiment", "resolve_config",
+           "inapplicable_options"]
 
 #: Constraints on :func:`train_experiment`'s own arguments (the config overrides ``sigma_u``,
 #: ``init`` and ``surrogate`` are checked with the config, by ``validate_experiment``).

@@ -45,9 +45,11 @@ default 1); --scheduler tcp://host:port uses a running Dask cluster (its workers
 installed, and run as many cells at once as they have Dask threads); --slurm
 queue=Q,walltime=HH:MM:SS,cores=C,memory=16GB[,gpus=G][,account=A][,jobs=J] submits SLURM jobs
 that scale with the work (needs ``pip install fluctinit[cluster]``).  On another machine's
-workers, DIR and --data-root must be paths they see (a shared file system).  --device cuda gives every worker one GPU.  Cells whose configs differ only
-where the grid-batched trainer allows (same architecture, data and seed) train together,
---batch-cells K at a time (1: one by one; default: as many as fit, spread over the workers).
+workers, DIR and --data-root must be paths they see (a shared file system).  --device cuda
+gives every worker one GPU.  Cells whose configs differ only where the grid-batched trainer
+allows (same architecture, data and seed) train together, --batch-cells K at a time (1: one
+by one; default on a GPU: as many as fit, spread over the workers; on a CPU, where batching
+measured no faster, one by one).
 
 Faults lose nothing: a worker that dies is replaced and its cell continues from its last epoch
 checkpoint; a cell that raises fails alone (its row says why) and the others go on; an
@@ -113,7 +115,8 @@ def add_parser(sub) -> None:
     p.add_argument("--strict", action="store_true", default=None,
                    help="SHD: reject a file with non-finite spike times (default: drop those events, warn once)")
     p.add_argument("--batch-cells", type=int, default=None, dest="batch_cells",
-                   help="cells trained together by the grid-batched trainer (1: none; default: as many as fit)")
+                   help="cells trained together by the grid-batched trainer (1: none; default: "
+                        "as many as fit on a GPU, none on a CPU)")
     _common(p)
     p.set_defaults(run=run)
 
