@@ -20,6 +20,10 @@ dropped.  Dense values are spike counts per bin (``binary=True`` clips them to 1
 * Randman (:mod:`.randman`): :class:`RandmanConfig`, :class:`RandmanSplits`, :func:`make_randman`;
 * SHD (:mod:`.shd`): :func:`load_shd`, :func:`download_shd`, :func:`validate_shd_file`,
   :class:`ShdSplits`;
+* FSDD through SHD's cochlear model (:mod:`.fsdd`, :mod:`.cochlea`): :func:`convert_fsdd`
+  (recordings to SHD-layout files), :func:`load_fsdd`, :func:`fsdd_file`, :func:`download_fsdd`
+  (checksum-verified), :func:`read_wav`, :func:`scan_recordings`; :func:`write_spike_file`
+  writes SHD's layout.  Real audio-derived spikes, never SHD;
 * CIFAR-10 (:mod:`.cifar10`): :func:`load_cifar10`, :class:`CifarSplits`, :class:`ImageDataset`;
 * DVS-Gesture (:mod:`.dvs_gesture`): :func:`load_dvs_gesture`, :class:`DvsGestureDataset`,
   :class:`DvsGestureSplits`, :func:`read_aedat31`, :func:`read_gesture_labels`;
@@ -38,6 +42,24 @@ from .dvs_gesture import (
     read_aedat31,
     read_gesture_labels,
 )
+from .fsdd import (
+    FSDD_ATTRIBUTION,
+    FSDD_COMMIT,
+    FSDD_DURATION,
+    FSDD_FILES,
+    FSDD_N_CLASSES,
+    FSDD_SAMPLE_RATE,
+    FSDD_URL,
+    FsddRecording,
+    convert_fsdd,
+    download_fsdd,
+    fsdd_checksums,
+    fsdd_file,
+    load_fsdd,
+    read_wav,
+    scan_recordings,
+    spike_file_units,
+)
 from .randman import RANDMAN_CONSTRAINTS, RandmanConfig, RandmanSplits, make_randman
 from .shd import (
     SHD_DURATION,
@@ -49,6 +71,7 @@ from .shd import (
     download_shd,
     load_shd,
     validate_shd_file,
+    write_spike_file,
 )
 from .spikes import (
     DATASET_CONSTRAINTS,
@@ -82,6 +105,23 @@ __all__ = [
     "download_shd",
     "load_shd",
     "validate_shd_file",
+    "write_spike_file",
+    "FSDD_FILES",
+    "FSDD_N_CLASSES",
+    "FSDD_DURATION",
+    "FSDD_SAMPLE_RATE",
+    "FSDD_COMMIT",
+    "FSDD_URL",
+    "FSDD_ATTRIBUTION",
+    "FsddRecording",
+    "read_wav",
+    "scan_recordings",
+    "fsdd_checksums",
+    "download_fsdd",
+    "convert_fsdd",
+    "load_fsdd",
+    "fsdd_file",
+    "spike_file_units",
     "CifarSplits",
     "ImageDataset",
     "load_cifar10",

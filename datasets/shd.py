@@ -47,6 +47,7 @@ __all__ = [
     "load_shd",
     "download_shd",
     "missing_shd_message",
+    "write_spike_file",
 ]
 
 SHD_URL = "https://zenkelab.org/datasets/"
@@ -369,3 +370,39 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
         remove_created(created)
         raise
     return targets
+
+
+def write_spike_file(path: str | os.PathLike, times: list, units: list, labels, *,
+                     extra: dict | None = None, attrs: dict | None = None) -> Path:
+    """Write samples in SHD's HDF5 layout, atomically (:func:`fluctinit._io.atomic_path`).
+
+    ``spikes/times`` (variable-length float32, seconds), ``spikes/units`` (variable-length
+    uint16), ``labels`` (uint16), one entry per sample; ``extra`` adds datasets under ``extra/``
+    (arrays as they are, lists of strings as variable-length UTF-8); ``attrs`` become the file's
+    attributes.  Returns ``path``.
+    """
+    import h5py
+
+    path = Path(path)
+    if not (len(times) == len(units) == len(labels)):
+        raise ValueError(f"times, units and labels must have one entry per sample; got "
+                         f"{len(times)}, {len(units)}, {len(labels)}")
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as fh:
+            grp = fh.create_group("spikes")
+            for name, arrays, dt in (("times", times, np.float32), ("units", units, np.uint16)):
+                ds = grp.create_dataset(name, (len(arrays),), dtype=h5py.vlen_dtype(np.dtype(dt)))
+                for i, a in enumerate(arrays):
+                    ds[i] = np.asarray(a, dtype=dt)
+            fh.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16))
+            if extra:
+                ex = fh.create_group("extra")
+                for name, value in extra.items():
+                    if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
+                        ex.create_dataset(name, data=np.array(value, dtype=object),
+                                          dtype=h5py.string_dtype("utf-8"))
+                    else:
+                        ex.create_dataset(name, data=np.asarray(value))
+            for k, v in (attrs or {}).items():
+                fh.attrs[k] = v
+    return path

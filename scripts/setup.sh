@@ -15,4 +15,4 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
         || .venv/bin/python -m pip install -q --no-deps "torch==2.13.0" \
             --index-url https://download.pytorch.org/whl/cpu
 fi
-.venv/bin/python -m pip install -q -e ".[test,figures]"
+.venv/bin/python -m pip install -q -e ".[test,figures,data]"

@@ -3,6 +3,9 @@
     fluctinit data shd --root DIR [--download [--base-url URL] [--checksums pinned|server]
                        [--timeout S]] [--strict] [--dt 0.002]
     fluctinit data randman [--seed 0] [--cache-dir DIR] [--dt 0.002]
+    fluctinit data fsdd [--audio DIR | --download-to DIR [--url URL] [--timeout S]] --out OUTDIR
+                        [--channels 700] [--workers N] [--seed S] [--test-speaker NAME]
+                        [--overwrite] [--quiet] [--dt 0.002]
     fluctinit data cifar10 --root DIR
     fluctinit data dvs-gesture --root DIR
 
@@ -55,6 +58,36 @@ def add_parser(sub) -> None:
     r.add_argument("--cache-dir", default=None, help="cache the generated arrays here")
     r.add_argument("--dt", type=float, default=2e-3, help="time step in seconds (for the summary)")
     r.set_defaults(run=run_randman)
+
+    f = dsub.add_parser(
+        "fsdd", help="convert FSDD's recordings through SHD's cochlear model into SHD-layout files",
+        description="Every *.wav in --audio (FSDD's recordings: {digit}_{speaker}_{index}.wav, mono "
+                    "8 kHz) through the cochlear model that made SHD (lauscher's chain: RMS "
+                    "normalization, Hanning ramps, basilar membrane, hair cells, bushy cells; "
+                    "vectorized) into OUT/fsdd_train.h5 and OUT/fsdd_test.h5 in SHD's layout. "
+                    "Real audio-derived spikes: not SHD. Resumable: rerun the same command after "
+                    "an interruption. FSDD: CC BY-SA 4.0, the FSDD contributors.")
+    f.add_argument("--audio", default=None,
+                   help="folder of the recordings (e.g. ../shared/fsdd/recordings); without it FSDD "
+                        "is downloaded (checksum-verified) into --download-to")
+    f.add_argument("--download-to", default=None,
+                   help="without --audio: download FSDD here (default OUT/fsdd-audio)")
+    f.add_argument("--url", default=None, help="with a download: the archive's URL (default: "
+                                               "FSDD's repository at the pinned commit)")
+    f.add_argument("--timeout", type=float, default=None,
+                   help="with a download: seconds per network operation (default 60)")
+    f.add_argument("--out", required=True, help="output folder for fsdd_train.h5 and fsdd_test.h5")
+    f.add_argument("--channels", type=int, default=700, help="cochlear channels = units (SHD: 700)")
+    f.add_argument("--workers", type=int, default=None,
+                   help="processes converting recordings in parallel (default: the CPU cores)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the stochastic spike stage")
+    f.add_argument("--test-speaker", default=None,
+                   help="hold out this speaker as the test file (default: FSDD's split, "
+                        "recordings 0-4 of every digit and speaker are test)")
+    f.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument("--dt", type=float, default=2e-3, help="time step in seconds (for the summary)")
+    f.set_defaults(run=run_fsdd)
 
     c = dsub.add_parser("cifar10", help="validate CIFAR-10 (cifar-10-python.tar.gz or its folder)")
     c.add_argument("--root", required=True)
@@ -119,6 +152,30 @@ def run_shd(args: argparse.Namespace) -> int:
     _report_data_warnings(caught)
     for name in ("train", "valid", "test"):
         print(_describe(f"shd {name}", getattr(splits, name), dt))
+    return 0
+
+
+def run_fsdd(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from fluctinit.cli import reject_inapplicable
+    from fluctinit.datasets import FSDD_DURATION, convert_fsdd, download_fsdd, fsdd_file
+
+    dt = check_dt(args.dt, FSDD_DURATION)
+    workers = args.workers if args.workers is not None else max(1, len(os.sched_getaffinity(0)))
+    if args.audio is not None:
+        reject_inapplicable(args, "`fluctinit data fsdd --audio`", ("download_to", "url", "timeout"))
+        audio = args.audio
+    else:
+        opts = {k: v for k, v in (("url", args.url), ("timeout", args.timeout)) if v is not None}
+        audio = download_fsdd(args.download_to or Path(args.out) / "fsdd-audio", **opts)
+    paths = convert_fsdd(audio, args.out, channels=args.channels, workers=workers, seed=args.seed,
+                         test_speaker=args.test_speaker, overwrite=args.overwrite,
+                         progress=not args.quiet and sys.stderr.isatty())
+    for name, path in paths.items():
+        print(f"{path}: " + _describe(f"fsdd {name}", fsdd_file(path, duration=FSDD_DURATION), dt)
+              + f" (first {FSDD_DURATION:g} s; FSDD through SHD's cochlear model, not SHD)")
     return 0
 
 
