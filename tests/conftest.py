@@ -30,3 +30,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+FSDD_RECORDINGS = os.environ.get(
+    "FLUCTINIT_FSDD",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "fsdd", "recordings"))
+
+
+@pytest.fixture(scope="session")
+def fsdd_recordings():
+    """FSDD's recordings (``../shared/fsdd/recordings`` beside the repository, or $FLUCTINIT_FSDD)."""
+    from pathlib import Path
+
+    path = Path(FSDD_RECORDINGS)
+    if not path.is_dir():
+        pytest.skip(f"FSDD recordings not found at {path} (set FLUCTINIT_FSDD)")
+    return path
