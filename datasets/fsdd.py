@@ -94,6 +94,7 @@ FSDD_CONSTRAINTS = {
     "workers": Integer(low=1, high=256),
     "seed": Integer(low=0, high=2**63 - 1),
     "sample_rate": Integer(low=1000, high=384000),
+    "model_rate": Integer(low=1000, high=384000),
     "timeout": Interval(0.0, 3600.0, closed="right"),
 }
 
@@ -293,15 +294,23 @@ def _recording_seed(seed: int, name: str) -> np.random.SeedSequence:
 
 def _convert_one(job: tuple[str, str, int, int, int]) -> tuple[str, int]:
     """Worker: one recording through the cochlea into its part file; returns (name, spikes)."""
-    path, part, channels, seed, sample_rate = job
+    path, part, channels, seed, sample_rate, model_rate = job
     samples = read_wav(path, sample_rate)
+    duration = samples.shape[0] / sample_rate
+    if model_rate != sample_rate:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(model_rate, sample_rate)
+        samples = resample_poly(samples, model_rate // g, sample_rate // g)
     gen = np.random.Generator(np.random.PCG64(_recording_seed(seed, Path(path).name)))
-    times, units = cochlea_spikes(samples, sample_rate, gen,
+    times, units = cochlea_spikes(samples, model_rate, gen,
                                   Cochlea(membrane=BasilarMembrane(channels=channels)))
     with atomic_path(part) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, times=times.astype(np.float32), units=units.astype(np.uint16),
-                     duration=np.float64(samples.shape[0] / sample_rate))
+                     duration=np.float64(duration))
     return Path(path).name, int(times.shape[0])
 
 
@@ -317,7 +326,8 @@ def _worker_init() -> None:
 
 def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: int = 700,
                  workers: int = 1, seed: int = 0, test_speaker: str | None = None,
-                 sample_rate: int = FSDD_SAMPLE_RATE, overwrite: bool = False,
+                 sample_rate: int = FSDD_SAMPLE_RATE, model_rate: int | None = None,
+                 overwrite: bool = False,
                  progress: bool = True) -> dict[str, Path]:
     """Convert every recording in ``audio`` into ``out/fsdd_train.h5`` and ``out/fsdd_test.h5``.
 
@@ -329,6 +339,11 @@ def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: 
         seed: seeds the spike stage (per recording, see the module docstring).
         test_speaker: hold this speaker out as the test file (default: FSDD's split by index).
         sample_rate: the rate every file must have (FSDD: 8000 Hz).
+        model_rate: resample the audio to this rate (Hz; ``scipy.signal.resample_poly``) before
+            the cochlea; default ``sample_rate``.  The chain's stages step at half the audio
+            rate, and its hair-cell update is explicit: at 8 kHz audio ``(l + r) dt = 2.27``, so
+            the transmitter cleft overshoots and is clipped each step, and the output rate is
+            many times what the same recording gives at SHD's 48 kHz (docs/fsdd.md).
         overwrite: replace existing output files (otherwise they are refused).
         progress: a tqdm bar over the recordings (on stderr).
 
@@ -344,6 +359,8 @@ def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: 
     workers = check("workers", workers, FSDD_CONSTRAINTS["workers"])
     seed = check("seed", seed, FSDD_CONSTRAINTS["seed"])
     sample_rate = check("sample_rate", sample_rate, FSDD_CONSTRAINTS["sample_rate"])
+    model_rate = sample_rate if model_rate is None else check("model_rate", model_rate,
+                                                               FSDD_CONSTRAINTS["model_rate"])
     out = check_output_path("out", out, kind="dir")
     targets = {s: out / n for s, n in FSDD_FILES.items()}
     existing = [str(p) for p in targets.values() if p.exists()]
@@ -352,7 +369,7 @@ def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: 
                              f"--overwrite to replace them or choose another `out`", ["out"], [str(out)])
     recs = scan_recordings(audio, sample_rate)
     splits = _split(recs, test_speaker)
-    settings = {"channels": channels, "seed": seed, "sample_rate": sample_rate,
+    settings = {"channels": channels, "seed": seed, "sample_rate": sample_rate, "model_rate": model_rate,
                 "split": _split_rule(test_speaker), "recordings": [r.name for r in recs]}
     created = created_folders(out)
     try:
@@ -361,7 +378,8 @@ def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: 
             _check_manifest(parts, settings)
             remove_stale_temps(parts)
             todo = [r for r in recs if not (parts / (r.path.stem + ".npz")).is_file()]
-            _run_jobs([(str(r.path), str(parts / (r.path.stem + ".npz")), channels, seed, sample_rate)
+            _run_jobs([(str(r.path), str(parts / (r.path.stem + ".npz")), channels, seed, sample_rate,
+                        model_rate)
                        for r in todo], workers, progress, total=len(recs), done=len(recs) - len(todo))
             _assemble(splits, parts, targets, settings, test_speaker)
             shutil.rmtree(parts)
@@ -447,6 +465,7 @@ def _assemble(splits: dict, parts: Path, targets: dict, settings: dict, test_spe
             "channels": settings["channels"],
             "seed": settings["seed"],
             "sample_rate": settings["sample_rate"],
+            "model_rate": settings["model_rate"],
             "split": f"{split}: " + settings["split"],
             "code_version": json.dumps(version),
         }

@@ -229,3 +229,20 @@ def test_download_verifies_every_recording(audio, tmp_path, monkeypatch, capsys)
     assert rc == 2 and err.count("\n") == 1 and "could not download FSDD" in err and "--audio" in err
     assert not (tmp_path / "dl2").exists() and not (tmp_path / "o2").exists()
     assert len(scan_recordings(got)) == len(PICK)
+
+
+def test_model_rate_resamples_before_the_cochlea(audio, tmp_path, capsys):
+    """At 16 kHz the chain's hair cells step at 8 kHz, not 4 kHz: fewer spikes (docs/fsdd.md),
+    the times on the finer grid, the durations those of the recordings."""
+    a = convert_fsdd(audio, tmp_path / "a", channels=CH, progress=False)
+    b = convert_fsdd(audio, tmp_path / "b", channels=CH, model_rate=16000, progress=False)
+    ra, rb = _read(a["train"]), _read(b["train"])
+    assert rb["attrs"]["model_rate"] == 16000 and ra["attrs"]["model_rate"] == 8000
+    assert sum(t.size for t in rb["times"]) < 0.5 * sum(t.size for t in ra["times"])
+    steps = np.concatenate(rb["times"]).astype(np.float64) * 4000
+    assert np.any(np.abs(steps - np.round(steps)) > 0.25)  # half-steps of the 4 kHz grid occur
+    with h5py.File(a["train"]) as fa, h5py.File(b["train"]) as fb:
+        np.testing.assert_array_equal(fa["extra/duration"][()], fb["extra/duration"][()])
+    assert cli.main(["data", "fsdd", "--audio", str(audio), "--out", str(tmp_path / "c"),
+                     "--model-rate", "10"]) == 2
+    assert "`--model-rate` must be an integer" in capsys.readouterr().err
