@@ -113,7 +113,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data-root", default=None, dest="data_root",
                    help="folder holding the data files (default: the current folder; not for Randman)")
     p.add_argument("--strict", action="store_true", default=None,
-                   help="SHD: reject a file with non-finite spike times (default: drop those events, warn once)")
+                   help="SHD, FSDD: reject a file with non-finite spike times (default: drop those events, warn once)")
     p.add_argument("--batch-cells", type=int, default=None, dest="batch_cells",
                    help="cells trained together by the grid-batched trainer (1: none; default: "
                         "as many as fit on a GPU, none on a CPU)")
