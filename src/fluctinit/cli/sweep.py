@@ -4,7 +4,7 @@
                     [--device cpu|cuda] [--data-root DIR] [--strict] [--batch-cells K]
                     [--workers N] [--threads-per-worker N] [--scheduler ADDRESS | --slurm OPTIONS]
                     [--resume] [--quiet]
-    fluctinit sweep validate poisson|randman|shd [the options of fluctinit validate]
+    fluctinit sweep validate poisson|randman|shd|fsdd [the options of fluctinit validate]
                     --grid KEY=V1,V2,... [--seeds N] --out DIR [the engine options above]
 
 A training sweep trains EXPERIMENT (a name from ``fluctinit experiments`` or a .json config)
@@ -152,7 +152,9 @@ def _finish(summary, out) -> int:
 # ----------------------------------------------------------------------------- training sweeps
 def run(args) -> int:
     if args.experiment == "validate":  # `fluctinit sweep validate` without the data set
-        raise ValueError("`fluctinit sweep validate` needs the data: poisson, randman or shd")
+        from fluctinit.cli.validate import DATA
+
+        raise ValueError(f"`fluctinit sweep validate` needs the data: {', '.join(DATA[:-1])} or {DATA[-1]}")
     from fluctinit import training
     from fluctinit.cli import reject_inapplicable
     from fluctinit.errors import ParameterError
