@@ -139,6 +139,18 @@ def test_fig2_cache_reused_and_changed_config_recomputes(tiny_run, tmp_path):
     assert png.stat().st_mtime_ns != before
 
 
+def _tiny_with_file(tmp_path, dataset: str, path):
+    """The arguments of a --tiny run (4 neurons) with the shipped config's ``<dataset>.path`` set
+    to ``path``, and its output folder."""
+    raw = _load(F2.DEFAULT_CONFIG)
+    raw[dataset]["path"] = str(path)
+    raw["tiny"]["neurons"] = 4
+    cfg_path = tmp_path / "fig2.json"
+    cfg_path.write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    return ["--tiny", "--out", str(out), "--config", str(cfg_path)], out
+
+
 def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread, capsys):
     """The SHD path is exercised on a small file in the official HDF5 layout given by the config
     (independent Poisson events at 15.8 Hz on 700 units, the paper's SHD mean rate)."""
@@ -150,13 +162,8 @@ def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread
     t, u = poisson_events(rng, 4)
     shd = tmp_path / "shd_train.h5"
     write_shd_file(shd, t, u, rng.integers(0, 20, 4))
-    raw = _load(F2.DEFAULT_CONFIG)
-    raw["shd"]["path"] = str(shd)
-    raw["tiny"]["neurons"] = 4
-    cfg_path = tmp_path / "fig2.json"
-    cfg_path.write_text(json.dumps(raw))
-    out = tmp_path / "out"
-    info = F2.run(["--tiny", "--out", str(out), "--config", str(cfg_path)])
+    argv, out = _tiny_with_file(tmp_path, "shd", shd)
+    info = F2.run(argv)
     assert info["status"]["shd"] == "computed"
     res = _load(out / "fig2_shd.json")
     assert res["n_samples"] == 4 and res["n_inputs"] == 700 and res["stamp"]["notes"] == []
@@ -170,7 +177,7 @@ def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread
     # a file that is not in the official format is an error (exit 2), never skipped or replaced
     shd.write_bytes(b"not hdf5")
     capsys.readouterr()
-    assert F2.main(["--tiny", "--out", str(out), "--config", str(cfg_path), "--compute-only"]) == 2
+    assert F2.main([*argv, "--compute-only"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fig2_membrane: error: ") and "shd_train.h5" in err
     assert _load(out / "fig2_shd.json")["status"] == "computed"  # the earlier result is left as it was
@@ -217,13 +224,7 @@ def test_fig2_fsdd_panels_from_a_converted_file_labelled_fsdd(tmp_path, one_thre
 
     monkeypatch.setattr(C, "save_figure", spy)
     fsdd = tmp_path / "fsdd_train.h5"
-    raw = _load(F2.DEFAULT_CONFIG)
-    raw["fsdd"]["path"] = str(fsdd)
-    raw["tiny"]["neurons"] = 4
-    cfg_path = tmp_path / "fig2.json"
-    cfg_path.write_text(json.dumps(raw))
-    out = tmp_path / "out"
-    argv = ["--tiny", "--out", str(out), "--config", str(cfg_path)]
+    argv, out = _tiny_with_file(tmp_path, "fsdd", fsdd)
     assert F2.run(argv)["status"]["fsdd"] == "skipped"
     note = _load(out / "fig2_fsdd.json")["reason"]
     assert note == f"FSDD panels (g, h) skipped: no FSDD file at {str(fsdd)!r}"
@@ -238,7 +239,7 @@ def test_fig2_fsdd_panels_from_a_converted_file_labelled_fsdd(tmp_path, one_thre
     assert res["dataset"] == "fsdd" and res["n_samples"] == 4 and res["n_inputs"] == 700
     assert res["stamp"]["notes"] == [] and res["rows"][0]["data"] == "fsdd"
     assert abs(res["nu"] - 15.8) < 4 * math.sqrt(15.8 / (700 * 4 * 0.7))  # 4 standard errors of the rate
-    assert [r["sigma_u_target"] for r in res["rows"]] == F2.load_config(cfg_path, tiny=True)["sigma_us"]
+    assert [r["sigma_u_target"] for r in res["rows"]] == F2.load_config(tiny=True)["sigma_us"]
     titles = [t for t in drawn["row"] if t.startswith("(")]
     assert {t.split(":")[0] for t in titles} == {"(g) FSDD", "(h) FSDD"}
     assert not any("SHD" in t for t in drawn["row"])
