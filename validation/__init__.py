@@ -8,7 +8,7 @@ theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
 
 * data (:mod:`.sources`): :class:`SpikeSource`, :func:`poisson_source`, :func:`tensor_source`,
   :func:`dataset_source`, :func:`shd_source` (SHD, or FSDD with ``dataset="fsdd"``),
-  :func:`randman_source`, :func:`measure_rates`, :data:`SHD_HELP`, :data:`SPIKE_FILES`;
+  :func:`randman_source`, :func:`measure_rates`, :data:`SHD_HELP`, :data:`SPIKE_FILES` (:class:`SpikeFileData`);
 * populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
   :func:`draw_population`, :func:`predicted_moments`, :func:`generated_inputs`, :func:`check_target`, :data:`INITIALIZERS`;
 * measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "measure_rates": "sources",
     "SHD_HELP": "sources",
     "SPIKE_FILES": "sources",
+    "SpikeFileData": "sources",
     "Channel": "population",
     "NeuronPopulation": "population",
     "draw_population": "population",
