@@ -1,4 +1,4 @@
-"""Paper figure 2: membrane statistics of free LIF neurons on Randman and SHD data.
+"""Paper figure 2: membrane statistics of free LIF neurons on Randman and SHD data (and FSDD).
 
     python -m fluctinit.figures.fig2_membrane [--config figures/configs/fig2.json]
         [--out results/fig2] [--compute-only | --plot-only] [--tiny]
@@ -19,15 +19,20 @@ Panels (paper section 2, figure 2):
 * (e), (f): the same for SHD, only when the official SHD training file is at the config's
   ``shd.path``; otherwise these panels are skipped, with a note in the results, the stamp
   and the figure.  Generated data never stand in for SHD.
+* (g), (h), not in the paper: the same for FSDD (the Free Spoken Digit Dataset through SHD's
+  cochlear model: real audio-derived spikes, never labelled SHD), only when a converted FSDD
+  file (``fsdd_train.h5`` of ``fluctinit data fsdd``) is at the config's ``fsdd.path``;
+  skipped with a note otherwise, as the SHD panels are.
 
 Weights: ``init`` (default ``feedforward``, zero mean, ``sigma_w`` from eq. 9 with the
 data's mean rate), ``neurons`` independent neurons per target (``fluctinit.validation.sweep``;
-the same computation as ``fluctinit validate randman|shd --sweep --out ... --hist ...``).
+the same computation as ``fluctinit validate randman|shd|fsdd --sweep --out ... --hist ...``).
 Units: times in seconds, rates in Hz, ``U`` and ``sigma_u`` in threshold units.
 
-Outputs under ``--out``: ``fig2_randman.json`` and ``fig2_shd.json`` (results, written
-atomically, each with a stamp: version, git commit, seed, config, config hash), reused when
-their cache key (config hash, plus the SHD file's size and mtime) is unchanged; ``fig2.png``
+Outputs under ``--out``: ``fig2_randman.json``, ``fig2_shd.json`` and ``fig2_fsdd.json``
+(results, written atomically, each with a stamp: version, git commit, seed, config, config
+hash), reused when their cache key (config hash, plus the data file's size and mtime) is
+unchanged; ``fig2.png``
 and ``fig2.pdf`` (stamp in the metadata and a footer); ``cache/randman/`` (the generated
 Randman data).  ``--tiny``: the config's ``tiny`` overrides (few neurons and samples) for
 smoke tests.
@@ -44,6 +49,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -56,7 +62,7 @@ from fluctinit.figures import _common as C
 
 NAME = "fig2"
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "fig2.json"
-DATASETS = ("randman", "shd")
+DATASETS = ("randman", "shd", "fsdd")
 INITS = ("feedforward", "recurrent", "dale-exponential", "dale-lognormal")
 
 _POS = Interval(0.0, None, "neither")
@@ -75,14 +81,32 @@ CONFIG_CONSTRAINTS: dict[str, Any] = {
     "hist_width": _POS,
     "batch_size": Integer(1),
 }
-#: constraints of the data-set sections (``max_samples`` may be null: all samples)
+#: constraints of the data-set sections (``max_samples`` may be null: all samples); SHD and FSDD
+#: share theirs (a file in SHD's layout)
 RANDMAN_CONSTRAINTS: dict[str, Any] = {"seed": Integer(0), "max_samples": Integer(1)}
-SHD_CONSTRAINTS: dict[str, Any] = {"duration": _POS, "max_samples": Integer(1)}
+FILE_CONSTRAINTS: dict[str, Any] = {"duration": _POS, "max_samples": Integer(1)}
 _LIST_KEYS = ("sigma_us", "hist_sigma_us")
-_SHD_DURATION = 0.7  # seconds, the paper's T_SHD (section 4.1)
+_FILE_DURATION = 0.7  # seconds, the paper's T_SHD (section 4.1); FSDD's loader keeps as much
+
+
+@dataclass(frozen=True)
+class _FileData:
+    """A data set read from a file (``config.<name>.path``): its label in the figure, its panels
+    and what the file is (the skip note)."""
+
+    label: str
+    panels: tuple[str, str]
+    file: str
+
+
+#: the data sets of the figure read from a file, by section name (Randman is generated)
+FILE_DATA = {
+    "shd": _FileData("SHD", ("e", "f"), "the official shd_train.h5"),
+    "fsdd": _FileData("FSDD", ("g", "h"), "fsdd_train.h5 made by `fluctinit data fsdd`"),
+}
 
 #: number of times a data set was computed in this process (tests check that caches are reused)
-COMPUTE_COUNT = {"randman": 0, "shd": 0}
+COMPUTE_COUNT = {ds: 0 for ds in DATASETS}
 
 
 # --------------------------------------------------------------------------------------
@@ -99,10 +123,12 @@ class RandmanSection(StrictModel):
     generator: checked(dict, "an object of RandmanConfig fields (fluctinit.datasets.RandmanConfig)") = {}
 
 
-class ShdSection(StrictModel):
+class FileSection(StrictModel):
+    """``config.shd``, ``config.fsdd``: the file, the seconds kept per sample, the samples used."""
+
     path: checked(Optional[str], "a file path or null", lambda v: v is None or v.strip() != "") = None
-    duration: constrained(SHD_CONSTRAINTS["duration"]) = None  # default: _SHD_DURATION
-    max_samples: _max_samples(SHD_CONSTRAINTS["max_samples"]) = None
+    duration: constrained(FILE_CONSTRAINTS["duration"]) = None  # default: _FILE_DURATION
+    max_samples: _max_samples(FILE_CONSTRAINTS["max_samples"]) = None
 
 
 class _Fig2Base(StrictModel):
@@ -122,7 +148,7 @@ Fig2Config = create_model(
     "Fig2Config", __base__=_Fig2Base,
     **{k: (constrained(c), ...) for k, c in CONFIG_CONSTRAINTS.items()},
     **{k: (_SIGMAS, ...) for k in _LIST_KEYS},
-    randman=(RandmanSection, ...), shd=(ShdSection, ...),
+    randman=(RandmanSection, ...), **{ds: (FileSection, ...) for ds in FILE_DATA},
 )
 
 
@@ -193,8 +219,9 @@ def check_config(raw: dict, *, tiny: bool = False) -> dict:
     cfg["randman"]["generator"] = copy.deepcopy(source["randman"].get("generator", {}))
     if cfg["randman"]["seed"] is None:
         cfg["randman"]["seed"] = cfg["seed"]
-    if cfg["shd"]["duration"] is None:
-        cfg["shd"]["duration"] = _SHD_DURATION
+    for ds in FILE_DATA:
+        if cfg[ds]["duration"] is None:
+            cfg[ds]["duration"] = _FILE_DURATION
     cfg["tiny"] = bool(tiny)
     return cfg
 
@@ -244,15 +271,15 @@ def _common_part(cfg: dict) -> dict:
 
 def dataset_key(cfg: dict, dataset: str) -> str:
     """Cache key of one data set's results: hash of the shared settings, that data set's
-    section and (SHD) the file's fingerprint (:func:`_common.file_fingerprint`)."""
+    section and (SHD, FSDD) the file's fingerprint (:func:`_common.file_fingerprint`)."""
     part = dict(_common_part(cfg), dataset=dataset, section=cfg[dataset])
-    if dataset == "shd":
-        part["file"] = C.file_fingerprint(_shd_path(cfg))
+    if dataset in FILE_DATA:
+        part["file"] = C.file_fingerprint(_file_path(cfg, dataset))
     return C.config_hash(part)
 
 
-def _shd_path(cfg: dict) -> str | None:
-    p = cfg["shd"]["path"]
+def _file_path(cfg: dict, dataset: str) -> str | None:
+    p = cfg[dataset]["path"]
     return None if p is None else os.path.abspath(os.path.expanduser(p))
 
 
@@ -271,18 +298,20 @@ def _source(cfg: dict, dataset: str, out: Path):
         r = cfg["randman"]
         return M.randman_source(dt=cfg["dt"], seed=r["seed"], batch_size=cfg["batch_size"], max_samples=r["max_samples"],
                                 cache_dir=C.cache_dir(out, "randman"), **r["generator"])
-    s = cfg["shd"]
-    return M.shd_source(_shd_path(cfg), dt=cfg["dt"], duration=s["duration"], batch_size=cfg["batch_size"],
-                        max_samples=s["max_samples"])
+    s = cfg[dataset]  # SHD, or FSDD through the same source under its own name
+    return M.shd_source(_file_path(cfg, dataset), dt=cfg["dt"], duration=s["duration"],
+                        batch_size=cfg["batch_size"], max_samples=s["max_samples"], dataset=dataset)
 
 
-def shd_skip_reason(cfg: dict) -> str | None:
-    """Why the SHD panels are skipped (no path configured, or no file there), else None."""
-    p = _shd_path(cfg)
+def skip_reason(cfg: dict, dataset: str) -> str | None:
+    """Why the panels of a file's data set (SHD, FSDD) are skipped (no path configured, or no
+    file there), else None."""
+    p, d = _file_path(cfg, dataset), FILE_DATA[dataset]
+    panels = f"{d.label} panels ({', '.join(d.panels)}) skipped"
     if p is None:
-        return "SHD panels (e, f) skipped: no SHD file configured (config shd.path is null)"
+        return f"{panels}: no {d.label} file configured (config {dataset}.path is null)"
     if not os.path.isfile(p):
-        return f"SHD panels (e, f) skipped: no SHD file at {p!r}"
+        return f"{panels}: no {d.label} file at {p!r}"
     return None
 
 
@@ -303,8 +332,8 @@ def compute_dataset(cfg: dict, dataset: str, out: str | os.PathLike, *, force: b
         cached = C.load_cached(path, key)
         if cached is not None:
             return cached, "cached"
-    if dataset == "shd":
-        reason = shd_skip_reason(cfg)
+    if dataset in FILE_DATA:
+        reason = skip_reason(cfg, dataset)
         if reason is not None:
             res = dict(stamp=C.make_stamp(cfg, seed=cfg["seed"], key=key, notes=[reason]), dataset=dataset,
                        status="skipped", reason=reason)
@@ -342,7 +371,7 @@ def compute_dataset(cfg: dict, dataset: str, out: str | os.PathLike, *, force: b
 
 
 def compute(cfg: dict, out: str | os.PathLike, *, force: bool = False) -> dict[str, tuple[dict, str]]:
-    """:func:`compute_dataset` for Randman and SHD; ``{dataset: (result, status)}``."""
+    """:func:`compute_dataset` for Randman, SHD and FSDD; ``{dataset: (result, status)}``."""
     return {ds: compute_dataset(cfg, ds, out, force=force) for ds in DATASETS}
 
 
@@ -438,7 +467,8 @@ def _sweep_panel(ax, res: dict, label: str) -> None:
 
 
 def plot(cfg: dict, results: dict[str, dict], out: str | os.PathLike) -> list[Path]:
-    """Draw panels (b, c) and, when SHD was computed, (e, f); write ``fig2.png`` and ``fig2.pdf``.
+    """Draw panels (b, c) and, when SHD and FSDD were computed, (e, f) and (g, h); write
+    ``fig2.png`` and ``fig2.pdf``.
 
     Returns:
         the written paths.
@@ -457,19 +487,20 @@ def plot(cfg: dict, results: dict[str, dict], out: str | os.PathLike) -> list[Pa
     stamp["results"] = {ds: dict(key=keys[ds], git_commit=results[ds]["stamp"].get("git_commit"),
                                  created_utc=results[ds]["stamp"].get("created_utc"), status=results[ds]["status"])
                         for ds in DATASETS}
-    n_h = len(cfg["hist_sigma_us"])
-    fig, axes = plt.subplots(2, n_h + 1, figsize=(3.0 * (n_h + 1) + 1.0, 6.2),
+    n_h, n_rows = len(cfg["hist_sigma_us"]), len(DATASETS)
+    height = 3.1 * n_rows
+    fig, axes = plt.subplots(n_rows, n_h + 1, figsize=(3.0 * (n_h + 1) + 1.0, height),
                              gridspec_kw=dict(width_ratios=[1] * n_h + [1.5]))
-    panel = {"randman": ("b", "c", "Randman"), "shd": ("e", "f", "SHD")}
+    panel = {"randman": ("b", "c", "Randman"), **{ds: (*d.panels, d.label) for ds, d in FILE_DATA.items()}}
     for row, ds in enumerate(DATASETS):
         res = results[ds]
         hl, sl, name = panel[ds]
         if res["status"] == "skipped":
             for ax in axes[row]:
                 ax.axis("off")
-            fig.text(0.06, 0.27 if row == 1 else 0.72, f"({hl}), ({sl}) {name}: {res['reason']}.\n"
-                     "Generated data are never substituted for SHD; set shd.path in the config to the "
-                     "official shd_train.h5.", fontsize=8, va="center")
+            axes[row][0].text(0.0, 0.5, f"({hl}), ({sl}) {name}: {res['reason']}.\nGenerated data are never "
+                              f"substituted for {name}; set {ds}.path in the config to {FILE_DATA[ds].file}.",
+                              transform=axes[row][0].transAxes, fontsize=8, va="center")
             continue
         by_target = {h["sigma_u_target"]: h for h in res["histograms"]}
         for i, s in enumerate(cfg["hist_sigma_us"]):
@@ -479,14 +510,14 @@ def plot(cfg: dict, results: dict[str, dict], out: str | os.PathLike) -> list[Pa
         axes[row][0].legend(fontsize=5.5, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.9))
         _sweep_panel(axes[row][-1], res, f"({sl}) {name}")
     extra = [n for n in notes if "skipped" in n]
-    if results["shd"]["status"] != "skipped":
-        extra.append(f"SHD file {_shd_path(cfg)}")
+    extra += [f"{d.label} file {_file_path(cfg, ds)}" for ds, d in FILE_DATA.items()
+              if results[ds]["status"] != "skipped"]
     if cfg["tiny"]:
         extra.append("tiny (smoke-test sizes)")
     fig.text(0.005, 0.005, C.stamp_footer(stamp, " | ".join(extra)), fontsize=5.5, color="0.4", ha="left",
              va="bottom")
     fig.suptitle("Figure 2: free-membrane statistics, measured vs theory (eqs. 2-5, 9)", fontsize=9)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.1, top=0.9, wspace=0.3, hspace=0.5)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.62 / height, top=1 - 0.62 / height, wspace=0.3, hspace=0.5)
     try:
         return C.save_figure(fig, out, NAME, stamp, title="fluctinit figure 2: membrane statistics")
     finally:
@@ -551,8 +582,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry (:func:`_common.run_command`): bad input (config values, paths, a
-    missing cache for ``--plot-only``, a malformed SHD file) and failed writes print one line
-    to stderr and return 2; output into a pipe that closes early (``| head``) ends quietly, 0."""
+    missing cache for ``--plot-only``, a malformed SHD or FSDD file) and failed writes print
+    one line to stderr and return 2; output into a pipe that closes early (``| head``) ends
+    quietly, 0."""
     return C.run_command(run, argv, prog="fig2_membrane")
 
 

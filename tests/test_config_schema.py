@@ -166,6 +166,8 @@ BAD = [
     ("in-channels-shd", C3, {"network.in_channels": 2}, "network.in_channels"),
     ("in-channels-dvs", DV, {"network.in_channels": 3}, "network.in_channels"),
     ("n-out-shd", S, {"network.n_out": 10}, "network.n_out"),
+    ("n-out-fsdd", "fsdd-ff", {"network.n_out": 20}, "network.n_out"),  # ten digits, not SHD's 20 classes
+    ("n-in-fsdd", "fsdd-conv3", {"network.n_in": 350}, "network.n_in"),
     ("n-out-randman", R, {"network.n_out": 5}, "network.n_out"),
     ("n-out-randman-classes", R, {"data.n_classes": 4}, "network.n_out"),
     ("kind-for-cifar", C3, {"data.dataset": "cifar10"}, "network.kind"),
@@ -323,12 +325,17 @@ def test_valid_variants_still_pass():
 
 
 def test_data_set_facts_match_the_data_sets():
-    from fluctinit.datasets import cifar10, dvs_gesture, randman, shd
+    from fluctinit.datasets import FSDD_FILES, FSDD_N_CLASSES, cifar10, dvs_gesture, randman, shd
+    from fluctinit.training.experiments import DATA_FILES
 
     rc = randman.RandmanConfig()
     facts = {ds: schema.DATA_SHAPES[ds](schema.RandmanData.model_construct()) for ds in ("randman",)}
     assert facts["randman"] == ((rc.n_units,), rc.n_classes)
     assert schema.DATA_SHAPES["shd"](None) == ((shd.SHD_N_UNITS,), shd.SHD_N_CLASSES)
+    # FSDD through SHD's cochlear model: the converter's default 700 channels, ten digits
+    assert schema.DATA_SHAPES["fsdd"](None) == ((shd.SHD_N_UNITS,), FSDD_N_CLASSES)
+    assert DATA_FILES["fsdd"] == [[FSDD_FILES["train"], FSDD_FILES["test"]]]
+    assert DATA_FILES["shd"] == [[shd.SHD_FILES["train"], shd.SHD_FILES["test"]]]
     assert schema.DATA_SHAPES["cifar10"](None)[1] == cifar10.CIFAR_N_CLASSES
     size = 128 // 4
     dvs = schema.DvsGestureData.model_construct(size=size)

@@ -2,7 +2,8 @@
 
 Figure 2 (fluctinit.figures.fig2_membrane): the --tiny run writes stamped results and
 figures; a second run with the same config reuses the cache, a changed config recomputes;
-without an SHD file the SHD panels are skipped and noted, never filled with generated data.
+without an SHD file the SHD panels are skipped and noted, never filled with generated data;
+the FSDD panels (FSDD through SHD's cochlear model) likewise, labelled FSDD, never SHD.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def _load(path):
 
 def test_fig2_tiny_results_are_stamped_with_expected_keys(tiny_run):
     out, info, before = tiny_run
-    assert info["status"] == {"randman": "computed", "shd": "skipped"}
+    assert info["status"] == {"randman": "computed", "shd": "skipped", "fsdd": "skipped"}
     assert F2.COMPUTE_COUNT["randman"] == before["randman"] + 1
     assert F2.COMPUTE_COUNT["shd"] == before["shd"]  # no SHD computation without the file
+    assert F2.COMPUTE_COUNT["fsdd"] == before["fsdd"]
     cfg = F2.load_config(tiny=True)
     res = _load(out / "fig2_randman.json")
     st = res["stamp"]
@@ -132,8 +134,21 @@ def test_fig2_cache_reused_and_changed_config_recomputes(tiny_run, tmp_path):
     png = out / "fig2.png"
     before = png.stat().st_mtime_ns
     info = F2.run(["--tiny", "--out", str(out), "--plot-only", "--config", str(cfg_path)])
-    assert info["status"] == {"randman": "cached", "shd": "cached"} and F2.COMPUTE_COUNT["randman"] == n + 1
+    assert info["status"] == {"randman": "cached", "shd": "cached", "fsdd": "cached"}
+    assert F2.COMPUTE_COUNT["randman"] == n + 1
     assert png.stat().st_mtime_ns != before
+
+
+def _tiny_with_file(tmp_path, dataset: str, path):
+    """The arguments of a --tiny run (4 neurons) with the shipped config's ``<dataset>.path`` set
+    to ``path``, and its output folder."""
+    raw = _load(F2.DEFAULT_CONFIG)
+    raw[dataset]["path"] = str(path)
+    raw["tiny"]["neurons"] = 4
+    cfg_path = tmp_path / "fig2.json"
+    cfg_path.write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    return ["--tiny", "--out", str(out), "--config", str(cfg_path)], out
 
 
 def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread, capsys):
@@ -147,13 +162,8 @@ def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread
     t, u = poisson_events(rng, 4)
     shd = tmp_path / "shd_train.h5"
     write_shd_file(shd, t, u, rng.integers(0, 20, 4))
-    raw = _load(F2.DEFAULT_CONFIG)
-    raw["shd"]["path"] = str(shd)
-    raw["tiny"]["neurons"] = 4
-    cfg_path = tmp_path / "fig2.json"
-    cfg_path.write_text(json.dumps(raw))
-    out = tmp_path / "out"
-    info = F2.run(["--tiny", "--out", str(out), "--config", str(cfg_path)])
+    argv, out = _tiny_with_file(tmp_path, "shd", shd)
+    info = F2.run(argv)
     assert info["status"]["shd"] == "computed"
     res = _load(out / "fig2_shd.json")
     assert res["n_samples"] == 4 and res["n_inputs"] == 700 and res["stamp"]["notes"] == []
@@ -162,11 +172,12 @@ def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread
     assert [r["sigma_u_target"] for r in res["rows"]] == F2.load_config(tiny=True)["sigma_us"]
     with Image.open(out / "fig2.png") as im:
         stamp = json.loads(im.text["Description"])
-    assert stamp["results"]["shd"]["status"] == "computed" and not any("skipped" in n for n in stamp["notes"])
+    assert stamp["results"]["shd"]["status"] == "computed"
+    assert not any(n.startswith("SHD panels") for n in stamp["notes"])  # (FSDD's are skipped: no file)
     # a file that is not in the official format is an error (exit 2), never skipped or replaced
     shd.write_bytes(b"not hdf5")
     capsys.readouterr()
-    assert F2.main(["--tiny", "--out", str(out), "--config", str(cfg_path), "--compute-only"]) == 2
+    assert F2.main([*argv, "--compute-only"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fig2_membrane: error: ") and "shd_train.h5" in err
     assert _load(out / "fig2_shd.json")["status"] == "computed"  # the earlier result is left as it was
@@ -183,6 +194,57 @@ def test_fig2_configured_but_missing_shd_file_is_skipped(tmp_path, one_thread):
     (tmp_path / "nowhere").mkdir()
     (tmp_path / "nowhere" / "shd_train.h5").write_bytes(b"not hdf5")
     assert F2.dataset_key(cfg, "shd") != res["stamp"]["key"]
+
+
+def _row_texts(fig, row: int) -> list[str]:
+    """Every text drawn in one row of figure 2's panels (titles, labels, legends, notes)."""
+    import matplotlib.text
+
+    width = len(fig.axes) // len(F2.DATASETS)
+    return [t.get_text() for ax in fig.axes[row * width:(row + 1) * width] for t in ax.findobj(matplotlib.text.Text)]
+
+
+def test_fig2_fsdd_panels_from_a_converted_file_labelled_fsdd(tmp_path, one_thread, monkeypatch):
+    """Panels (g, h): FSDD through SHD's cochlear model, from a small file in the layout of
+    `fluctinit data fsdd` (SHD's, with a `channels` attribute; Poisson events at 15.8 Hz on 700
+    channels).  Skipped and noted while the configured file is missing, computed once it is
+    there, then cached; every text of the row names FSDD, none SHD."""
+    import numpy as np
+    from test_membrane_data import poisson_events
+
+    from fluctinit.datasets import write_spike_file
+
+    drawn = {}
+    save = C.save_figure
+
+    def spy(fig, *args, **kwargs):
+        row = F2.DATASETS.index("fsdd")
+        drawn.update(row=_row_texts(fig, row), footer=[t.get_text() for t in fig.texts])
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(C, "save_figure", spy)
+    fsdd = tmp_path / "fsdd_train.h5"
+    argv, out = _tiny_with_file(tmp_path, "fsdd", fsdd)
+    assert F2.run(argv)["status"]["fsdd"] == "skipped"
+    note = _load(out / "fig2_fsdd.json")["reason"]
+    assert note == f"FSDD panels (g, h) skipped: no FSDD file at {str(fsdd)!r}"
+    assert any(note in t for t in drawn["row"]) and not any("SHD" in t for t in drawn["row"])
+    rng = np.random.default_rng(8)
+    t, u = poisson_events(rng, 4)
+    write_spike_file(fsdd, t, u, rng.integers(0, 10, 4), attrs={"channels": 700})
+    n = F2.COMPUTE_COUNT["fsdd"]
+    info = F2.run(argv)
+    assert info["status"] == {"randman": "cached", "shd": "cached", "fsdd": "computed"}  # the file's new key
+    res = _load(out / "fig2_fsdd.json")
+    assert res["dataset"] == "fsdd" and res["n_samples"] == 4 and res["n_inputs"] == 700
+    assert res["stamp"]["notes"] == [] and res["rows"][0]["data"] == "fsdd"
+    assert abs(res["nu"] - 15.8) < 4 * math.sqrt(15.8 / (700 * 4 * 0.7))  # 4 standard errors of the rate
+    assert [r["sigma_u_target"] for r in res["rows"]] == F2.load_config(tiny=True)["sigma_us"]
+    titles = [t for t in drawn["row"] if t.startswith("(")]
+    assert {t.split(":")[0] for t in titles} == {"(g) FSDD", "(h) FSDD"}
+    assert not any("SHD" in t for t in drawn["row"])
+    assert any(f"FSDD file {fsdd}" in t for t in drawn["footer"])
+    assert F2.run(argv)["status"]["fsdd"] == "cached" and F2.COMPUTE_COUNT["fsdd"] == n + 1
 
 
 @pytest.mark.parametrize("name", sorted(F2.CONFIG_CONSTRAINTS))
@@ -281,12 +343,17 @@ FIG2_BAD = [
     ("shd-path-empty", {"shd.path": ""}, "config.shd.path"),
     ("shd-duration-zero", {"shd.duration": 0.0}, "config.shd.duration"),
     ("shd-unknown", {"shd.file": "x.h5"}, "config.shd.file"),
+    ("no-fsdd", {"fsdd": "DELETE"}, "config.fsdd"),
+    ("fsdd-path-int", {"fsdd.path": 3}, "config.fsdd.path"),
+    ("fsdd-duration-zero", {"fsdd.duration": 0.0}, "config.fsdd.duration"),
+    ("fsdd-max-samples-zero", {"fsdd.max_samples": 0}, "config.fsdd.max_samples"),
     ("tiny-not-object", {"tiny": [1]}, "config.tiny"),
     ("tiny-neurons", {"tiny.neurons": 1}, "config.tiny.neurons"),
     ("tiny-misspelt", {"tiny.neuron": 6}, "config.tiny.neuron"),
     ("tiny-sigma-item", {"tiny.sigma_us": [0.5, -1.0, 2.0]}, "config.tiny.sigma_us[1]"),
     ("tiny-generator", {"tiny.randman": {"generator": {"n_train": 1.5}}}, "config.tiny.randman.generator.n_train"),
     ("tiny-shd-unknown", {"tiny.shd": {"paths": None}}, "config.tiny.shd.paths"),
+    ("tiny-fsdd-unknown", {"tiny.fsdd": {"channels": 700}}, "config.tiny.fsdd.channels"),
     ("tiny-hist-not-swept", {"tiny.sigma_us": [0.5]}, "config.hist_sigma_us[1]"),
 ]
 
@@ -314,11 +381,11 @@ def test_fig2_bad_config_is_one_error_naming_the_key_path(case, tmp_path, capsys
 def test_fig2_effective_config_is_the_checked_file_with_its_defaults():
     """Numbers as floats where ranges are real (as fluctinit.errors.check returns them), the
     Randman seed from the config's seed, the SHD duration the paper's 0.7 s (section 4.1)."""
-    raw = _fig2_edited({"mu_u": 0, "randman": {"generator": {"n_units": 20}}, "shd": {}})
+    raw = _fig2_edited({"mu_u": 0, "randman": {"generator": {"n_units": 20}}, "shd": {}, "fsdd": {}})
     cfg = F2.check_config(raw)
     assert cfg["mu_u"] == 0.0 and type(cfg["mu_u"]) is float and type(cfg["neurons"]) is int
     assert cfg["randman"] == {"seed": raw["seed"], "max_samples": None, "generator": {"n_units": 20}}
-    assert cfg["shd"] == {"path": None, "duration": 0.7, "max_samples": None}
+    assert cfg["shd"] == cfg["fsdd"] == {"path": None, "duration": 0.7, "max_samples": None}
     assert cfg["tiny"] is False and set(cfg) == set(raw) - {"tiny"} | {"tiny"}
     assert F2.check_config(raw, tiny=True)["neurons"] == raw["tiny"]["neurons"]
 

@@ -1,4 +1,4 @@
-"""`fluctinit validate poisson|randman|shd`: JSON keys, tables, histograms, exit 2 on bad input."""
+"""`fluctinit validate poisson|randman|shd|fsdd`: JSON keys, tables, histograms, exit 2 on bad input."""
 
 import json
 import math
@@ -115,6 +115,9 @@ BAD = [
     (["shd", "--fan-in", "10", "--path", "x.h5"], "--fan-in applies to poisson data only"),
     (["randman", "--path", "x.h5"], "randman data are generated"),
     (["shd"], "zenkelab.org"),
+    (["fsdd"], "fsdd needs --path: an FSDD file fsdd_train.h5"),
+    (["fsdd", "--fan-in", "10", "--path", "x.h5"], "--fan-in applies to poisson data only"),
+    (["fsdd", "--trials", "2", "--path", "x.h5"], "--trials applies to poisson data only"),
 ]
 
 
@@ -133,6 +136,61 @@ def test_missing_or_malformed_shd_file_exits_2(tmp_path, capsys):
     bad.write_bytes(b"not hdf5")
     code, _, err = run(["validate", "shd", "--path", str(bad)], capsys)
     assert code == 2 and "bad.h5" in err and len(err.strip().splitlines()) == 1
+
+
+def write_fsdd_file(path, rng, n_samples, channels=700, labels=None):
+    """A file as `fluctinit data fsdd` writes it (SHD's layout with a `channels` attribute):
+    independent Poisson events at 15.8 Hz on every channel, labels among the ten digits."""
+    from fluctinit.datasets import write_spike_file
+
+    t, u = poisson_events(rng, n_samples, n_units=channels)
+    labels = rng.integers(0, 10, n_samples) if labels is None else labels
+    write_spike_file(path, t, u, labels, attrs={"channels": channels})
+
+
+def test_fsdd_is_the_shd_measurement_under_its_own_name(tmp_path, capsys):
+    path = tmp_path / "fsdd_train.h5"
+    write_fsdd_file(path, np.random.default_rng(2), 6)
+    argv = ["--path", str(path), "--json", "--neurons", "16"]
+    code, out, err = run(["validate", "shd", *argv], capsys)  # an FSDD file is read as SHD's are
+    assert code == 0, err
+    as_shd = json.loads(out)
+    code, out, err = run(["validate", "fsdd", *argv], capsys)
+    assert code == 0, err
+    as_fsdd = json.loads(out)
+    assert (as_shd["data"], as_fsdd["data"]) == ("shd", "fsdd")
+    assert {k: v for k, v in as_fsdd.items() if k != "data"} == {k: v for k, v in as_shd.items() if k != "data"}
+    assert (as_fsdd["n_inputs"], as_fsdd["n_samples"], as_fsdd["n_steps"]) == (700, 6, 350)
+    hist, table = tmp_path / "h.json", tmp_path / "t.json"
+    code, out, err = run(["validate", "fsdd", "--path", str(path), "--neurons", "8", "--sweep", "0.5,1",
+                          "--out", str(table), "--hist", str(hist)], capsys)
+    assert code == 0, err
+    assert out.startswith("fsdd: ") and "shd" not in out.lower()  # the text names FSDD, never SHD
+    for written in (table, hist):
+        meta = json.loads(written.read_text())["meta"]
+        assert meta["data"] == "fsdd"
+    assert [r["data"] for r in json.loads(table.read_text())["rows"]] == ["fsdd", "fsdd"]
+
+
+def test_fsdd_inputs_are_the_files_channels_and_its_labels_ten_digits(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "few.h5"
+    write_fsdd_file(path, rng, 4, channels=64)
+    code, out, err = run(["validate", "fsdd", "--path", str(path), "--json", "--neurons", "8"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["n_inputs"] == 64 and abs(d["nu"] - 15.8) < 4 * math.sqrt(15.8 / (64 * 4 * 0.7))
+    bad = tmp_path / "label12.h5"
+    write_fsdd_file(bad, rng, 3, labels=[0, 12, 3])  # a label SHD has (20 classes), FSDD not (10 digits)
+    code, _, err = run(["validate", "fsdd", "--path", str(bad), "--neurons", "8"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "`--path` must be an FSDD file" in err and "labels must lie in [0, 10)" in err
+
+
+def test_missing_fsdd_file_says_how_to_make_it(tmp_path, capsys):
+    code, _, err = run(["validate", "fsdd", "--path", str(tmp_path / "nope.h5")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "no FSDD file at" in err and "fluctinit data fsdd" in err and "zenkelab" not in err
 
 
 def test_argparse_errors_exit_2(capsys):

@@ -86,6 +86,29 @@ def test_shd_source_bins_the_official_layout(shd_files):
     assert abs(rates.mean() - 15.8) < Z * math.sqrt(15.8 / (700 * 8 * 0.7))
 
 
+def test_shd_source_reads_an_fsdd_file_with_its_own_channels(tmp_path):
+    # FSDD through SHD's cochlear model, in SHD's layout: the same reading and binning, the file's
+    # `channels` attribute as the inputs, the source named "fsdd"
+    from fluctinit.datasets import write_spike_file
+    from fluctinit.errors import ParameterError
+
+    rng = np.random.default_rng(11)
+    t, u = poisson_events(rng, 5, n_units=32)
+    path = tmp_path / "fsdd_train.h5"
+    write_spike_file(path, t, u, rng.integers(0, 10, 5), attrs={"channels": 32})
+    fsdd, shd = M.shd_source(path, dataset="fsdd", batch_size=2), M.shd_source(path, batch_size=2)
+    assert (fsdd.name, fsdd.n_inputs, shd.name, shd.n_inputs) == ("fsdd", 32, "shd", 700)
+    x_fsdd, x_shd = torch.cat(list(fsdd.batches())), torch.cat(list(shd.batches()))
+    torch.testing.assert_close(x_fsdd, x_shd[..., :32], rtol=0, atol=0)
+    assert not x_shd[..., 32:].any()
+    np.testing.assert_array_equal(M.measure_rates(fsdd), M.measure_rates(shd)[:32])
+    for bad in M.CONSTRAINTS["dataset"].sample_invalid():
+        with pytest.raises(ParameterError, match=r"^`dataset` must be one of 'shd', 'fsdd'; got "):
+            M.shd_source(path, dataset=bad)
+    with pytest.raises(FileNotFoundError, match="no FSDD file at .*fluctinit data fsdd"):
+        M.shd_source(tmp_path / "none.h5", dataset="fsdd")
+
+
 def test_shd_format_moments_match_exact_expectation(shd_files):
     nu, dt, T, S = 15.8, 2e-3, 350, 8
     pop = M.draw_population("feedforward", 128, 700, nu, sigma_u=1.0, generator=torch.Generator().manual_seed(3))

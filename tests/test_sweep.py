@@ -269,6 +269,21 @@ def test_validate_sweep_matches_fluctinit_validate(tmp_path, capsys):
     assert "4 of 4 cells done" in capsys.readouterr().out
 
 
+def test_validate_sweep_of_an_fsdd_file_is_named_fsdd(tmp_path, capsys):
+    import numpy as np
+    from test_membrane_cli import write_fsdd_file
+
+    path, out = tmp_path / "fsdd_train.h5", tmp_path / "v"
+    write_fsdd_file(path, np.random.default_rng(4), 3)
+    opts = ["--path", str(path), "--neurons", "8"]
+    assert cli.main(["sweep", "validate", "fsdd", *opts, "--grid", "sigma_u=0.5", "--out", str(out), "--workers", "1",
+                     "--quiet"]) == 0
+    assert "1 of 1 cells done" in capsys.readouterr().out
+    report = json.loads((out / _table(out)[0]["folder"] / "report.json").read_text())["report"]
+    assert cli.main(["validate", "fsdd", *opts, "--sigma-u", "0.5", "--json"]) == 0
+    assert report == json.loads(capsys.readouterr().out) and report["data"] == "fsdd"
+
+
 def test_gpu_workers_offer_one_gpu_each():
     from fluctinit.training.sweep_cluster import open_client
 

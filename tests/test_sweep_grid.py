@@ -182,6 +182,14 @@ def test_validate_sweep_refusals(argv, needle, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_validate_sweep_of_fsdd_needs_its_file_before_any_work(tmp_path, capsys):
+    out = tmp_path / "v"
+    assert cli.main(["sweep", "validate", "fsdd", "--out", str(out), "--grid", "sigma_u=0.5,1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fsdd needs --path" in err and "fluctinit data fsdd" in err, err
+    assert not out.exists()
+
+
 def test_help_documents_the_grid_syntax(capsys):
     with pytest.raises(SystemExit) as done:
         cli.main(["sweep", "--help"])

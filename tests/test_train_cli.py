@@ -198,3 +198,32 @@ def test_training_data_without_spikes_warns_once(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(training, "load_data", lambda *a, **k: training.Splits(spiking, spiking, spiking))
     assert cli.main(["train", cfg, "--out", str(tmp_path / "o2"), "--quiet"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- FSDD
+def test_train_fsdd_ff_from_data_root(tmp_path, capsys, one_thread):
+    """`fluctinit train fsdd-ff --data-root DIR` as shipped, one epoch on tiny generated files in
+    FSDD's converted layout (SHD's HDF5 layout with a `channels` attribute; test_train_e2e's writer)."""
+    from test_train_e2e import write_fsdd
+
+    root, out = tmp_path / "fsdd", tmp_path / "runs"
+    root.mkdir()
+    write_fsdd(root, n_train=40, n_test=12)
+    argv = ["train", "fsdd-ff", "--data-root", str(root), "--epochs", "1", "--out", str(out), "--quiet", "--strict"]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.startswith("fsdd-ff seed 0: train ")
+    r = json.loads((out / "fsdd-ff_fluctuation-sigma1_seed0.json").read_text())
+    assert r["config"]["data"]["dataset"] == "fsdd" and r["epochs_completed"] == 1
+    assert r["nu_hz"] == r["config"]["init"]["nu"]  # the config's rate sets the weights
+    assert 0.0 <= r["final"]["test_accuracy"] <= 1.0 and len(r["history"]) == 1
+
+
+def test_train_fsdd_refuses_files_of_another_channel_count(tmp_path, capsys):
+    from test_train_e2e import write_fsdd
+
+    write_fsdd(tmp_path, n_train=8, n_test=4, channels=800)  # units 0..699 of 800 channels
+    argv = ["train", "fsdd-ff", "--data-root", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fluctinit train: error: "), err
+    assert "fsdd_train.h5: 800 channels" in err and "`network.n_in` = 700" in err

@@ -23,7 +23,7 @@ import torch
 
 from fluctinit.errors import ParameterError
 
-from .experiments import check_data_files, n_steps
+from .experiments import SPIKE_TIME_DATA, check_data_files, n_steps
 
 __all__ = ["Splits", "TensorSplit", "load_data", "has_spikes", "warn_if_silent", "SilentDataWarning"]
 
@@ -160,20 +160,22 @@ def load_data(
 ) -> Splits:
     """Load an experiment's data set (files under ``root``; Randman is generated).
 
-    Spike events with non-finite times in an SHD file are dropped with one warning; with
-    ``strict`` the file is rejected instead (fluctinit.datasets.check_spike_times).
+    Spike events with non-finite times in an SHD or FSDD file are dropped with one warning;
+    with ``strict`` the file is rejected instead (fluctinit.datasets.check_spike_times).
 
     Dense networks on the CPU get their spikes as binned events (the fused core's
     event-input scan); convolutional networks and CUDA get dense tensors.
 
     Raises:
         FileNotFoundError: one line naming the missing files and where to put them.
+        fluctinit.datasets.DataError: a malformed file; an FSDD file whose channels are not
+            ``network.n_in`` (naming both).
     """
     check_data_files(config, root)
     events = config["network"]["kind"] == "dense" and torch.device(device or "cpu").type == "cpu"
-    if config["data"]["dataset"] == "shd":
-        return _load_shd(config, root, dtype, device, events, strict=strict)
-    return _LOADERS[config["data"]["dataset"]](config, root, dtype, device, events)
+    ds = config["data"]["dataset"]
+    options = {"strict": strict} if ds in SPIKE_TIME_DATA else {}
+    return _LOADERS[ds](config, root, dtype, device, events, **options)
 
 
 def _spike_splits(config: dict[str, Any], sets, nu: float, dtype, device, events: bool) -> Splits:
@@ -200,15 +202,33 @@ def _load_randman(config: dict[str, Any], root, dtype, device, events: bool) -> 
     return _spike_splits(config, (sp.train, sp.valid, sp.test), rc.mean_rate, dtype, device, events)
 
 
-def _load_shd(config: dict[str, Any], root, dtype, device, events: bool, strict: bool = False) -> Splits:
+def _load_spike_files(config: dict[str, Any], root, dtype, device, events: bool, strict: bool = False) -> Splits:
+    """SHD (``load_shd``) or FSDD through SHD's cochlear model (``load_fsdd``): the same layout,
+    options and splits; an FSDD file must have ``network.n_in`` channels."""
     from fluctinit import datasets
 
     d = config["data"]
-    sp = datasets.load_shd(
-        root, duration=d["duration"], valid_fraction=d.get("validation_fraction", 0.1),
-        seed=d.get("split_seed", 0), strict=strict,
-    )
+    if d["dataset"] == "fsdd":
+        _check_channels(config, root)
+    load = datasets.load_fsdd if d["dataset"] == "fsdd" else datasets.load_shd
+    sp = load(root, duration=d["duration"], valid_fraction=d.get("validation_fraction", 0.1),
+              seed=d.get("split_seed", 0), strict=strict)
     return _spike_splits(config, (sp.train, sp.valid, sp.test), float(sp.train.mean_rate), dtype, device, events)
+
+
+def _check_channels(config: dict[str, Any], root) -> None:
+    """Each FSDD file's channel count (its ``channels`` attribute) is the network's input size."""
+    from fluctinit import datasets
+
+    n_in = config["network"]["n_in"]
+    for name in datasets.FSDD_FILES.values():
+        path = os.path.join(root, name)
+        units = datasets.spike_file_units(path)
+        if units != n_in:
+            raise datasets.DataError(
+                f"{path}: {units} channels (its `channels` attribute), but experiment {config['name']!r} has "
+                f"`network.n_in` = {n_in}: data set 'fsdd' takes {n_in}-channel files; convert the recordings "
+                f"again with `fluctinit data fsdd --channels {n_in}`")
 
 
 def _load_cifar10(config: dict[str, Any], root, dtype, device, events: bool) -> Splits:
@@ -240,7 +260,8 @@ def _load_dvs_gesture(config: dict[str, Any], root, dtype, device, events: bool)
 #: data set name (``config["data"]["dataset"]``) -> loader
 _LOADERS = {
     "randman": _load_randman,
-    "shd": _load_shd,
+    "shd": _load_spike_files,
+    "fsdd": _load_spike_files,
     "cifar10": _load_cifar10,
     "dvs_gesture": _load_dvs_gesture,
 }

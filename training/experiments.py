@@ -13,14 +13,14 @@ kind is an error on another)::
       "name": file stem ([A-Za-z0-9_.-], not "." or ".."), "description": str,
       "paper": {"table", "figure", "parameters", "test_accuracy", "test_accuracy_kaiming",
                 "train_accuracy": str | null},       # where the numbers come from
-      "data": {"dataset": "randman" | "shd" | "cifar10" | "dvs_gesture",
+      "data": {"dataset": "randman" | "shd" | "fsdd" | "cifar10" | "dvs_gesture",
                "dt": 0.002, "duration": T (at least one step), then per data set:
                randman: "seed", "n_units", "n_classes", "samples_per_class",
                         "split": [train, valid, test] per class (summing to samples_per_class),
                         "spike_window" (<= duration), "frequencies": "reference" | "printed",
                         "spectrum": "plus_one" | "power", "zero_constant": bool,
                         "split_mode": "stratified" | "pooled" (RandmanConfig defaults);
-               shd, cifar10: "validation_fraction", "split_seed";
+               shd, fsdd, cifar10: "validation_fraction", "split_seed";
                dvs_gesture: those and "drop_probability", "size" (a divisor of 128)},
       "network": {"kind": "dense" | "conv1d" | "conv2d",
                   "n_in": int | [h, w] (the data set's input), "n_out": its classes,
@@ -62,7 +62,8 @@ Choices where the paper is silent (ours, not the paper's):
   ``--seed`` changes initialization and data order only;
 * ``init.nu``: the data set rate of table 2 (5, 15.8, 9.2 Hz); CIFAR-10 uses ``"measured"``:
   the encoder's mean rate at initialization on training images (the paper's procedure; it
-  measured 14.3 Hz);
+  measured 14.3 Hz); the FSDD configs (``fsdd-*``: FSDD through SHD's cochlear model, not
+  SHD, and not in the paper) the data set's own mean rate per input channel;
 * Dale's-law networks have no Kaiming variant (signed weights would break the sign
   constraint); ``--init kaiming`` on them stops with a ParameterError.
 
@@ -109,7 +110,10 @@ __all__ = [
 ]
 
 
-DATASETS = ("randman", "shd", "cifar10", "dvs_gesture")
+DATASETS = ("randman", "shd", "fsdd", "cifar10", "dvs_gesture")
+#: Data sets whose files store spike times as floats (SHD's layout): the policy for non-finite
+#: times (``strict``) applies to them alone.
+SPIKE_TIME_DATA = ("shd", "fsdd")
 KINDS = ("dense", "conv1d", "conv2d")
 _POS = Interval(0.0, None, "neither")
 
@@ -135,7 +139,7 @@ DATA_CONSTRAINTS = {
     "dataset": OneOf(DATASETS),
     "dt": Interval(0.0, 0.1, "right"),
     "duration": _POS,
-    # SHD, CIFAR-10, DVS-Gesture: the seeded validation split
+    # SHD, FSDD, CIFAR-10, DVS-Gesture: the seeded validation split
     "validation_fraction": Interval(0.0, 1.0, "neither"),
     "split_seed": Integer(0),
     # DVS-Gesture: event dropping and frame size (the 128-pixel sensor binned by 128 // size)
@@ -394,6 +398,7 @@ def parameter_count(network: dict[str, Any], recurrent: bool | None = None) -> i
 DATA_FILES = {
     "randman": [[]],
     "shd": [["shd_train.h5", "shd_test.h5"]],
+    "fsdd": [["fsdd_train.h5", "fsdd_test.h5"]],  # fluctinit.datasets.FSDD_FILES
     "cifar10": [
         ["cifar-10-python.tar.gz"],
         [f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)] + ["cifar-10-batches-py/test_batch"],
@@ -406,6 +411,8 @@ DATA_FILES = {
 _SOURCES = {
     "shd": "get shd_train.h5.gz and shd_test.h5.gz from https://zenkelab.org/datasets/ and gunzip "
     "them, or run `fluctinit data shd --root DIR --download`",
+    "fsdd": "make them from FSDD's recordings with `fluctinit data fsdd --audio DIR --out DIR` (FSDD "
+    "through SHD's cochlear model)",
     "cifar10": "get the python version from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
     "dvs_gesture": "extract DvsGesture.tar.gz from https://research.ibm.com/interactive/dvsgesture/ "
     "there (it holds the trial lists, userXX_lighting.aedat and _labels.csv files)",

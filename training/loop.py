@@ -52,7 +52,7 @@ from fluctinit.provenance import code_version
 
 from .checkpoint import Progress, restore_checkpoint_, save_checkpoint
 from .data import Splits, load_data, warn_if_silent
-from .experiments import required_files, validate_experiment
+from .experiments import SPIKE_TIME_DATA, required_files, validate_experiment
 from .losses import (
     homeostatic_loss,
     max_over_time_cross_entropy,
@@ -245,7 +245,7 @@ def inapplicable_options(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
 
     ``sigma_u`` does not apply to the Kaiming initialization (it sets no membrane target);
     ``data_root`` does not apply to a data set that is generated (Randman reads no files);
-    ``strict`` only to SHD (the one data set whose files store spike times as floats).
+    ``strict`` only to SHD and FSDD (the data sets whose files store spike times as floats).
     ``fluctinit train`` refuses such an option when given
     (:func:`fluctinit.cli.reject_inapplicable`); :func:`train_experiment` refuses ``sigma_u``.
     """
@@ -254,7 +254,7 @@ def inapplicable_options(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
         out["init kaiming"] = ("sigma_u",)
     if not required_files(config):
         out[f"dataset {config['data']['dataset']} (it is generated; no files are read)"] = ("data_root", "strict")
-    elif config["data"]["dataset"] != "shd":  # only SHD stores spike times as floats
+    elif config["data"]["dataset"] not in SPIKE_TIME_DATA:
         out[f"dataset {config['data']['dataset']} (its files hold no spike times that could be non-finite)"] = ("strict",)
     return out
 

@@ -50,11 +50,12 @@ __all__ = [
 _POS = Interval(0.0, None, "neither")
 
 #: Input of one time step and number of classes of each data set (fluctinit.datasets: SHD 700
-#: channels and 20 classes; CIFAR-10 3x32x32 images, 10 classes; DVS-Gesture 2 polarities of
+#: channels and 20 classes; FSDD through SHD's cochlear model 700 channels and 10 digits; CIFAR-10 3x32x32 images, 10 classes; DVS-Gesture 2 polarities of
 #: size x size pixels, 11 classes; Randman ``n_units`` units and ``n_classes`` classes).
 DATA_SHAPES: dict[str, Callable[[Any], tuple[tuple[int, ...], int]]] = {
     "randman": lambda d: ((d.n_units or 20,), d.n_classes or 10),
     "shd": lambda d: ((700,), 20),
+    "fsdd": lambda d: ((700,), 10),
     "cifar10": lambda d: ((3, 32, 32), 10),
     "dvs_gesture": lambda d: ((2, d.size or 32, d.size or 32), 11),
 }
@@ -62,8 +63,8 @@ DATA_SHAPES: dict[str, Callable[[Any], tuple[tuple[int, ...], int]]] = {
 _N_IN_SOURCE = {("randman", True): "= `data.n_units`", ("randman", False): "= `data.n_units`",
                 ("dvs_gesture", True): "= 2 x `data.size`**2", ("dvs_gesture", False): "= [`data.size`, `data.size`]"}
 #: Network kinds each data set can feed (CIFAR-10 needs the encoder, which only conv2d has).
-DATA_KINDS = {"randman": ("dense", "conv1d"), "shd": ("dense", "conv1d"), "cifar10": ("conv2d",),
-              "dvs_gesture": ("dense", "conv2d")}
+DATA_KINDS = {"randman": ("dense", "conv1d"), "shd": ("dense", "conv1d"), "fsdd": ("dense", "conv1d"),
+              "cifar10": ("conv2d",), "dvs_gesture": ("dense", "conv2d")}
 
 #: ``name``: a file-name stem (results are written to ``<out>/<name>_...``)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -363,6 +364,12 @@ class ShdData(_Data):
     split_seed: constrained(_D["split_seed"]) = None
 
 
+class FsddData(ShdData):
+    """FSDD through SHD's cochlear model (fluctinit.datasets.load_fsdd): SHD's options, not SHD."""
+
+    dataset: Literal["fsdd"]
+
+
 class Cifar10Data(ShdData):
     dataset: Literal["cifar10"]
 
@@ -373,7 +380,8 @@ class DvsGestureData(ShdData):
     size: constrained(_D["size"]) = None
 
 
-Data = Annotated[Union[RandmanData, ShdData, Cifar10Data, DvsGestureData], Field(discriminator="dataset")]
+Data = Annotated[Union[RandmanData, ShdData, FsddData, Cifar10Data, DvsGestureData],
+                 Field(discriminator="dataset")]
 
 
 # ----------------------------------------------------------------------------- network

@@ -2,13 +2,13 @@
 
 A population of ``n_neurons`` postsynaptic neurons, each with an independent draw of its
 incoming weights from an initializer, receives a data set (stationary Poisson/Bernoulli
-spikes, Randman or SHD) in free-membrane mode (no threshold, no reset); the measured
+spikes, Randman, SHD or FSDD through SHD's cochlear model) in free-membrane mode (no threshold, no reset); the measured
 per-neuron mean and standard deviation of ``U`` are set against the target and against the
 theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
 
 * data (:mod:`.sources`): :class:`SpikeSource`, :func:`poisson_source`, :func:`tensor_source`,
-  :func:`dataset_source`, :func:`shd_source`, :func:`randman_source`, :func:`measure_rates`,
-  :data:`SHD_HELP`;
+  :func:`dataset_source`, :func:`shd_source` (SHD, or FSDD with ``dataset="fsdd"``),
+  :func:`randman_source`, :func:`measure_rates`, :data:`SHD_HELP`, :data:`SPIKE_FILES` (:class:`SpikeFileData`);
 * populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
   :func:`draw_population`, :func:`predicted_moments`, :func:`generated_inputs`, :func:`check_target`, :data:`INITIALIZERS`;
 * measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
@@ -18,6 +18,7 @@ theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
 * resources (:mod:`.resources`): :func:`sweep_bytes`, :func:`available_memory`,
   :func:`check_resources` (memory and work of a run, checked before it allocates);
 * :data:`CONSTRAINTS`: every parameter's valid range, one table (:mod:`._constraints`), with
+  :data:`SPIKE_FILE_DATA` (the data sets read from SHD-layout files),
   :data:`FLOAT32_WEIGHTS` (the weight scales the float32 simulation keeps) and
   :data:`CHUNK_ELEMENTS` (membrane values simulated at once).
 
@@ -34,6 +35,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "CONSTRAINTS": "_constraints",
     "INITIALIZERS": "_constraints",
+    "SPIKE_FILE_DATA": "_constraints",
     "FLOAT32_WEIGHTS": "_constraints",
     "CHUNK_ELEMENTS": "_constraints",
     "SpikeSource": "sources",
@@ -44,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "randman_source": "sources",
     "measure_rates": "sources",
     "SHD_HELP": "sources",
+    "SPIKE_FILES": "sources",
+    "SpikeFileData": "sources",
     "Channel": "population",
     "NeuronPopulation": "population",
     "draw_population": "population",

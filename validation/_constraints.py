@@ -10,10 +10,13 @@ from typing import Any
 
 from fluctinit.errors import Integer, Interval, OneOf
 
-__all__ = ["INITIALIZERS", "CONSTRAINTS", "FLOAT32_WEIGHTS", "CHUNK_ELEMENTS"]
+__all__ = ["INITIALIZERS", "SPIKE_FILE_DATA", "CONSTRAINTS", "FLOAT32_WEIGHTS", "CHUNK_ELEMENTS"]
 
 #: the initializers a population's weights can be drawn from (see ``draw_population``)
 INITIALIZERS = ("feedforward", "recurrent", "dale-exponential", "dale-lognormal")
+#: the data sets read from a file in SHD's HDF5 layout (see ``shd_source``): SHD, and FSDD
+#: through SHD's cochlear model (not SHD)
+SPIKE_FILE_DATA = ("shd", "fsdd")
 
 _POS = Interval(0.0, None, "neither")
 _FINITE = Interval()
@@ -57,4 +60,5 @@ CONSTRAINTS: dict[str, Any] = {
     "mode": OneOf(("discrete", "continuous")),
     "poisson_mode": OneOf(("bernoulli", "count")),
     "init": OneOf(INITIALIZERS),
+    "dataset": OneOf(SPIKE_FILE_DATA),
 }

@@ -6,7 +6,7 @@ of spike counts per step and says which steps, its ``window``, enter the membran
 * stationary Poisson input (:func:`poisson_source`) starts from ``U[0] = I[0] = 0``; its first
   ``burn_steps`` steps (the transient, see ``burn_in_steps``) are simulated but discarded, and
   the moments are taken over the following ``round(duration/dt)`` steps;
-* data sets (:func:`randman_source`, :func:`shd_source`, :func:`dataset_source`,
+* data sets (:func:`randman_source`, :func:`shd_source` for SHD and FSDD, :func:`dataset_source`,
   :func:`tensor_source`) use the whole trial, steps ``0 .. T-1``, as the paper does.
 
 Bernoulli inputs: the simulator's input is one 0/1 value per step, drawn with probability
@@ -40,6 +40,8 @@ __all__ = [
     "randman_source",
     "measure_rates",
     "SHD_HELP",
+    "SPIKE_FILES",
+    "SpikeFileData",
 ]
 
 
@@ -48,7 +50,7 @@ class SpikeSource:
     """A data set streamed as dense mini-batches.
 
     Attributes:
-        name: "poisson", "randman", "shd", or a caller's name.
+        name: "poisson", "randman", "shd", "fsdd", or a caller's name.
         n_inputs: number of input units.
         n_steps: steps per sample (including any burn-in).
         n_samples: number of samples (trials).
@@ -171,8 +173,28 @@ SHD_HELP = ("the official SHD training file shd_train.h5: download shd_train.h5.
             "with --path (or fetch both files with `fluctinit data shd --root DIR --download`)")
 
 
+@dataclass(frozen=True)
+class SpikeFileData:
+    """How a data set read from an SHD-layout file is named (``label``), what its file is
+    (``what``) and where it comes from (``help``), in messages."""
+
+    label: str
+    what: str
+    help: str
+
+
+#: The data sets :func:`shd_source` reads (fluctinit.validation.SPIKE_FILE_DATA), by name.
+SPIKE_FILES = {
+    "shd": SpikeFileData("SHD", "the official SHD training file", SHD_HELP),
+    "fsdd": SpikeFileData(
+        "FSDD", "an FSDD file in SHD's layout (FSDD through SHD's cochlear model)",
+        "an FSDD file fsdd_train.h5 (FSDD through SHD's cochlear model, in SHD's layout): make it from FSDD's "
+        "recordings with `fluctinit data fsdd --audio DIR --out OUTDIR` and pass OUTDIR/fsdd_train.h5 with --path"),
+}
+
+
 def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0.7, batch_size: int = 128,
-               max_samples: int | None = None, strict: bool = False) -> SpikeSource:
+               max_samples: int | None = None, strict: bool = False, dataset: str = "shd") -> SpikeSource:
     """The Spiking Heidelberg Digits training file (official HDF5 format) as a source.
 
     The file is validated and read by ``fluctinit.datasets.validate_shd_file``
@@ -181,23 +203,34 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
     counts (paper: 350 steps of 2 ms).  The whole 700 ms enters the moments.  Events with
     non-finite times are dropped with one warning (``strict``: the file is rejected instead).
 
+    ``dataset="fsdd"``: a converted FSDD file (FSDD through SHD's cochlear model, not SHD; see
+    ``fluctinit.datasets.convert_fsdd``), read the same way, with the file's own channel count
+    (its ``channels`` attribute, 700 by default) as the inputs and labels among FSDD's ten
+    digits; the source is named "fsdd".
+
     Raises:
         FileNotFoundError: no file at ``path`` (the message says where to get it).
         fluctinit.datasets.DataError (a ValueError): a file without the official layout.
     """
-    from fluctinit.datasets import SHD_N_UNITS, SpikeDataset, validate_shd_file
+    from fluctinit.datasets import FSDD_N_CLASSES, SHD_N_UNITS, SpikeDataset, spike_file_units, validate_shd_file
 
     p = check_all(CONSTRAINTS, dt=dt, duration=duration, batch_size=batch_size, max_samples=max_samples)
+    name = check("dataset", dataset, CONSTRAINTS["dataset"])
+    kind = SPIKE_FILES[name]
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no SHD file at {path!r}; need {SHD_HELP}")
-    t, u, c, y = validate_shd_file(path, strict=bool(strict))
+        raise FileNotFoundError(f"no {kind.label} file at {path!r}; need {kind.help}")
+    if name == "fsdd":
+        n_units, classes = spike_file_units(path), {"n_classes": FSDD_N_CLASSES}
+    else:
+        n_units, classes = SHD_N_UNITS, {}
+    t, u, c, y = validate_shd_file(path, n_units=n_units, strict=bool(strict), **classes)
     keep = t < p["duration"]
     counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
-    ds = SpikeDataset.from_flat(t[keep], u[keep], counts, y, SHD_N_UNITS, p["duration"], source=path)
+    ds = SpikeDataset.from_flat(t[keep], u[keep], counts, y, n_units, p["duration"], source=path)
     if len(ds) < 1:
         raise ValueError(f"{path}: the file holds no samples")
-    return dataset_source(ds, dt=p["dt"], batch_size=p["batch_size"], name="shd", max_samples=max_samples)
+    return dataset_source(ds, dt=p["dt"], batch_size=p["batch_size"], name=name, max_samples=max_samples)
 
 
 def randman_source(*, dt: float = 2e-3, seed: int = 0, batch_size: int = 256, max_samples: int | None = None,

@@ -4,7 +4,7 @@
                     [--device cpu|cuda] [--data-root DIR] [--strict] [--batch-cells K]
                     [--workers N] [--threads-per-worker N] [--scheduler ADDRESS | --slurm OPTIONS]
                     [--resume] [--quiet]
-    fluctinit sweep validate poisson|randman|shd [the options of fluctinit validate]
+    fluctinit sweep validate poisson|randman|shd|fsdd [the options of fluctinit validate]
                     --grid KEY=V1,V2,... [--seeds N] --out DIR [the engine options above]
 
 A training sweep trains EXPERIMENT (a name from ``fluctinit experiments`` or a .json config)
@@ -113,7 +113,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data-root", default=None, dest="data_root",
                    help="folder holding the data files (default: the current folder; not for Randman)")
     p.add_argument("--strict", action="store_true", default=None,
-                   help="SHD: reject a file with non-finite spike times (default: drop those events, warn once)")
+                   help="SHD, FSDD: reject a file with non-finite spike times (default: drop those events, warn once)")
     p.add_argument("--batch-cells", type=int, default=None, dest="batch_cells",
                    help="cells trained together by the grid-batched trainer (1: none; default: "
                         "as many as fit on a GPU, none on a CPU)")
@@ -152,7 +152,9 @@ def _finish(summary, out) -> int:
 # ----------------------------------------------------------------------------- training sweeps
 def run(args) -> int:
     if args.experiment == "validate":  # `fluctinit sweep validate` without the data set
-        raise ValueError("`fluctinit sweep validate` needs the data: poisson, randman or shd")
+        from fluctinit.cli.validate import DATA
+
+        raise ValueError(f"`fluctinit sweep validate` needs the data: {', '.join(DATA[:-1])} or {DATA[-1]}")
     from fluctinit import training
     from fluctinit.cli import reject_inapplicable
     from fluctinit.errors import ParameterError

@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data-root", default=None, dest="data_root",
                    help="folder holding the data files (default: the current folder; not for Randman)")
     p.add_argument("--strict", action="store_true", default=None,
-                   help="SHD: reject a file with non-finite spike times (default: drop those events, warn once)")
+                   help="SHD, FSDD: reject a file with non-finite spike times (default: drop those events, warn once)")
     p.add_argument("--out", default="runs", help="output folder (results JSON and checkpoints)")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--resume", action="store_true", help="continue the runs in --out from their checkpoints")

@@ -1,6 +1,6 @@
 """Subcommand ``validate``: measured against target membrane statistics (paper figure 2, S2).
 
-    fluctinit validate poisson|randman|shd [--sigma-u X] [--mu-u X | --xi X] [--neurons N]
+    fluctinit validate poisson|randman|shd|fsdd [--sigma-u X] [--mu-u X | --xi X] [--neurons N]
         [--fan-in N --nu HZ --duration S --trials N] [--path FILE] [--seed S]
         [--tau-mem S --tau-syn S --dt S --mode discrete|continuous]
         [--init feedforward|recurrent|dale-exponential|dale-lognormal] [--alpha A]
@@ -10,8 +10,10 @@
 Data: ``poisson`` (independent Bernoulli spikes at --nu on --fan-in inputs, --trials trials
 of --duration seconds after a discarded burn-in), ``randman`` (the paper's Randman training
 set, generated from --seed), ``shd`` (the official SHD training file at --path, first
---duration seconds, default 0.7 s).  The rate used for the weights is measured from the data
-unless --nu is given (for poisson, --nu is the generating rate).
+--duration seconds, default 0.7 s), ``fsdd`` (the same measurement on an FSDD file at --path:
+FSDD through SHD's cochlear model, not SHD, in SHD's layout, its inputs the file's channels;
+reported as fsdd).  The rate used for the weights is measured from the data unless --nu is
+given (for poisson, --nu is the generating rate).
 
 Output: a short text summary, or with --json one JSON object (a report; with --sweep
 ``{"meta": ..., "rows": [reports]}``).  --out FILE writes the sweep table atomically (CSV
@@ -35,9 +37,10 @@ import json
 import sys
 
 from fluctinit.errors import Integer, ParameterError, check, conflict
-from fluctinit.validation import CONSTRAINTS, INITIALIZERS  # no torch at import
+from fluctinit.validation import CONSTRAINTS, INITIALIZERS, SPIKE_FILE_DATA  # no torch at import
 
-DATA = ("poisson", "randman", "shd")
+#: the data sets; those read from a file at --path (SPIKE_FILE_DATA: shd, fsdd) share one source
+DATA = ("poisson", "randman", *SPIKE_FILE_DATA)
 DEFAULT_SWEEP = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 
 #: command-line constraints, keyed by argparse dest (errors are rewritten to the flags): the
@@ -64,7 +67,7 @@ MIN_INPUT_SPIKES = 10.0
 #: library defaults of the flags that default to None (None means: not typed)
 _DEFAULTS = {"sigma_u": 1.0, "fan_in": 100, "nu": 10.0, "trials": 16, "alpha": 0.9, "poisson_mode": "bernoulli",
              "hist_neurons": 1}
-_DURATION = {"poisson": 1.0, "shd": 0.7}
+_DURATION = {"poisson": 1.0, **{name: 0.7 for name in SPIKE_FILE_DATA}}
 #: flags of the initializers (argparse dests) and the initializers they apply to
 _INIT_FLAGS = {
     "alpha": ("recurrent", "dale-exponential", "dale-lognormal"),  # dale: with --fan-in-rec only
@@ -78,10 +81,10 @@ _DATA_FLAGS = {
     "fan_in": (("poisson",), "--fan-in applies to poisson data only"),
     "trials": (("poisson",), "--trials applies to poisson data only"),
     "poisson_mode": (("poisson",), "--poisson-mode applies to poisson data only"),
-    "max_samples": (("randman", "shd"), "use --trials"),
-    "path": (("shd",), "{data} data are generated"),
-    "strict": (("shd",), "{data} data are generated"),
-    "duration": (("poisson", "shd"), "randman data are generated, fixed 200 ms trials"),
+    "max_samples": (("randman", *SPIKE_FILE_DATA), "use --trials"),
+    "path": (SPIKE_FILE_DATA, "{data} data are generated"),
+    "strict": (SPIKE_FILE_DATA, "{data} data are generated"),
+    "duration": (("poisson", *SPIKE_FILE_DATA), "randman data are generated, fixed 200 ms trials"),
 }
 
 
@@ -123,14 +126,15 @@ def add_measurement_options(p) -> None:
                    help="input rate in Hz, > 0 (poisson: generating rate, default 10, nu*dt <= 1 for bernoulli; "
                         "data: overrides the measured rate)")
     p.add_argument("--duration", type=float, default=None,
-                   help=f"poisson: measured seconds per trial (default 1); shd: first seconds of each sample (0.7); "
-                        f"at least {MIN_WINDOW_STEPS} steps of --dt")
+                   help=f"poisson: measured seconds per trial (default 1); shd, fsdd: first seconds of each sample "
+                        f"(0.7); at least {MIN_WINDOW_STEPS} steps of --dt")
     p.add_argument("--trials", type=int, default=None, help="poisson: number of trials, >= 1 (default 16)")
     p.add_argument("--poisson-mode", default=None,
                    help="poisson: bernoulli (0/1 per step, variance x (1 - nu dt); default) or count (Poisson counts)")
-    p.add_argument("--path", default=None, help="shd: the official HDF5 training file (shd_train.h5)")
+    p.add_argument("--path", default=None, help="shd: the official HDF5 training file (shd_train.h5); "
+                   "fsdd: a converted FSDD file (fsdd_train.h5)")
     p.add_argument("--strict", action="store_true", default=None,
-                   help="shd: reject a file with non-finite spike times (default: drop those events, warn once)")
+                   help="shd, fsdd: reject a file with non-finite spike times (default: drop those events, warn once)")
     p.add_argument("--max-samples", type=int, default=None, help="data sets: use only the first N >= 1 samples")
     p.add_argument("--batch-size", type=int, default=128, help="samples per mini-batch, >= 1 (default 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, generated inputs and Randman data, "
@@ -246,10 +250,10 @@ def _check_args(a) -> None:
     _check_applicable(a)
     _check_relations(a)
     _check_outputs(a)
-    if a.data == "shd" and a.path is None:
-        from fluctinit.validation import SHD_HELP
+    if a.data in SPIKE_FILE_DATA and a.path is None:
+        from fluctinit.validation import SPIKE_FILES
 
-        raise FileNotFoundError(f"shd needs --path: {SHD_HELP}")
+        raise FileNotFoundError(f"{a.data} needs --path: {SPIKE_FILES[a.data].help}")
 
 
 def _given(**values):
@@ -271,8 +275,8 @@ def _steps(duration: float, dt: float) -> float:
 
 def _sizes(a, burn: int) -> dict:
     """The sizes of the run the flags ask for, known before any data are made or read:
-    inputs, steps per sample, samples (None for shd: the file says), mini-batch."""
-    from fluctinit.datasets import SHD_N_UNITS, RandmanConfig
+    inputs, steps per sample, samples (None for a file: the file says), mini-batch."""
+    from fluctinit.datasets import SHD_N_UNITS, RandmanConfig, spike_file_units
 
     if a.data == "poisson":
         ratio = _value(a, "duration") / a.dt  # poisson_source's window: round(duration/dt) steps
@@ -280,8 +284,9 @@ def _sizes(a, burn: int) -> dict:
         trials = _value(a, "trials")
         return dict(n_inputs=_value(a, "fan_in"), n_steps=burn + n_win, n_samples=trials,
                     batch=min(a.batch_size, trials))
-    if a.data == "shd":
-        return dict(n_inputs=SHD_N_UNITS, n_steps=_steps(_value(a, "duration"), a.dt), n_samples=None,
+    if a.data in SPIKE_FILE_DATA:
+        n_inputs = spike_file_units(a.path) if a.data == "fsdd" else SHD_N_UNITS  # as shd_source reads it
+        return dict(n_inputs=n_inputs, n_steps=_steps(_value(a, "duration"), a.dt), n_samples=None,
                     batch=a.batch_size)
     cfg = RandmanConfig()
     n_samples = cfg.n_train * cfg.n_classes if a.max_samples is None else min(a.max_samples, cfg.n_train * cfg.n_classes)
@@ -317,14 +322,14 @@ def _source(a, burn: int, warnings: list):
             warnings.append(f"each input is expected to spike {spikes:.3g} times in all measured windows together; "
                             "the measured moments are noise (raise --nu, --duration or --trials)")
         return src, nu
-    if a.data == "shd":
+    if a.data in SPIKE_FILE_DATA:
         try:
             src = V.shd_source(a.path, dt=a.dt, batch_size=a.batch_size, max_samples=a.max_samples, strict=bool(a.strict),
-                               **_given(duration=a.duration))
+                               dataset=a.data, **_given(duration=a.duration))
         except (FileNotFoundError, ValueError) as err:
             if isinstance(err, ParameterError):
                 raise
-            raise ParameterError(f"`path` must be the official SHD training file; got {a.path!r}: {err}",
+            raise ParameterError(f"`path` must be {V.SPIKE_FILES[a.data].what}; got {a.path!r}: {err}",
                                  ["path"], [a.path]) from None
     else:
         src = V.randman_source(dt=a.dt, seed=a.seed, batch_size=a.batch_size, max_samples=a.max_samples)
