@@ -147,7 +147,7 @@ FAST = {
     "shd-conv3-skip-hom",
     "fsdd-ff",
 }
-# (the FSDD conv nets, initialized for 44.5 Hz rather than 15.8, are quieter than SHD's on these
+# (the FSDD conv nets, initialized for FSDD's 104.8 Hz rather than SHD's 15.8, are quieter than SHD's on these
 # data: in 20-step trials no spike reaches the readout of fsdd-conv3, so they run as slow variants)
 
 
@@ -220,7 +220,7 @@ EXPERIMENTS = list_experiments()
 #: Shrunk variants that cannot learn because no spike reaches their readout at initialization
 #: (every gradient 0): fsdd-conv7 initializes every layer for the data's rate (the paper's rule),
 #: far above the rates of its hidden layers, so each layer fires less than the last (on the real
-#: FSDD files, at 44.5 Hz: 42, 22, 16, 5, 2, 0.3, 0 Hz).
+#: FSDD files, initialized for their 105 Hz: 31, 11, 3, 0.1, 0, 0, 0 Hz).
 SILENT_AT_INIT = {"fsdd-conv7"}
 
 
