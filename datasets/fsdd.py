@@ -49,7 +49,7 @@ from fluctinit.errors import Integer, Interval, ParameterError, check
 from ._paths import created_folders, input_root, remove_created
 from .cochlea import BasilarMembrane, Cochlea, cochlea_spikes
 from .download import fetch
-from .shd import ShdSplits, validate_shd_file, write_spike_file
+from .shd import ShdSplits, read_spike_file, write_spike_file
 from .spikes import DataError, SpikeDataset
 
 __all__ = [
@@ -67,6 +67,8 @@ __all__ = [
     "download_fsdd",
     "convert_fsdd",
     "load_fsdd",
+    "fsdd_file",
+    "spike_file_units",
 ]
 
 FSDD_FILES = {"train": "fsdd_train.h5", "test": "fsdd_test.h5"}
@@ -510,13 +512,8 @@ def load_fsdd(root: str | os.PathLike, *, duration: float = FSDD_DURATION, valid
 
 def fsdd_file(path: str | os.PathLike, *, duration: float = FSDD_DURATION, strict: bool = False) -> SpikeDataset:
     """One converted FSDD file (or any SHD-layout file) as a :class:`SpikeDataset`, cut at ``duration``."""
-    path = Path(path)
-    n_units = spike_file_units(path)
-    t, u, c, y = validate_shd_file(path, n_units=n_units, n_classes=FSDD_N_CLASSES, strict=strict)
-    keep = t < duration
-    counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
-    return SpikeDataset.from_flat(t[keep], u[keep], counts, y, n_units, duration, FSDD_N_CLASSES,
-                                  source=str(path))
+    return read_spike_file(path, duration=duration, n_units=spike_file_units(path),
+                           n_classes=FSDD_N_CLASSES, strict=strict)
 
 
 def spike_file_units(path: str | os.PathLike, default: int = 700) -> int:

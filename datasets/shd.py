@@ -48,6 +48,7 @@ __all__ = [
     "download_shd",
     "missing_shd_message",
     "write_spike_file",
+    "read_spike_file",
 ]
 
 SHD_URL = "https://zenkelab.org/datasets/"
@@ -227,6 +228,17 @@ def validate_shd_file(path: str | os.PathLike, *, n_units: int = SHD_N_UNITS,
             labels.astype(np.int64))
 
 
+def read_spike_file(path: str | os.PathLike, *, duration: float, n_units: int = SHD_N_UNITS,
+                    n_classes: int = SHD_N_CLASSES, strict: bool = False) -> SpikeDataset:
+    """One file in SHD's layout (SHD's own, or a converted FSDD file) as a :class:`SpikeDataset`:
+    validated completely (:func:`validate_shd_file`), spikes at ``t >= duration`` cut."""
+    t, u, c, y = validate_shd_file(path, n_units=n_units, n_classes=n_classes, strict=strict)
+    keep = t < duration
+    counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
+    return SpikeDataset.from_flat(t[keep], u[keep], counts, y, n_units, duration, n_classes,
+                                  source=str(path))
+
+
 def load_shd(root: str | os.PathLike, *, duration: float = SHD_DURATION,
              valid_fraction: float = 0.1, seed: int = 0, strict: bool = False) -> ShdSplits:
     """Load SHD from ``root/shd_train.h5`` and ``root/shd_test.h5`` (paper section 4.1).
@@ -257,15 +269,8 @@ def load_shd(root: str | os.PathLike, *, duration: float = SHD_DURATION,
     missing = [name for name in SHD_FILES.values() if not (root / name).is_file()]
     if missing:
         raise FileNotFoundError(missing_shd_message(root, missing))
-    arrays = {split: validate_shd_file(root / name, strict=strict)
-              for split, name in SHD_FILES.items()}
-    sets = {}
-    for split, (t, u, c, y) in arrays.items():
-        keep = t < v["duration"]
-        counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
-        sets[split] = SpikeDataset.from_flat(t[keep], u[keep], counts, y, SHD_N_UNITS,
-                                             v["duration"], SHD_N_CLASSES,
-                                             source=str(root / SHD_FILES[split]))
+    sets = {split: read_spike_file(root / name, duration=v["duration"], strict=strict)
+            for split, name in SHD_FILES.items()}
     train, valid = sets["train"].split(v["valid_fraction"], seed=v["seed"])
     return ShdSplits(train=train, valid=valid, test=sets["test"])
 

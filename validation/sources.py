@@ -212,7 +212,7 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
         FileNotFoundError: no file at ``path`` (the message says where to get it).
         fluctinit.datasets.DataError (a ValueError): a file without the official layout.
     """
-    from fluctinit.datasets import FSDD_N_CLASSES, SHD_N_UNITS, SpikeDataset, spike_file_units, validate_shd_file
+    from fluctinit.datasets import FSDD_N_CLASSES, SHD_N_CLASSES, SHD_N_UNITS, read_spike_file, spike_file_units
 
     p = check_all(CONSTRAINTS, dt=dt, duration=duration, batch_size=batch_size, max_samples=max_samples)
     name = check("dataset", dataset, CONSTRAINTS["dataset"])
@@ -221,13 +221,11 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no {kind.label} file at {path!r}; need {kind.help}")
     if name == "fsdd":
-        n_units, classes = spike_file_units(path), {"n_classes": FSDD_N_CLASSES}
+        n_units, n_classes = spike_file_units(path), FSDD_N_CLASSES
     else:
-        n_units, classes = SHD_N_UNITS, {}
-    t, u, c, y = validate_shd_file(path, n_units=n_units, strict=bool(strict), **classes)
-    keep = t < p["duration"]
-    counts = np.bincount(np.repeat(np.arange(c.shape[0]), c)[keep], minlength=c.shape[0])
-    ds = SpikeDataset.from_flat(t[keep], u[keep], counts, y, n_units, p["duration"], source=path)
+        n_units, n_classes = SHD_N_UNITS, SHD_N_CLASSES
+    ds = read_spike_file(path, duration=p["duration"], n_units=n_units, n_classes=n_classes,
+                         strict=bool(strict))
     if len(ds) < 1:
         raise ValueError(f"{path}: the file holds no samples")
     return dataset_source(ds, dt=p["dt"], batch_size=p["batch_size"], name=name, max_samples=max_samples)
