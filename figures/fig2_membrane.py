@@ -445,14 +445,15 @@ def _sweep_panel(ax, res: dict, label: str) -> None:
     s = np.array([r["sigma_u_spread"] for r in rows])
     pm = np.array([r["sigma_u_predicted"] for r in rows])
     ps = np.array([r["sigma_u_spread_predicted"] for r in rows])
+    xlim = 1.1 * t.max()  # the targets' range; data above target widen the y axis only
     lim = 1.1 * max(t.max(), (m + s).max())
-    ax.plot([0, lim], [0, lim], color="k", ls="--", lw=1, label="expected (Poisson): $\\hat\\sigma_U=\\sigma_U$")
+    ax.plot([0, xlim], [0, xlim], color="k", ls="--", lw=1, label="expected (Poisson): $\\hat\\sigma_U=\\sigma_U$")
     ax.fill_between(t, m - s, m + s, color="C1", alpha=0.3, lw=0, label="measured, std across neurons")
     ax.plot(t, m, "o-", color="C1", ms=3, lw=1.2, label="measured mean")
     dx = 0.015 * (t.max() - t.min() if len(t) > 1 else t.max())
     ax.errorbar(t + dx, pm, yerr=ps, fmt="s", ms=2.5, color="C0", elinewidth=1, capsize=2,
                 label="theory for drawn w, spread from weight sampling")
-    ax.set_xlim(0, lim)
+    ax.set_xlim(0, xlim)
     ax.set_ylim(0, lim)
     ax.set_xlabel("target $\\sigma_U$", fontsize=7)
     ax.set_ylabel("measured $\\hat\\sigma_U$", fontsize=7)
