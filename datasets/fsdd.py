@@ -347,7 +347,8 @@ def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: 
             the transmitter cleft overshoots and is clipped each step, and the output rate is
             many times what the same recording gives at SHD's 48 kHz (docs/fsdd.md).
         overwrite: replace existing output files (otherwise they are refused).
-        progress: a tqdm bar over the recordings (on stderr).
+        progress: report progress on stderr: a tqdm bar on a terminal, otherwise (a log) one
+            plain line about every 5 % of the recordings.
 
     Returns:
         ``{"train": path, "test": path}``.
@@ -418,20 +419,48 @@ def _short(v) -> str:
     return f"{len(v)} recordings" if isinstance(v, list) else repr(v)
 
 
+class _Progress:
+    """A tqdm bar on a terminal; in a log, a plain line at about every 5 % (no bar redraws)."""
+
+    def __init__(self, total: int, done: int, *, enabled: bool):
+        import sys
+        import time
+
+        from tqdm import tqdm
+
+        self.total, self.done, self.start, self._time = total, done, time.monotonic(), time.monotonic
+        self.lines = enabled and not sys.stderr.isatty()
+        self.step = max(1, total // 20)
+        self.bar = tqdm(total=total, initial=done, unit="rec", desc="fsdd", mininterval=1.0,
+                        dynamic_ncols=True, disable=not enabled or self.lines)
+        self._first = done
+
+    def update(self, n: int) -> None:
+        import sys
+
+        self.bar.update(n)
+        self.done += n
+        if self.lines and (self.done % self.step == 0 or self.done == self.total):
+            took = self._time() - self.start
+            rate = (self.done - self._first) / took if took > 0 else 0.0
+            print(f"fsdd: {self.done}/{self.total} recordings ({100 * self.done / self.total:.0f} %), "
+                  f"{took:.0f} s, {rate:.2f} recordings/s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _run_jobs(jobs: list, workers: int, progress: bool, *, total: int, done: int) -> None:
     """Convert ``jobs`` in this process (one worker) or in a pool of forked processes (Linux's
     default; scripts need no ``__main__`` guard), with one bar over all recordings."""
     import multiprocessing as mp
-
-    from tqdm import tqdm
 
     pool = None
     if workers > 1 and len(jobs) > 1:
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init,
                                    mp_context=mp.get_context(method))
-    bar = tqdm(total=total, initial=done, unit="rec", desc="fsdd", disable=not progress,
-               dynamic_ncols=True, mininterval=1.0)
+    bar = _Progress(total, done, enabled=progress)
     try:
         if pool is None:
             for job in jobs:

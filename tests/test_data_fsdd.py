@@ -246,3 +246,15 @@ def test_model_rate_resamples_before_the_cochlea(audio, tmp_path, capsys):
     assert cli.main(["data", "fsdd", "--audio", str(audio), "--out", str(tmp_path / "c"),
                      "--model-rate", "10"]) == 2
     assert "`--model-rate` must be an integer" in capsys.readouterr().err
+
+
+def test_progress_in_a_log_is_plain_lines(audio, tmp_path, capsys):
+    assert cli.main(["data", "fsdd", "--audio", str(audio), "--out", str(tmp_path / "o"), "--channels",
+                     str(CH), "--workers", "1"]) == 0
+    err = capsys.readouterr().err.splitlines()  # pytest's stderr is no terminal
+    assert err and all(line.startswith("fsdd: ") and "recordings/s" in line for line in err)
+    assert err[-1].startswith(f"fsdd: {len(PICK)}/{len(PICK)} recordings (100 %)")
+    assert "\r" not in "".join(err)
+    assert cli.main(["data", "fsdd", "--audio", str(audio), "--out", str(tmp_path / "q"), "--channels",
+                     str(CH), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

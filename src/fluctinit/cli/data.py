@@ -89,7 +89,7 @@ def add_parser(sub) -> None:
                         "recordings' 8000; SHD's recordings were 48000, and the chain's output rate "
                         "depends strongly on it: docs/fsdd.md)")
     f.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, plain lines in a log)")
     f.add_argument("--dt", type=float, default=2e-3, help="time step in seconds (for the summary)")
     f.set_defaults(run=run_fsdd)
 
@@ -177,7 +177,7 @@ def run_fsdd(args: argparse.Namespace) -> int:
     paths = convert_fsdd(audio, args.out, channels=args.channels, workers=workers, seed=args.seed,
                          test_speaker=args.test_speaker, model_rate=args.model_rate,
                          overwrite=args.overwrite,
-                         progress=not args.quiet and sys.stderr.isatty())
+                         progress=not args.quiet)
     for name, path in paths.items():
         print(f"{path}: " + _describe(f"fsdd {name}", fsdd_file(path, duration=FSDD_DURATION), dt)
               + f" (first {FSDD_DURATION:g} s; FSDD through SHD's cochlear model, not SHD)")
