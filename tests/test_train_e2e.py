@@ -174,6 +174,10 @@ def shrink(config: dict, big: bool = False) -> dict:
         net["hidden"] = [24]
     elif d["dataset"] in ("shd", "fsdd"):  # FSDD: SHD's layout and sizes
         d.update(duration=0.04 + (0.012 * n if big else 0.0), validation_fraction=0.125)
+        if d["dataset"] == "fsdd":
+            # sized for the tiny files' own rate: the config's 104.8 Hz (real FSDD) leaves the
+            # shrunk conv nets silent on these files, a test of the data, not of the pipeline
+            c["init"]["nu"] = "measured"
         tr.update(batch_size=28)
         if net["kind"] == "dense":
             net["hidden"] = [16]
@@ -218,10 +222,10 @@ def _check_learned(r, config):
 
 EXPERIMENTS = list_experiments()
 #: Shrunk variants that cannot learn because no spike reaches their readout at initialization
-#: (every gradient 0): fsdd-conv7 initializes every layer for the data's rate (the paper's rule),
-#: far above the rates of its hidden layers, so each layer fires less than the last (on the real
-#: FSDD files, initialized for their 105 Hz: 31, 11, 3, 0.1, 0, 0, 0 Hz).
-SILENT_AT_INIT = {"fsdd-conv7"}
+#: (every gradient 0).  None at present: initialized for the tiny files' own rate, the shrunk
+#: fsdd-conv7 learns.  At the real FSDD files' 104.8 Hz the full fsdd-conv7 is silent from its
+#: fifth layer on (docs/fsdd.md), a property of the data's rate, not of the pipeline.
+SILENT_AT_INIT: set[str] = set()
 
 
 def _marks(name: str) -> list:
