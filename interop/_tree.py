@@ -1,0 +1,192 @@
+"""Walk a torch module tree (snntorch, norse, spikingjelly) and pair weight layers with the neurons they feed.
+
+A network is read in registration order, as ``nn.Sequential`` runs it and as a tutorial-style
+module (``fc1``, ``lif1``, ``fc2``, ...) defines it: each ``nn.Linear`` / ``nn.Conv1d`` /
+``nn.Conv2d`` / ``nn.Conv3d`` feeds the next neuron layer, with only shape changes
+(``nn.Flatten``, ``nn.Unflatten``, ``nn.Identity``) between them.  Anything else between a weight
+layer and its neuron (pooling, normalization, dropout, another weight layer, a neuron the rule
+does not map, the end of the network) is an error naming both: a layer is never skipped
+silently.  ``skip`` names weight layers to leave as they are (a readout, say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from fluctinit.errors import ParameterError, check
+
+from ._rule import CONSTRAINTS, LayerReport, Neuron, Projection, initialize, rates
+
+__all__ = ["Target", "Unsupported", "init_tree"]
+
+WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+SHAPE_ONLY = (nn.Flatten, nn.Unflatten, nn.Identity)
+
+
+@dataclass
+class Target:
+    """A neuron layer, with the weights it holds itself (norse's recurrent cells) and its own step
+    in seconds where it has one (norse's ``dt``)."""
+
+    neuron: Neuron
+    own: Projection | None = None
+    recurrent: Projection | None = None
+    dt: float | None = None
+
+
+@dataclass
+class Unsupported:
+    """A module of the framework that the rule does not map (a neuron model, a recurrent container)."""
+
+    kind: str
+    why: str = ""
+
+
+Describe = Callable[[str, nn.Module], "Target | Unsupported | None"]
+
+
+def _has_weights(module: nn.Module) -> bool:
+    return any(isinstance(m, WEIGHT_LAYERS) for m in module.modules())
+
+
+def _walk(module: nn.Module, describe: Describe, prefix: str = "") -> Iterator[tuple[str, nn.Module, Any]]:
+    """(name, module, what) in registration order; what is a Target, Unsupported, "weights",
+    "shape" or "other"; neurons and unsupported modules are not entered."""
+    for name, child in module.named_children():
+        path = f"{prefix}{name}"
+        what = describe(path, child)
+        if what is not None:
+            yield path, child, what
+        elif isinstance(child, WEIGHT_LAYERS):
+            yield path, child, "weights"
+        elif isinstance(child, SHAPE_ONLY):
+            yield path, child, "shape"
+        elif any(True for _ in child.children()):
+            yield from _walk(child, describe, path + ".")
+        else:
+            yield path, child, "other"
+
+
+def _kind(module: nn.Module) -> str:
+    return f"{type(module).__module__.split('.')[0]}.{type(module).__name__}"
+
+
+def _refuse(message: str, name: str, value: Any) -> ParameterError:
+    return ParameterError(f"`module` {message}; got {value!r}", ["module"], [value])
+
+
+def _items(module: nn.Module, describe: Describe) -> Iterator[tuple[str, nn.Module, Any]]:
+    """:func:`_walk`, or the module alone when it is a neuron itself (named by its class)."""
+    what = describe(type(module).__name__, module)
+    if what is not None:
+        yield type(module).__name__, module, what
+    else:
+        yield from _walk(module, describe)
+
+
+def _pairs(module: nn.Module, describe: Describe, skip: set[str], supported: str):
+    """The (projection | None, target) pairs of the tree, and the skipped names found."""
+    pending: tuple[str, nn.Module] | None = None
+    skipping = False
+    found: set[str] = set()
+    out: list[tuple[Projection | None, Target, float]] = []
+    amplitude = 1.0  # size of the spikes reaching the next weight layer (the data's: 1)
+    for name, child, what in _items(module, describe):
+        if what == "weights":
+            if pending is not None:
+                raise _refuse(f"layer {pending[0]!r} must feed a neuron, but {name!r} ({type(child).__name__}) "
+                              "follows it first", pending[0], name)
+            if name in skip:
+                found.add(name)
+                skipping = True
+                continue
+            if skipping:
+                skipping = False
+            pending = (name, child)
+            continue
+        if what == "shape":
+            continue
+        if isinstance(what, Target):
+            if what.own is not None and pending is not None:
+                raise _refuse(f"layer {pending[0]!r} must feed spikes to {name!r} ({what.neuron.kind}), which holds "
+                              "its own input weights; remove the layer or initialize it on its own",
+                              pending[0], name)
+            if name in skip:
+                found.add(name)
+            elif skipping:
+                pass
+            elif what.own is not None:
+                out.append((what.own, what, amplitude))
+            elif pending is not None:
+                w = pending[1]
+                out.append((Projection(pending[0], w.weight, w.bias), what, amplitude))
+            elif what.recurrent is not None:
+                raise _refuse(f"recurrent layer {name!r} ({what.neuron.kind}) must be fed by a weight layer before "
+                              "it (the rule splits the variance between the two)", name, name)
+            pending, skipping = None, False
+            amplitude = what.neuron.amplitude
+            continue
+        if isinstance(what, Unsupported):
+            if pending is not None or _has_weights(child):
+                feeder = f"layer {pending[0]!r} feeds {name!r}" if pending is not None else f"{name!r} holds weights; it"
+                raise _refuse(f"{feeder} ({what.kind}), which fluctinit does not map{what.why} (supported: "
+                              f"{supported}); pass skip=(...) to leave its weights as they are", name, what.kind)
+            continue
+        if pending is not None:  # "other": pooling, normalization, dropout, an activation ...
+            raise _refuse(f"layer {pending[0]!r} must feed a neuron directly (only Flatten, Unflatten or Identity "
+                          f"between), but {name!r} ({type(child).__name__}) sits between; its effect on the "
+                          "membrane is not mapped", pending[0], name)
+    if pending is not None:
+        raise _refuse(f"layer {pending[0]!r} feeds no neuron (supported: {supported}); pass skip=({pending[0]!r},) "
+                      "to leave a readout as it is", pending[0], pending[0])
+    return out, found
+
+
+def init_tree(
+    module: nn.Module,
+    describe: Describe,
+    supported: str,
+    *,
+    nu: float | Sequence[float],
+    dt: float | None,
+    sigma_u: float,
+    mu_u: float,
+    alpha: float,
+    nu_rec: float | Sequence[float] | None,
+    keep_bias: bool,
+    skip: Iterable[str],
+    generator: torch.Generator | None,
+) -> list[LayerReport]:
+    """Initialize every weight layer of ``module`` for the neuron it feeds; return the reports in order.
+
+    ``dt`` is the step in seconds; None: each target's own (norse's modules carry one).
+    """
+    if not isinstance(module, nn.Module):
+        raise ParameterError(f"`module` must be a torch.nn.Module; got {type(module).__name__}", ["module"], [module])
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ParameterError(f"`generator` must be a torch.Generator or None; got {type(generator).__name__}",
+                             ["generator"], [generator])
+    for name, value in (("sigma_u", sigma_u), ("mu_u", mu_u), ("alpha", alpha)):
+        check(name, value, CONSTRAINTS[name])
+    if not isinstance(keep_bias, bool):
+        raise ParameterError(f"`keep_bias` must be True or False; got {keep_bias!r}", ["keep_bias"], [keep_bias])
+    skip = {skip} if isinstance(skip, str) else set(skip)
+    pairs, found = _pairs(module, describe, skip, supported)
+    if skip - found:
+        missing = sorted(skip - found)
+        raise ParameterError(f"`skip` must name weight layers or neurons of the module; got {missing!r}",
+                             ["skip"], [missing])
+    names = [proj.name for proj, _, _ in pairs]
+    nus = rates("nu", nu, names)
+    nu_recs = [None] * len(pairs) if nu_rec is None else rates("nu_rec", nu_rec, names)
+    reports = []
+    for (proj, target, amplitude), nu_k, nu_rec_k in zip(pairs, nus, nu_recs):
+        step = target.dt if dt is None else dt
+        reports.append(initialize(
+            target.neuron, proj, target.recurrent, nu=nu_k, dt=check("dt", step, CONSTRAINTS["dt"]), sigma_u=sigma_u,
+            mu_u=mu_u, alpha=alpha, nu_rec=nu_rec_k, amplitude=amplitude, keep_bias=keep_bias, generator=generator))
+    return reports
