@@ -10,7 +10,9 @@ with the membrane free (no reset, or a threshold out of reach after the initiali
 each neuron's membrane over the batch and the steps after the burn-in, centered on the
 neuron's exact mean (``rest + nu dt sum(K) sum_j w_j``, with ``K`` the framework's own impulse
 response, :func:`impulse`), and averages ``sigma_i^2 / target^2`` over neurons.  The replicates
-are independent, so their spread gives an honest standard error.  The measured
+are independent, so their spread gives an honest standard error; the 3-sigma level of an
+estimate whose standard error is itself estimated from R replicates is Student's t quantile
+(:meth:`Measurement.sigmas`).  The measured
 ``sqrt(mean)`` is expected at ``sqrt(1 - nu dt)`` (Bernoulli inputs, :func:`fluctinit.theory.bernoulli_variance_factor`).
 
 ``rule="paper"`` draws the weights instead from the paper's kernel unchanged
@@ -235,6 +237,14 @@ class Measurement:
         """(ratio - expected) in standard errors."""
         return (self.ratio - self.expected) / self.ratio_se
 
+    def sigmas(self) -> float:
+        """How many standard errors make the two-sided 99.73 % level (3 sigma of a normal) when the
+        standard error is estimated from the replicates: Student's t with replicates - 1 degrees of
+        freedom (3.6 for 12 replicates)."""
+        from scipy import stats
+
+        return float(stats.t.ppf(1 - stats.norm.sf(3.0), self.replicates - 1))
+
 
 def _burn_in(k: np.ndarray, tol: float = 1e-5) -> int:
     tail = np.cumsum((k * k)[::-1])[::-1]
@@ -242,8 +252,8 @@ def _burn_in(k: np.ndarray, tol: float = 1e-5) -> int:
 
 
 def measure(framework: str, kind: str, *, dt: float, nu: float = 20.0, sigma_u: float = 1.0, mu_u: float = 0.0,
-            rest: float = 0.0, rule: str = "fluctinit", replicates: int = 10, batch: int = 8, n_in: int = 100,
-            n: int = 64, n_steps: int = 400, seed: int = 0) -> Measurement:
+            rest: float = 0.0, rule: str = "fluctinit", replicates: int = 12, batch: int = 16, n_in: int = 100,
+            n: int = 256, n_steps: int = 300, seed: int = 0) -> Measurement:
     """The membrane check of one case (module docstring); ``n_steps`` after the burn-in."""
     g = torch.Generator().manual_seed(seed)
     probe = build(framework, kind, n_in=n_in, n=n, dt=dt, rest=rest)

@@ -177,7 +177,7 @@ def init_(
 
     Args:
         graph: a ``nir.NIRGraph`` (left unchanged).
-        nu: input rate (Hz, the graph's time base), or one per initialized neuron layer in node order.
+        nu: input rate (Hz, the graph's time base), or one per initialized layer (in node order).
         dt: the step the graph was exported with (s); only the default of ``spike_area``.
         sigma_u, mu_u: the target, in units of ``v_threshold - v_leak``.
         spike_area: the area A of one input spike (s); default ``dt`` (a pulse of one step).
@@ -205,7 +205,7 @@ def init_(
     if missing:
         raise ParameterError(f"`skip` must name nodes of the graph; got {missing!r}", ["skip"], [missing])
     plan = _plan(nodes, edges, skip, set(new.nodes))  # the graph's own Input and Output are its ends
-    names = [neuron for _, neuron, _ in plan]
+    names = [ff for ff, _, _ in plan]
     nus = rates("nu", nu, names)
     nu_recs = [None] * len(plan) if nu_rec is None else rates("nu_rec", nu_rec, names)
     reports = []
