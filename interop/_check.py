@@ -38,7 +38,7 @@ from fluctinit.sim import fluctuation_normal_, fluctuation_recurrent_, poisson_s
 
 from ._rule import discrete_kernel
 
-__all__ = ["CASES", "Built", "Measurement", "build", "impulse", "measure", "paper_kernel"]
+__all__ = ["CASES", "Built", "Measurement", "build", "impulse", "measure", "measure_built", "nir_roundtrip", "paper_kernel"]
 
 #: (framework, neuron type, recurrent) of every case
 CASES = (
@@ -255,29 +255,42 @@ def measure(framework: str, kind: str, *, dt: float, nu: float = 20.0, sigma_u: 
             rest: float = 0.0, rule: str = "fluctinit", replicates: int = 12, batch: int = 16, n_in: int = 100,
             n: int = 256, n_steps: int = 300, seed: int = 0) -> Measurement:
     """The membrane check of one case (module docstring); ``n_steps`` after the burn-in."""
+
+    def make(g: torch.Generator) -> Built:
+        b = build(framework, kind, n_in=n_in, n=n, dt=dt, rest=rest)
+        if rule == "fluctinit":
+            b.init(b.module, nu=nu, sigma_u=sigma_u, mu_u=mu_u, generator=g, **b.dt_kwargs)
+            return b
+        target = dict(sigma_u=sigma_u * b.theta, mu_u=mu_u * b.theta, theta=b.theta, kernel=paper_kernel(*b.nominal, dt),
+                      generator=g)
+        with torch.no_grad():
+            for mod in b.module.modules():
+                if isinstance(mod, nn.Linear) and mod.bias is not None:
+                    mod.bias.zero_()
+            if b.rec is None:
+                fluctuation_normal_(b.weight, nu, **target)
+            else:
+                fluctuation_recurrent_(b.weight, b.rec, nu, **target)
+                if framework == "norse":
+                    b.rec.fill_diagonal_(0.0)
+        return b
+
+    return measure_built(make, framework=framework, neuron=kind, rule=rule, dt=dt, nu=nu, sigma_u=sigma_u,
+                         mu_u=mu_u, replicates=replicates, batch=batch, n_steps=n_steps, seed=seed)
+
+
+def measure_built(make: Callable[[torch.Generator], Built], *, framework: str, neuron: str, rule: str, dt: float,
+                  nu: float, sigma_u: float, mu_u: float, replicates: int, batch: int, n_steps: int,
+                  seed: int) -> Measurement:
+    """The check of networks made (and initialized) by ``make(generator)``, one per replicate."""
     g = torch.Generator().manual_seed(seed)
-    probe = build(framework, kind, n_in=n_in, n=n, dt=dt, rest=rest)
-    k_long = impulse(probe, 20 * int(TAU_MEM / dt))
+    k_long = impulse(make(torch.Generator().manual_seed(seed)), 20 * int(TAU_MEM / dt))
     burn = _burn_in(k_long)
     sum_k = float(k_long.sum())
     r, m = [], []
     for _ in range(replicates):
-        b = build(framework, kind, n_in=n_in, n=n, dt=dt, rest=rest)
-        if rule == "fluctinit":
-            b.init(b.module, nu=nu, sigma_u=sigma_u, mu_u=mu_u, generator=g, **b.dt_kwargs)
-        else:
-            kern = paper_kernel(*b.nominal, dt)
-            target = dict(sigma_u=sigma_u * b.theta, mu_u=mu_u * b.theta, theta=b.theta, kernel=kern, generator=g)
-            with torch.no_grad():
-                for mod in b.module.modules():
-                    if isinstance(mod, nn.Linear) and mod.bias is not None:
-                        mod.bias.zero_()
-                if b.rec is None:
-                    fluctuation_normal_(b.weight, nu, **target)
-                else:
-                    fluctuation_recurrent_(b.weight, b.rec, nu, **target)
-                    if framework == "norse":
-                        b.rec.fill_diagonal_(0.0)
+        b = make(g)
+        n_in, n = b.weight.shape[1], b.weight.shape[0]
         x = poisson_spikes(batch, burn + n_steps, n_in, nu, dt, generator=g)
         z = None if b.rec is None else poisson_spikes(batch, burn + n_steps, n, nu, dt, generator=g)
         u = _run(b, x, z)[:, burn:].double()
@@ -287,9 +300,63 @@ def measure(framework: str, kind: str, *, dt: float, nu: float = 20.0, sigma_u: 
         m.append(float(((u.mean(dim=(0, 1)) - b.rest) / b.theta).mean()))
     r, m = np.array(r), np.array(m)
     ratio = math.sqrt(r.mean())
-    return Measurement(framework, kind, rule, dt, nu, ratio, float(r.std(ddof=1) / math.sqrt(len(r)) / (2 * ratio)),
+    return Measurement(framework, neuron, rule, dt, nu, ratio, float(r.std(ddof=1) / math.sqrt(len(r)) / (2 * ratio)),
                        math.sqrt(theory.bernoulli_variance_factor(nu, dt)), float(m.mean()),
                        float(m.std(ddof=1) / math.sqrt(len(m))), mu_u, replicates)
+
+
+def nir_roundtrip(folder: str, *, n_in: int, n: int, dt: float, nu: float, sigma_u: float = 1.0,
+                  rule: str = "fluctinit") -> Callable[[torch.Generator], Built]:
+    """``make`` for :func:`measure_built`: an snntorch Synaptic layer exported to NIR (dt = 1e-4 s, the
+    exporter's), given weights by ``fluctinit init-nir`` (the command line, in this process; ``rule="paper"``:
+    the paper's continuous kernel at the exported time constants instead), imported back into snntorch and run
+    there at ``dt`` per step (rates ``nu`` per second of that step, ``nu dt / 1e-4`` in the graph)."""
+    import os
+
+    import nir
+    import snntorch as snn
+    from snntorch.export_nir import export_to_nir
+    from snntorch.import_nir import import_from_nir
+
+    from fluctinit.cli import main
+
+    a, b = math.exp(-dt / TAU_SYN), math.exp(-dt / TAU_MEM)
+    net = nn.Sequential(nn.Linear(n_in, n), snn.Synaptic(alpha=torch.full((n,), a), beta=torch.full((n,), b),
+                                                         threshold=torch.ones(n), init_hidden=True))
+    source = os.path.join(folder, "exported.nir")
+    quiet(lambda: nir.write(source, export_to_nir(net, torch.zeros(1, n_in), ignore_dims=[0])))
+    graph_dt, graph_nu = 1e-4, nu * dt / 1e-4
+
+    def make(g: torch.Generator) -> Built:
+        out = os.path.join(folder, "initialized.nir")
+        seed = int(torch.randint(0, 2**62, (1,), generator=g))
+        if rule == "fluctinit":
+            assert quiet(lambda: main(["init-nir", source, out, "--nu", repr(graph_nu), "--dt", repr(graph_dt),
+                                       "--sigma-u", repr(sigma_u), "--seed", str(seed)])) == 0
+        else:
+            graph = nir.read(source)
+            node = graph.nodes["0"]
+            kern = theory.kernel_integrals(float(graph.nodes["1"].tau_mem[0]), float(graph.nodes["1"].tau_syn[0]),
+                                           mode="continuous")
+            w = torch.empty(node.weight.shape, dtype=torch.float64)
+            fluctuation_normal_(w, graph_nu, sigma_u=sigma_u, kernel=kern, generator=torch.Generator().manual_seed(seed))
+            node.weight, node.bias = w.numpy().astype(np.float32), np.zeros_like(node.bias)
+            nir.write(out, graph)
+        module = quiet(lambda: import_from_nir(nir.read(out)))
+        fc, lif = module.get_submodule("0"), module.get_submodule("1")
+        with torch.no_grad():
+            lif.threshold.fill_(FREE)  # free membrane; the target's unit stays the exported threshold, 1
+
+        def start(batch: int) -> None:
+            lif.reset_mem()
+
+        def step(x, z):
+            lif(fc(x))  # the imported modules' own forward (the graph module adds only its glue)
+            return lif.mem
+
+        return Built(module, fc.weight, None, step, start, None, 1.0, 0.0, (TAU_MEM, TAU_SYN), {})
+
+    return make
 
 
 def quiet(call: Callable[[], Any]) -> Any:
