@@ -36,9 +36,10 @@ from torch import nn
 from fluctinit import theory
 from fluctinit.sim import fluctuation_normal_, fluctuation_recurrent_, poisson_spikes
 
-from ._rule import discrete_kernel
+from ._rule import continuous_kernel, discrete_kernel
 
-__all__ = ["CASES", "Built", "Measurement", "build", "impulse", "measure", "measure_built", "nir_roundtrip", "paper_kernel"]
+__all__ = ["CASES", "Built", "Measurement", "build", "impulse", "measure", "measure_built", "nir_roundtrip",
+           "nir_roundtrip_expected", "paper_kernel"]
 
 #: (framework, neuron type, recurrent) of every case
 CASES = (
@@ -357,6 +358,17 @@ def nir_roundtrip(folder: str, *, n_in: int, n: int, dt: float, nu: float, sigma
         return Built(module, fc.weight, None, step, start, None, 1.0, 0.0, (TAU_MEM, TAU_SYN), {})
 
     return make
+
+
+def nir_roundtrip_expected(dt: float, nu: float) -> float:
+    """What :func:`nir_roundtrip` measures: sqrt(1 - nu dt) times sqrt(epsilon_hat of snntorch's update at the
+    imported (float32) decays / epsilon_hat of NIR's continuous neuron the weights were drawn for), the
+    O(dt/tau) difference between the exporter's two semantics."""
+    a, b = float(torch.tensor(math.exp(-dt / TAU_SYN))), float(torch.tensor(math.exp(-dt / TAU_MEM)))
+    _, eh_discrete = discrete_kernel(a, b, 1.0, 1e-4)
+    tau_mem, tau_syn = 1e-4 / (1 - b), 1e-4 / (1 - a)  # snntorch's exporter, dt = 1e-4 s
+    _, eh_nir = continuous_kernel(tau_mem, tau_syn, (tau_mem / 1e-4) * (tau_syn / 1e-4) * 1e-4)  # r w_in A
+    return math.sqrt(theory.bernoulli_variance_factor(nu, dt) * float(eh_discrete / eh_nir))
 
 
 def quiet(call: Callable[[], Any]) -> Any:

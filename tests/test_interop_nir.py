@@ -14,7 +14,7 @@ from torch import nn
 from conftest import require
 from fluctinit.cli import main
 from fluctinit.errors import ParameterError
-from fluctinit.interop import _check, continuous_kernel, discrete_kernel
+from fluctinit.interop import _check, continuous_kernel
 from fluctinit.interop import nir as fi
 
 nir = require("nir")
@@ -147,10 +147,8 @@ def test_roundtrip_through_nir_measured_in_snntorch(tmp_path):
     make = _check.nir_roundtrip(str(tmp_path), n_in=100, n=256, dt=dt, nu=nu)
     m = _check.measure_built(make, framework="nir", neuron="CubaLIF", rule="fluctinit", dt=dt, nu=nu, sigma_u=1.0,
                              mu_u=0.0, replicates=12, batch=16, n_steps=300, seed=2)
-    a, b = float(torch.tensor(A)), float(torch.tensor(B))
-    _, eh_discrete = discrete_kernel(a, b, 1.0, 1e-4)
-    tm, ts = 1e-4 / (1 - b), 1e-4 / (1 - a)
-    _, eh_nir = continuous_kernel(tm, ts, (tm / 1e-4) * (ts / 1e-4) * 1e-4)
-    expected = m.expected * math.sqrt(float(eh_discrete / eh_nir))
-    assert expected == pytest.approx(1.01439, abs=1e-5)  # the closed forms above, at 20 ms, 10 ms, 2 ms
+    expected = _check.nir_roundtrip_expected(dt, nu)
+    # by hand: a = exp(-0.2), b = exp(-0.1); snntorch's sum K^2 = (1 + ab)/((1 - ab)(1 - a^2)(1 - b^2)) = 112.35,
+    # NIR's epsilon_hat/dt = (1/((1 - a)(1 - b)))^2 / (2 (1/(1 - b) + 1/(1 - a))) = 104.78
+    assert expected == pytest.approx(math.sqrt((1 - nu * dt) * 112.35 / 104.78), rel=2e-4)
     assert abs(m.ratio - expected) <= m.sigmas() * m.ratio_se, (m, expected)
