@@ -20,30 +20,21 @@ this package imports none of them.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fluctinit._lazy import lazy_exports
 
-#: public name -> the module (in this package) that defines it
-_EXPORTS: dict[str, str] = {
+#: public name -> the module (in this package) that defines it, or (module, None): the module itself
+_EXPORTS: dict[str, str | tuple[str, None]] = {
     "LayerReport": "_rule",
     "discrete_kernel": "_rule",
     "continuous_kernel": "_rule",
     "effective_tau": "_rule",
-    "snntorch": "snntorch",
-    "norse": "norse",
-    "spikingjelly": "spikingjelly",
-    "nir": "nir",
+    "snntorch": ("snntorch", None),
+    "norse": ("norse", None),
+    "spikingjelly": ("spikingjelly", None),
+    "nir": ("nir", None),
 }
 
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-    return module if _EXPORTS[name] == name else getattr(module, name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
