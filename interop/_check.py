@@ -332,8 +332,10 @@ def nir_roundtrip(folder: str, *, n_in: int, n: int, dt: float, nu: float, sigma
         out = os.path.join(folder, "initialized.nir")
         seed = int(torch.randint(0, 2**62, (1,), generator=g))
         if rule == "fluctinit":
-            assert quiet(lambda: main(["init-nir", source, out, "--nu", repr(graph_nu), "--dt", repr(graph_dt),
-                                       "--sigma-u", repr(sigma_u), "--seed", str(seed)])) == 0
+            argv = ["init-nir", source, out, "--nu", repr(graph_nu), "--dt", repr(graph_dt), "--sigma-u", repr(sigma_u),
+                    "--seed", str(seed)]
+            if quiet(lambda: main(argv)) != 0:
+                raise RuntimeError(f"fluctinit {' '.join(argv)} failed")
         else:
             graph = nir.read(source)
             node = graph.nodes["0"]

@@ -56,7 +56,7 @@ __all__ = [
     "effective_tau",
     "per_row",
     "rates",
-    "initialize",
+    "prepare",
 ]
 
 CONSTRAINTS = {
@@ -299,11 +299,7 @@ def _fill_rows(tensors: Sequence[torch.Tensor], rows: np.ndarray, fill: Callable
             t[idx] = p
 
 
-def _no_generator(target: dict) -> dict:
-    return {k: v for k, v in target.items() if k != "generator"}
-
-
-def initialize(
+def prepare(
     neuron: Neuron,
     projection: Projection,
     recurrent: Projection | None,
@@ -317,8 +313,10 @@ def initialize(
     amplitude: float,
     keep_bias: bool,
     generator: torch.Generator | None,
-) -> LayerReport:
-    """Fill ``projection`` (and ``recurrent``) so that ``neuron`` sits at the target; return the report.
+) -> tuple[LayerReport, Callable[[], None]]:
+    """The weights that put ``neuron`` at the target: ``(report, fill)``; ``fill()`` draws them into
+    ``projection`` (and ``recurrent``).  Every check and all the math run here, so a network whose
+    last layer is refused is left untouched.
 
     The target is ``mu_u``, ``sigma_u`` in units of the neuron's threshold distance; inputs are
     Poisson at ``nu`` (recurrent ones at ``nu_rec``, default ``nu``) with spikes of size
@@ -332,32 +330,40 @@ def initialize(
     n_in = projection.n_in()
     n_rec = None if recurrent is None else recurrent.n_in()
     mu_w, sigma_w, sigma_v = np.zeros(n_rows), np.zeros(n_rows), np.zeros(n_rows)
+    draws: list[Callable[[], None]] = []
     for rows in _groups([k["epsilon_bar"], k["epsilon_hat"], k["theta"]]):
-        r = rows[0]
-        d = float(k["theta"][r])
-        kern = theory.KernelIntegrals(float(k["epsilon_bar"][r]), float(k["epsilon_hat"][r]))
-        target = dict(sigma_u=sigma_u * d, mu_u=mu_u * d, theta=d, kernel=kern, generator=generator)
+        d = float(k["theta"][rows[0]])
+        kern = theory.KernelIntegrals(float(k["epsilon_bar"][rows[0]]), float(k["epsilon_hat"][rows[0]]))
+        target = dict(sigma_u=sigma_u * d, mu_u=mu_u * d, theta=d, kernel=kern)
         if recurrent is None:
-            p = theory.feedforward_params(n_in, nu, **_no_generator(target))
-            _fill_rows([projection.weight], rows, lambda w: fluctuation_normal_(w, nu, fan_in=n_in, **target))
+            p = theory.feedforward_params(n_in, nu, **target)
+            draws.append(lambda rows=rows, target=target: _fill_rows([projection.weight], rows, lambda w: (
+                fluctuation_normal_(w, nu, fan_in=n_in, generator=generator, **target))))
         else:
-            p = theory.recurrent_params(n_in, n_rec, nu, alpha=alpha, nu_rec=nu_rec, **_no_generator(target))
-            _fill_rows([projection.weight, recurrent.weight], rows, lambda w, v: fluctuation_recurrent_(
-                w, v, nu, alpha=alpha, nu_rec=nu_rec, fan_in=n_in, fan_in_rec=n_rec, **target))
+            p = theory.recurrent_params(n_in, n_rec, nu, alpha=alpha, nu_rec=nu_rec, **target)
+            draws.append(lambda rows=rows, target=target: _fill_rows(
+                [projection.weight, recurrent.weight], rows, lambda w, v: fluctuation_recurrent_(
+                    w, v, nu, alpha=alpha, nu_rec=nu_rec, fan_in=n_in, fan_in_rec=n_rec, generator=generator,
+                    **target)))
             sigma_v[rows] = p.sigma_v / neuron.amplitude
         mu_w[rows], sigma_w[rows] = p.mu_w / amplitude, p.sigma_w / amplitude
-    with torch.no_grad():
-        # the rule is for unit input spikes: spikes of size a need weights 1/a as large
-        for proj, size in ((projection, amplitude), (recurrent, neuron.amplitude)):
-            if proj is None:
-                continue
-            if size != 1.0:
-                proj.weight.div_(size)
-            if proj.bias is not None and not keep_bias:
-                proj.bias.zero_()
-            if proj.after is not None:
-                proj.after()
-    return LayerReport(
+
+    def fill() -> None:
+        for draw in draws:
+            draw()
+        with torch.no_grad():
+            # the rule is for unit input spikes: spikes of size a need weights 1/a as large
+            for proj, size in ((projection, amplitude), (recurrent, neuron.amplitude)):
+                if proj is None:
+                    continue
+                if size != 1.0:
+                    proj.weight.div_(size)
+                if proj.bias is not None and not keep_bias:
+                    proj.bias.zero_()
+                if proj.after is not None:
+                    proj.after()
+
+    report = LayerReport(
         name=projection.name, neuron=neuron.name, neuron_type=neuron.kind, fan_in=n_in, nu=float(nu),
         tau_mem=_scalar_or_rows(k["tau_mem"]), tau_syn=_scalar_or_rows(k["tau_syn"]), theta=_scalar_or_rows(k["theta"]),
         epsilon_bar=_scalar_or_rows(k["epsilon_bar"]), epsilon_hat=_scalar_or_rows(k["epsilon_hat"]),
@@ -368,3 +374,4 @@ def initialize(
         sigma_v=None if recurrent is None else _scalar_or_rows(sigma_v),
         alpha=None if recurrent is None else float(alpha),
     )
+    return report, fill

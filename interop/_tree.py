@@ -19,7 +19,7 @@ from torch import nn
 
 from fluctinit.errors import ParameterError, check
 
-from ._rule import CONSTRAINTS, LayerReport, Neuron, Projection, initialize, rates
+from ._rule import CONSTRAINTS, LayerReport, Neuron, Projection, prepare, rates
 
 __all__ = ["Target", "Unsupported", "init_tree"]
 
@@ -49,13 +49,15 @@ class Unsupported:
 Describe = Callable[[str, nn.Module], "Target | Unsupported | None"]
 
 
-def _has_weights(module: nn.Module) -> bool:
-    return any(isinstance(m, WEIGHT_LAYERS) for m in module.modules())
+def _has_weights(module: nn.Module, recurse: bool = True) -> bool:
+    """Whether ``module`` holds a weight matrix or kernel (a parameter of two or more dimensions)."""
+    return any(p.dim() >= 2 for p in module.parameters(recurse=recurse))
 
 
 def _walk(module: nn.Module, describe: Describe, prefix: str = "") -> Iterator[tuple[str, nn.Module, Any]]:
     """(name, module, what) in registration order; what is a Target, Unsupported, "weights",
-    "shape" or "other"; neurons and unsupported modules are not entered."""
+    "shape", "loose" (other weights: a parameter of 2 or more dimensions) or "other"; neurons and
+    unsupported modules are not entered."""
     for name, child in module.named_children():
         path = f"{prefix}{name}"
         what = describe(path, child)
@@ -66,9 +68,11 @@ def _walk(module: nn.Module, describe: Describe, prefix: str = "") -> Iterator[t
         elif isinstance(child, SHAPE_ONLY):
             yield path, child, "shape"
         elif any(True for _ in child.children()):
+            if _has_weights(child, recurse=False):
+                yield path, child, "loose"
             yield from _walk(child, describe, path + ".")
         else:
-            yield path, child, "other"
+            yield path, child, "loose" if _has_weights(child) else "other"
 
 
 def _kind(module: nn.Module) -> str:
@@ -84,8 +88,10 @@ def _items(module: nn.Module, describe: Describe) -> Iterator[tuple[str, nn.Modu
     what = describe(type(module).__name__, module)
     if what is not None:
         yield type(module).__name__, module, what
-    else:
-        yield from _walk(module, describe)
+        return
+    if _has_weights(module, recurse=False):
+        yield type(module).__name__, module, "loose"
+    yield from _walk(module, describe)
 
 
 def _pairs(module: nn.Module, describe: Describe, skip: set[str], supported: str):
@@ -110,6 +116,14 @@ def _pairs(module: nn.Module, describe: Describe, skip: set[str], supported: str
             continue
         if what == "shape":
             continue
+        if what == "loose":
+            if name in skip:
+                found.add(name)
+                continue
+            shapes = [tuple(p.shape) for p in child.parameters(recurse=False) if p.dim() >= 2]
+            raise _refuse(f"{name!r} ({type(child).__name__}) holds weights {shapes} that are not an nn.Linear or "
+                          f"nn.Conv* feeding a neuron (supported: {supported}); pass skip=({name!r},) to leave them "
+                          "as they are", name, name)
         if isinstance(what, Target):
             if what.own is not None and pending is not None:
                 raise _refuse(f"layer {pending[0]!r} must feed spikes to {name!r} ({what.neuron.kind}), which holds "
@@ -183,10 +197,12 @@ def init_tree(
     names = [proj.name for proj, _, _ in pairs]
     nus = rates("nu", nu, names)
     nu_recs = [None] * len(pairs) if nu_rec is None else rates("nu_rec", nu_rec, names)
-    reports = []
+    prepared = []
     for (proj, target, amplitude), nu_k, nu_rec_k in zip(pairs, nus, nu_recs):
         step = target.dt if dt is None else dt
-        reports.append(initialize(
+        prepared.append(prepare(
             target.neuron, proj, target.recurrent, nu=nu_k, dt=check("dt", step, CONSTRAINTS["dt"]), sigma_u=sigma_u,
             mu_u=mu_u, alpha=alpha, nu_rec=nu_rec_k, amplitude=amplitude, keep_bias=keep_bias, generator=generator))
-    return reports
+    for _, fill in prepared:  # every layer checked first: a refused network is left as it was
+        fill()
+    return [report for report, _ in prepared]

@@ -28,7 +28,7 @@ Example::
     from fluctinit.interop import nir as fi_nir
 
     graph = nir.read("net.nir")
-    new, report = fi_nir.init_(graph, nu=15.8 * 2e-3 / 1e-4, dt=1e-4, generator=torch.Generator().manual_seed(0))
+    new = fi_nir.init_(graph, nu=15.8 * 2e-3 / 1e-4, dt=1e-4, generator=torch.Generator().manual_seed(0))
     nir.write("net_init.nir", new)
 
 or ``fluctinit init-nir net.nir net_init.nir --nu 316 --dt 1e-4``.
@@ -44,7 +44,7 @@ import torch
 
 from fluctinit.errors import ParameterError, check
 
-from ._rule import CONSTRAINTS, LayerReport, Neuron, Projection, initialize, rates
+from ._rule import CONSTRAINTS, Neuron, Projection, prepare, rates
 
 __all__ = ["init_", "SUPPORTED"]
 
@@ -167,7 +167,8 @@ def init_(
     keep_bias: bool = False,
     skip: Iterable[str] = (),
     generator: torch.Generator | None = None,
-) -> tuple[Any, list[LayerReport]]:
+    return_report: bool = False,
+) -> Any:
     """A copy of a NIR graph with fluctuation-driven weights for NIR's continuous semantics.
 
     Every Affine, Linear, Conv1d and Conv2d node feeding a CubaLIF or LIF node (through
@@ -184,9 +185,11 @@ def init_(
         alpha, nu_rec, keep_bias, skip, generator: as :func:`fluctinit.interop.snntorch.init_`
             (``skip``: node keys, dotted inside subgraphs).
 
+        return_report: also return one :class:`~fluctinit.interop.LayerReport` per initialized layer
+            (tau_mem, tau_syn the graph's).
+
     Returns:
-        ``(new_graph, reports)``: the new ``nir.NIRGraph`` and one
-        :class:`~fluctinit.interop.LayerReport` per initialized layer (tau_mem, tau_syn the graph's).
+        The new ``nir.NIRGraph``; with ``return_report``, ``(new_graph, reports)``.
 
     Raises:
         ParameterError: a bad argument, or a weight node that feeds anything but one CubaLIF/LIF node.
@@ -208,18 +211,21 @@ def init_(
     names = [ff for ff, _, _ in plan]
     nus = rates("nu", nu, names)
     nu_recs = [None] * len(plan) if nu_rec is None else rates("nu_rec", nu_rec, names)
-    reports = []
+    prepared = []
     for (ff, key, rec), nu_k, nu_rec_k in zip(plan, nus, nu_recs):
         proj = _projection(ff, nodes[ff])
         rproj = None if rec is None else _projection(rec, nodes[rec])
-        reports.append(initialize(_neuron(key, nodes[key], area), proj, rproj, nu=nu_k, dt=dt, sigma_u=sigma_u,
-                                  mu_u=mu_u, alpha=alpha, nu_rec=nu_rec_k, amplitude=1.0, keep_bias=keep_bias,
-                                  generator=generator))
-        for p in (proj, rproj):
+        report, fill = prepare(_neuron(key, nodes[key], area), proj, rproj, nu=nu_k, dt=dt, sigma_u=sigma_u, mu_u=mu_u,
+                               alpha=alpha, nu_rec=nu_rec_k, amplitude=1.0, keep_bias=keep_bias, generator=generator)
+        prepared.append((report, fill, (proj, rproj)))
+    for _, fill, projections in prepared:
+        fill()
+        for p in projections:
             if p is None:
                 continue
             node = nodes[p.name]
             node.weight = p.weight.numpy().astype(np.asarray(node.weight).dtype)
             if p.bias is not None:
                 node.bias = p.bias.numpy().astype(np.asarray(node.bias).dtype)
-    return new, reports
+    reports = [report for report, _, _ in prepared]
+    return (new, reports) if return_report else new

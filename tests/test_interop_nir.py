@@ -44,7 +44,8 @@ def graph():
 
 def test_weights_follow_nirs_continuous_kernel(graph):
     before = graph.nodes["0"].weight.copy()
-    new, (r1, r2) = fi.init_(graph, nu=400.0, dt=1e-4, sigma_u=0.5, generator=torch.Generator().manual_seed(0))
+    new, (r1, r2) = fi.init_(graph, nu=400.0, dt=1e-4, sigma_u=0.5, generator=torch.Generator().manual_seed(0),
+                             return_report=True)
     cuba, lif = graph.nodes["1"], graph.nodes["3"]
     eb, eh = continuous_kernel(cuba.tau_mem[0], cuba.tau_syn[0], cuba.r[0] * cuba.w_in[0] * 1e-4)
     assert (r1.epsilon_bar, r1.epsilon_hat) == pytest.approx((float(eb), float(eh)), rel=1e-6)
@@ -55,14 +56,14 @@ def test_weights_follow_nirs_continuous_kernel(graph):
     assert w.dtype == np.float32 and w.std() == pytest.approx(r1.sigma_w, rel=0.03)
     assert np.all(new.nodes["0"].bias == 0) and np.array_equal(graph.nodes["0"].weight, before)  # a copy
     # a spike of another area: epsilon_bar scales with it, epsilon_hat with its square
-    (q1, _) = fi.init_(graph, nu=400.0, dt=1e-4, spike_area=2e-4)[1]
+    (q1, _) = fi.init_(graph, nu=400.0, dt=1e-4, spike_area=2e-4, return_report=True)[1]
     assert (q1.epsilon_bar, q1.epsilon_hat) == pytest.approx((2 * r1.epsilon_bar, 4 * r1.epsilon_hat))
 
 
 def test_recurrent_cycles_as_snntorch_exports_them():
     net = nn.Sequential(nn.Linear(30, 12), snn.RSynaptic(alpha=_v(A, 12), beta=_v(B, 12), threshold=_v(1.0, 12),
                                                          linear_features=12, init_hidden=True))
-    new, (r,) = fi.init_(_export(net, 30), nu=300.0, dt=1e-4, alpha=0.8)
+    new, (r,) = fi.init_(_export(net, 30), nu=300.0, dt=1e-4, alpha=0.8, return_report=True)
     assert (r.name, r.neuron, r.recurrent, r.fan_in, r.fan_in_rec, r.alpha) == ("0", "1.lif", "1.w_rec", 30, 12, 0.8)
     assert new.nodes["1.w_rec"].weight.std() == pytest.approx(r.sigma_v, rel=0.25)
 
@@ -77,7 +78,7 @@ def test_nested_subgraph_and_conv():
     g = nir.NIRGraph(nodes={"input": nir.Input(np.array([6])), "fc": nir.Affine(weight=np.zeros((n, 6)), bias=np.ones(n)),
                             "rnn": sub, "output": nir.Output(np.array([n]))},
                      edges=[("input", "fc"), ("fc", "rnn"), ("rnn", "output")], type_check=False)
-    _, (r,) = fi.init_(g, nu=50.0, dt=1e-3)
+    _, (r,) = fi.init_(g, nu=50.0, dt=1e-3, return_report=True)
     assert (r.name, r.neuron, r.recurrent, r.theta) == ("fc", "rnn.lif", "rnn.w_rec", 1.0)
     assert r.epsilon_hat == pytest.approx(float(continuous_kernel(2e-2, 5e-3, 1e-3)[1]))
     conv = nir.NIRGraph(nodes={"input": nir.Input(np.array([2, 8, 8])),
@@ -87,7 +88,7 @@ def test_nested_subgraph_and_conv():
                                               v_leak=np.zeros((3, 6, 6)), v_threshold=np.ones((3, 6, 6))),
                                "output": nir.Output(np.array([3, 6, 6]))},
                         edges=[("input", "c"), ("c", "lif"), ("lif", "output")], type_check=False)
-    _, (rc,) = fi.init_(conv, nu=50.0, dt=1e-3)
+    _, (rc,) = fi.init_(conv, nu=50.0, dt=1e-3, return_report=True)
     assert rc.fan_in == 18 and rc.tau_syn == 0.0
 
 
@@ -98,11 +99,14 @@ def test_refusals(graph):
     with pytest.raises(ParameterError, match=r"`graph` node 'w' \(Linear\) must feed exactly one NIR CubaLIF, LIF node; "
                                              r"it feeds output \(Output\); pass skip=\('w',\)"):
         fi.init_(readout, nu=10.0, dt=1e-3)
-    assert fi.init_(readout, nu=10.0, dt=1e-3, skip=["w"])[1] == []
+    assert fi.init_(readout, nu=10.0, dt=1e-3, skip=["w"], return_report=True)[1] == []
     with pytest.raises(ParameterError, match=r"`graph` must be a nir.NIRGraph; got dict"):
         fi.init_({}, nu=10.0, dt=1e-3)
-    with pytest.raises(ParameterError, match=r"`spike_area` must be a finite number > 0; got 0.0"):
-        fi.init_(graph, nu=10.0, dt=1e-3, spike_area=0.0)
+    from fluctinit.interop._rule import CONSTRAINTS
+
+    for bad in CONSTRAINTS["spike_area"].sample_invalid():
+        with pytest.raises(ParameterError, match=r"`spike_area` must be a finite number > 0; got"):
+            fi.init_(graph, nu=10.0, dt=1e-3, spike_area=bad)
     with pytest.raises(ParameterError, match=r"`skip` must name nodes of the graph; got \['nope'\]"):
         fi.init_(graph, nu=10.0, dt=1e-3, skip="nope")
 

@@ -71,6 +71,10 @@ def test_refusals():
     with pytest.raises(ParameterError, match=r"`module` layer '2' feeds '3' \(norse.LICell\), which fluctinit does not map"):
         fi.init_(readout, nu=10.0)
     assert len(fi.init_(readout, nu=10.0, skip=("2",))) == 1
+    lsnn = norse_torch.SequentialState(norse_torch.LSNNRecurrentCell(5, 4))
+    with pytest.raises(ParameterError, match=r"`module` '0' holds weights; it \(norse.LSNNRecurrentCell\), which fluctinit "
+                                             r"does not map"):
+        fi.init_(lsnn, nu=10.0)
     fed = norse_torch.SequentialState(nn.Linear(5, 4), norse_torch.LIFRecurrentCell(4, 3))
     with pytest.raises(ParameterError, match=r"`module` layer '0' must feed spikes to '1' .* holds its own input weights"):
         fi.init_(fed, nu=10.0)

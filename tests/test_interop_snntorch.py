@@ -151,6 +151,8 @@ def test_generator_makes_draws_reproducible():
      r"`1.beta` must be a finite number with 0 <= x < 1 \(a leaky membrane and current\); got 1.0"),
     (lambda: nn.Sequential(nn.Linear(5, 4), snn.Leaky(beta=0.9, threshold=-1.0, init_hidden=True)),
      r"`1.threshold - rest` must be a finite number > 0 \(the threshold above the resting potential\); got -1.0"),
+    (lambda: nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True)),
+     r"`module` '0' \(Embedding\) holds weights \[\(5, 4\)\] that are not an nn.Linear or nn.Conv\* feeding a neuron"),
     (lambda: nn.Sequential(snn.RLeaky(beta=0.9, linear_features=4, init_hidden=True)),
      r"`module` recurrent layer '0' \(snntorch.RLeaky\) must be fed by a weight layer"),
 ])
@@ -176,3 +178,24 @@ def test_bad_arguments_name_the_option(kwargs, match):
         fi.init_(net, **args)
     with pytest.raises(ParameterError, match=r"`module` must be a torch.nn.Module; got str"):
         fi.init_("net", nu=10.0, dt=DT)
+
+
+def test_a_refused_network_is_left_untouched():
+    """Every layer is checked before any is drawn: an infeasible target in the last layer changes nothing."""
+    net = nn.Sequential(nn.Linear(20, 10), snn.Leaky(beta=B, init_hidden=True),
+                        nn.Linear(10, 5), snn.Leaky(beta=B, threshold=torch.tensor([1.0, 1, 1, 1, -1]), init_hidden=True))
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ParameterError, match=r"`3.threshold - rest` must be a finite number > 0 .*; got -1.0"):
+        fi.init_(net, nu=10.0, dt=DT)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+@pytest.mark.parametrize("name", ["nu", "nu_rec", "dt", "sigma_u", "mu_u", "alpha"])
+def test_every_constrained_option_refuses_its_invalid_values(name):
+    """The constraint table of fluctinit.interop._rule, each entry pushed out of range (Interval.sample_invalid)."""
+    from fluctinit.interop._rule import CONSTRAINTS
+
+    net = nn.Sequential(nn.Linear(5, 4), snn.RLeaky(beta=0.9, linear_features=4, init_hidden=True))
+    for bad in CONSTRAINTS[name].sample_invalid():
+        with pytest.raises(ParameterError, match=rf"`{name}` must be"):
+            fi.init_(net, **(dict(nu=10.0, dt=DT) | {name: bad}))

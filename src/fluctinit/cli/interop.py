@@ -83,7 +83,8 @@ def run(args) -> int:
     try:
         new, reports = fi_nir.init_(graph, nu=args.nu, dt=args.dt, sigma_u=args.sigma_u, mu_u=args.mu_u,
                                     spike_area=args.spike_area, alpha=args.alpha, keep_bias=args.keep_bias,
-                                    skip=args.skip, generator=torch.Generator().manual_seed(args.seed))
+                                    skip=args.skip, generator=torch.Generator().manual_seed(args.seed),
+                                    return_report=True)
     except ParameterError as err:
         raise _renamed(err, "graph", "IN.nir") from None
     with atomic_path(args.output) as tmp:
