@@ -274,7 +274,14 @@ def rates(name: str, value: Any, layers: Sequence[str]) -> list[float]:
         raise ParameterError(
             f"`{name}` must be one rate or one per initialized layer ({len(layers)}: {', '.join(layers)}); "
             f"got {len(values)} values {values!r}", [name], [value])
-    return [check(f"{name}[{i}]", v, CONSTRAINTS[name]) for i, v in enumerate(values)]
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(check(name, v, CONSTRAINTS[name]))
+        except ParameterError as err:
+            raise ParameterError(f"{err} (rate {i + 1} of {len(values)}, for {layers[i]!r})", err.names,
+                                 err.values) from None
+    return out
 
 
 def _groups(columns: Sequence[np.ndarray]) -> list[np.ndarray]:

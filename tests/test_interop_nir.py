@@ -156,3 +156,42 @@ def test_roundtrip_through_nir_measured_in_snntorch(tmp_path):
     # NIR's epsilon_hat/dt = (1/((1 - a)(1 - b)))^2 / (2 (1/(1 - b) + 1/(1 - a))) = 104.78
     assert expected == pytest.approx(math.sqrt((1 - nu * dt) * 112.35 / 104.78), rel=2e-4)
     assert abs(m.ratio - expected) <= m.sigmas() * m.ratio_se, (m, expected)
+
+
+@pytest.mark.parametrize("flag, argv", [
+    ("--nu", ["--nu", "abc"]), ("--nu", ["--nu", "0"]), ("--nu", ["--nu", "400,-1"]), ("--nu", ["--nu", "1e308"]),
+    ("--nu", ["--nu", "1,2,3"]), ("--nu", []),
+    ("--dt", ["--dt", "x"]), ("--dt", ["--dt", "-1e-4"]), ("--dt", ["--dt", "nan"]), ("--dt", []),
+    ("--sigma-u", ["--sigma-u", "0"]), ("--sigma-u", ["--sigma-u", "inf"]),
+    ("--mu-u", ["--mu-u", "1"]), ("--mu-u", ["--mu-u", "0.99", "--sigma-u", "1e-3"]),
+    ("--spike-area", ["--spike-area", "0"]), ("--spike-area", ["--spike-area", "x"]),
+    ("--alpha", ["--alpha", "1"]), ("--seed", ["--seed", "-1"]), ("--seed", ["--seed", "1.5"]),
+    ("--skip", ["--skip", "nope"]), ("--json", ["--json=1"]), ("--keep-bias", ["--keep-bias=no"]),
+    ("IN.nir", ["IN"]), ("OUT.nir", ["OUT"]),
+])
+def test_every_option_refuses_bad_input_in_one_line_and_writes_nothing(flag, argv, graph, tmp_path, capsys):
+    src, out = tmp_path / "in.nir", tmp_path / "out.nir"
+    nir.write(str(src), graph)
+    args = {"--nu": ["--nu", "400"], "--dt": ["--dt", "1e-4"]}
+    for key in ("--nu", "--dt"):
+        if flag == key:
+            args[key] = argv
+    paths = [str(src), str(out)]
+    if flag == "IN.nir":
+        paths[0] = str(tmp_path / "missing.nir")
+    if flag == "OUT.nir":  # a folder where the file should go
+        (tmp_path / "out_dir").mkdir()
+        paths[1] = str(tmp_path / "out_dir")
+    extra = [] if flag in ("--nu", "--dt", "IN.nir", "OUT.nir") else argv
+    try:
+        code = main(["init-nir", *paths, *args["--nu"], *args["--dt"], *extra])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    name = {"IN.nir": "missing.nir", "OUT.nir": "out_dir"}.get(flag, flag)
+    assert name in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.nir"] + (["out_dir"] if flag == "OUT.nir" else [])
+    assert flag != "OUT.nir" or not any((tmp_path / "out_dir").iterdir())  # nothing written
