@@ -106,7 +106,7 @@ def _snntorch(kind: str, n_in: int, n: int, dt: float, rest: float) -> Built:
 
 
 def _norse(kind: str, n_in: int, n: int, dt: float, rest: float) -> Built:
-    from norse.torch import LIF, LIFBoxCell, LIFBoxParameters, LIFCell, LIFParameters, LIFRecurrentCell
+    from norse.torch import LIF, LIFBoxCell, LIFBoxParameters, LIFCell, LIFParameters, LIFRecurrent, LIFRecurrentCell
     from norse.torch.functional.lif import LIFFeedForwardState, LIFState
     from norse.torch.functional.lif_box import LIFBoxFeedForwardState
 
@@ -119,20 +119,25 @@ def _norse(kind: str, n_in: int, n: int, dt: float, rest: float) -> Built:
     else:
         p = LIFParameters(tau_syn_inv=ts, tau_mem_inv=tm, v_leak=v_leak, v_th=v_th, v_reset=v_leak)
         cell = {"LIFCell": lambda: LIFCell(p, dt=dt), "LIF": lambda: LIF(p, dt=dt, record_states=True),
-                "LIFRecurrentCell": lambda: LIFRecurrentCell(n_in, n, p, dt=dt)}[kind]()
-    fc = None if kind == "LIFRecurrentCell" else nn.Linear(n_in, n)
+                "LIFRecurrentCell": lambda: LIFRecurrentCell(n_in, n, p, dt=dt),
+                # the sequence module closes its own loop: with the threshold out of reach its recurrent
+                # spikes stay 0, and only the feed-forward share alpha of the variance is left
+                "LIFRecurrent": lambda: LIFRecurrent(n_in, n, p, dt=dt)}[kind]()
+    own = kind in ("LIFRecurrentCell", "LIFRecurrent")
+    fc = None if own else nn.Linear(n_in, n)
     state: dict[str, Any] = {}
 
     def start(batch: int) -> None:
         cell.p = cell.p._replace(v_th=torch.tensor(FREE))
         v, i = torch.full((batch, n), rest), torch.zeros(batch, n)
-        state["s"] = {"LIFBoxCell": lambda: LIFBoxFeedForwardState(v=v),
-                      "LIFRecurrentCell": lambda: LIFState(z=torch.zeros(batch, n), v=v, i=i)}.get(
-            kind, lambda: LIFFeedForwardState(v=v, i=i))()
+        state["s"] = {"LIFBoxCell": lambda: LIFBoxFeedForwardState(v=v)}.get(
+            kind, lambda: LIFState(z=torch.zeros(batch, n), v=v, i=i) if own else LIFFeedForwardState(v=v, i=i))()
 
     def step(x, z):
         if kind == "LIFRecurrentCell":
             _, state["s"] = cell(x, state["s"]._replace(z=z))
+        elif kind == "LIFRecurrent":
+            _, state["s"] = cell(x[None], state["s"])
         elif kind == "LIF":
             _, states = cell(fc(x)[None], state["s"])
             state["s"] = LIFFeedForwardState(v=states.v[-1], i=states.i[-1])
@@ -141,7 +146,7 @@ def _norse(kind: str, n_in: int, n: int, dt: float, rest: float) -> Built:
         return state["s"].v
 
     module = cell if fc is None else nn.Sequential(fc, cell)
-    weight = cell.input_weights if fc is None else fc.weight
+    weight = cell.input_weights if own else fc.weight
     rec = cell.recurrent_weights if kind == "LIFRecurrentCell" else None
     return Built(module, weight, rec, step, start, fi.init_, 1.0, rest,
                  (TAU_MEM, 0.0 if kind == "LIFBoxCell" else TAU_SYN), {})

@@ -70,3 +70,19 @@ def test_the_papers_kernel_unchanged_misses_snntorch_by_one_over_one_minus_beta(
     beta = math.exp(-dt / _check.TAU_MEM)
     assert abs(m.ratio - m.expected / (1 - beta)) <= m.sigmas() * m.ratio_se, m
     assert m.ratio > 10
+
+
+def test_norse_lif_recurrent_sequence_module_keeps_the_feed_forward_share():
+    """norse's LIFRecurrent closes its own loop; with the threshold out of reach its recurrent spikes stay 0,
+    so its own forward pass shows the feed-forward share alpha of the variance alone (eq. 34)."""
+    require("norse")
+    alpha, dt, nu = 0.6, 2e-3, 20.0
+
+    def make(g):
+        b = _check.build("norse", "LIFRecurrent", n_in=100, n=256, dt=dt)
+        b.init(b.module, nu=nu, alpha=alpha, generator=g)
+        return b
+
+    m = _check.measure_built(make, framework="norse", neuron="LIFRecurrent", rule="fluctinit", dt=dt, nu=nu,
+                             sigma_u=1.0, mu_u=0.0, replicates=12, batch=16, n_steps=300, seed=4)
+    assert abs(m.ratio - math.sqrt(alpha) * m.expected) <= m.sigmas() * m.ratio_se, m
