@@ -108,6 +108,13 @@ def test_recurrent_layers_split_the_variance():
         fi.init_(nn.Sequential(nn.Linear(200, 64), scalar), nu=10.0, dt=DT)
 
 
+def test_convolutional_recurrence():
+    lif = snn.RSynaptic(alpha=A, beta=B, conv2d_channels=6, kernel_size=3, init_hidden=True)
+    (r,) = fi.init_(nn.Sequential(nn.Conv2d(2, 6, 5, padding=2), lif), nu=10.0, dt=DT)
+    assert (r.fan_in, r.recurrent, r.fan_in_rec) == (50, "1.recurrent", 54)
+    assert lif.recurrent.weight.std().item() == pytest.approx(r.sigma_v, rel=0.16)  # 324 draws: 4 % standard error
+
+
 def test_graded_spikes_divide_the_next_layers_weights():
     def net(factor):
         return nn.Sequential(nn.Linear(100, 50), snn.Leaky(beta=B, graded_spikes_factor=factor, init_hidden=True),
