@@ -21,7 +21,7 @@ from fluctinit.errors import ParameterError, check
 
 from ._rule import CONSTRAINTS, LayerReport, Neuron, Projection, prepare, rates
 
-__all__ = ["Target", "Unsupported", "init_tree"]
+__all__ = ["Target", "Unsupported", "init_tree", "framework_init"]
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 SHAPE_ONLY = (nn.Flatten, nn.Unflatten, nn.Identity)
@@ -206,3 +206,62 @@ def init_tree(
     for _, fill in prepared:  # every layer checked first: a refused network is left as it was
         fill()
     return [report for report, _ in prepared]
+
+
+#: the Args, Returns and Raises of every framework's ``init_`` (the first lines are the framework's own)
+_INIT_DOC = """
+    Args:
+        module: the network (``nn.Sequential`` or any module whose children are registered in
+            the order they run).
+        nu: input rate of every layer (Hz), or one per initialized layer, in order.
+        dt: the time step the network runs at (s){dt}.
+        sigma_u: target membrane standard deviation, in units of the threshold distance (> 0).
+        mu_u: target membrane mean above rest, in units of the threshold distance (< 1).
+        alpha: feed-forward share of the variance of a recurrent layer (0 < alpha < 1; eq. 34),
+            as :func:`fluctinit.theory.recurrent_params` -- not snntorch's synaptic decay.
+        nu_rec: rate of the recurrent inputs (Hz, one or one per layer); default the layer's ``nu``.
+        keep_bias: leave biases as they are (default: zeroed, as the rule assumes).
+        skip: names of weight layers or neurons to leave untouched (e.g. a readout).
+        generator: torch.Generator for reproducible draws.
+
+    Returns:
+        One :class:`~fluctinit.interop.LayerReport` per initialized layer (fan-in, effective
+        tau_mem and tau_syn, threshold distance, kernel integrals, mu_w, sigma_w, sigma_v).
+
+    Raises:
+        ParameterError: a bad argument, a weight layer that feeds no supported neuron (named),
+            a decay outside [0, 1), a non-positive threshold distance, or an infeasible target.
+    """
+
+
+def framework_init(describe: Describe, supported: str, doc: str, *, dt_doc: str = "",
+                   own_dt: bool = False) -> Callable[..., list[LayerReport]]:
+    """The ``init_`` of a framework: :func:`init_tree` with its ``describe``, one signature for all.
+
+    ``own_dt``: the framework's modules carry their step (norse), so ``dt`` may be left out.
+    """
+
+    def init_(
+        module: nn.Module,
+        *,
+        nu: float | Sequence[float],
+        dt: float | None = None,
+        sigma_u: float = 1.0,
+        mu_u: float = 0.0,
+        alpha: float = 0.9,
+        nu_rec: float | Sequence[float] | None = None,
+        keep_bias: bool = False,
+        skip: Iterable[str] = (),
+        generator: torch.Generator | None = None,
+    ) -> list[LayerReport]:
+        if dt is None and not own_dt:
+            raise ParameterError(f"`dt` must be the step the network runs at (s), {CONSTRAINTS['dt'].describe()}; "
+                                 "got None", ["dt"], [None])
+        if dt is not None:
+            check("dt", dt, CONSTRAINTS["dt"])
+        return init_tree(module, describe, supported, nu=nu, dt=dt, sigma_u=sigma_u, mu_u=mu_u, alpha=alpha,
+                         nu_rec=nu_rec, keep_bias=keep_bias, skip=skip, generator=generator)
+
+    init_.__doc__ = doc + _INIT_DOC.format(dt=dt_doc)
+    init_.__module__ = describe.__module__  # help() and tracebacks name the framework's module
+    return init_

@@ -35,15 +35,13 @@ Example::
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
-
 import torch
 from torch import nn
 
-from fluctinit.errors import ParameterError, check
+from fluctinit.errors import ParameterError
 
-from ._rule import CONSTRAINTS, LayerReport, Neuron, Projection
-from ._tree import Target, Unsupported, init_tree
+from ._rule import Neuron, Projection
+from ._tree import Target, Unsupported, framework_init
 
 __all__ = ["init_", "describe", "SUPPORTED"]
 
@@ -92,38 +90,16 @@ def describe(name: str, module: nn.Module) -> Target | Unsupported | None:
     return None
 
 
-def init_(
-    module: nn.Module,
-    *,
-    nu: float | Sequence[float],
-    dt: float | None = None,
-    sigma_u: float = 1.0,
-    mu_u: float = 0.0,
-    alpha: float = 0.9,
-    nu_rec: float | Sequence[float] | None = None,
-    keep_bias: bool = False,
-    skip: Iterable[str] = (),
-    generator: torch.Generator | None = None,
-) -> list[LayerReport]:
-    """Fluctuation-driven weights for every weight layer of a norse network (in place).
+init_ = framework_init(describe, SUPPORTED, """Fluctuation-driven weights for every weight layer of a norse network (in place).
 
     As :func:`fluctinit.interop.snntorch.init_`, for the norse neurons listed in :data:`SUPPORTED`
     (each ``nn.Linear`` / ``nn.Conv*`` feeding a cell, and the recurrent cells' own
     ``input_weights`` and ``recurrent_weights``), with norse's Euler update (module docstring):
     per neuron (``LIFParameters`` may hold one value per neuron) ``tau_mem_inv``,
-    ``tau_syn_inv``, ``v_th - v_leak`` and the module's ``dt``.
+    ``tau_syn_inv``, ``v_th - v_leak`` (the threshold distance, measured from ``v_leak``) and
+    the module's ``dt``.
 
-    Args:
-        dt: the step in seconds (for the rates and the reported time constants); None: each
-            module's own ``dt``, read as seconds.
-        nu, sigma_u, mu_u, alpha, nu_rec, keep_bias, skip, generator: as
-            :func:`fluctinit.interop.snntorch.init_` (``mu_u``, ``sigma_u`` in units of
-            ``v_th - v_leak``, measured from ``v_leak``).
-
-    Returns:
-        One :class:`~fluctinit.interop.LayerReport` per initialized layer.
-    """
-    if dt is not None:
-        check("dt", dt, CONSTRAINTS["dt"])
-    return init_tree(module, describe, SUPPORTED, nu=nu, dt=dt, sigma_u=sigma_u, mu_u=mu_u, alpha=alpha,
-                     nu_rec=nu_rec, keep_bias=keep_bias, skip=skip, generator=generator)
+    ``init_(module, *, nu, dt=None, sigma_u=1.0, mu_u=0.0, alpha=0.9, nu_rec=None,
+    keep_bias=False, skip=(), generator=None)``.
+""", dt_doc=", for the rates and the reported time constants; None (default): each module's own ``dt``, "
+            "read as seconds", own_dt=True)

@@ -30,15 +30,13 @@ Example::
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
-
 import torch
 from torch import nn
 
 from fluctinit.errors import ParameterError
 
-from ._rule import LayerReport, Neuron, Projection
-from ._tree import Target, Unsupported, init_tree
+from ._rule import Neuron, Projection
+from ._tree import Target, Unsupported, framework_init
 
 __all__ = ["init_", "describe", "SUPPORTED"]
 
@@ -88,20 +86,7 @@ def describe(name: str, module: nn.Module) -> Target | Unsupported | None:
     return None
 
 
-def init_(
-    module: nn.Module,
-    *,
-    nu: float | Sequence[float],
-    dt: float,
-    sigma_u: float = 1.0,
-    mu_u: float = 0.0,
-    alpha: float = 0.9,
-    nu_rec: float | Sequence[float] | None = None,
-    keep_bias: bool = False,
-    skip: Iterable[str] = (),
-    generator: torch.Generator | None = None,
-) -> list[LayerReport]:
-    """Fluctuation-driven weights for every weight layer of an snntorch network (in place).
+init_ = framework_init(describe, SUPPORTED, """Fluctuation-driven weights for every weight layer of an snntorch network (in place).
 
     Each ``nn.Linear`` / ``nn.Conv1d`` / ``nn.Conv2d`` / ``nn.Conv3d`` feeding a ``Synaptic``,
     ``Leaky``, ``RSynaptic`` or ``RLeaky`` (in registration order, see
@@ -109,30 +94,9 @@ def init_(
     has mean ``mu_u`` and standard deviation ``sigma_u`` (paper eqs. 4-9; 34-39 with the
     recurrent weights) for Poisson inputs at ``nu``, computed with the kernel of snntorch's own
     update (module docstring) from each neuron's ``alpha``, ``beta`` and ``threshold`` (scalar or
-    one per neuron, learnable or not).  Groups of neurons with equal parameters share one
-    distribution.
+    one per neuron, learnable or not; the threshold distance is ``threshold``).  Groups of
+    neurons with equal parameters share one distribution.
 
-    Args:
-        module: the network (``nn.Sequential`` or any module whose children are registered in
-            the order they run).
-        nu: input rate of every layer (Hz), or one per initialized layer, in order.
-        dt: the time step the network runs at (s): snntorch's decays are per step.
-        sigma_u: target membrane standard deviation, in units of the threshold (> 0).
-        mu_u: target membrane mean, in units of the threshold (< 1).
-        alpha: feed-forward share of the variance of a recurrent layer (0 < alpha < 1; eq. 34),
-            as :func:`fluctinit.theory.recurrent_params` -- not snntorch's synaptic decay.
-        nu_rec: rate of the recurrent inputs (Hz, one or one per layer); default the layer's ``nu``.
-        keep_bias: leave biases as they are (default: zeroed, as the rule assumes).
-        skip: names of weight layers or neurons to leave untouched (e.g. a readout).
-        generator: torch.Generator for reproducible draws.
-
-    Returns:
-        One :class:`~fluctinit.interop.LayerReport` per initialized layer (fan-in, effective
-        tau_mem and tau_syn, threshold distance, kernel integrals, mu_w, sigma_w, sigma_v).
-
-    Raises:
-        ParameterError: a bad argument, a weight layer that feeds no supported neuron (named),
-            a decay outside [0, 1), a non-positive threshold, or an infeasible target.
-    """
-    return init_tree(module, describe, SUPPORTED, nu=nu, dt=dt, sigma_u=sigma_u, mu_u=mu_u, alpha=alpha,
-                     nu_rec=nu_rec, keep_bias=keep_bias, skip=skip, generator=generator)
+    ``init_(module, *, nu, dt, sigma_u=1.0, mu_u=0.0, alpha=0.9, nu_rec=None, keep_bias=False,
+    skip=(), generator=None)``.
+""", dt_doc=": snntorch's decays are per step; required")

@@ -29,13 +29,10 @@ Example::
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
-
-import torch
 from torch import nn
 
-from ._rule import LayerReport, Neuron
-from ._tree import Target, Unsupported, init_tree
+from ._rule import Neuron
+from ._tree import Target, Unsupported, framework_init
 
 __all__ = ["init_", "describe", "SUPPORTED"]
 
@@ -63,30 +60,13 @@ def describe(name: str, module: nn.Module) -> Target | Unsupported | None:
     return None
 
 
-def init_(
-    module: nn.Module,
-    *,
-    nu: float | Sequence[float],
-    dt: float,
-    sigma_u: float = 1.0,
-    mu_u: float = 0.0,
-    keep_bias: bool = False,
-    skip: Iterable[str] = (),
-    generator: torch.Generator | None = None,
-) -> list[LayerReport]:
-    """Fluctuation-driven weights for every weight layer of a spikingjelly network (in place).
+init_ = framework_init(describe, SUPPORTED, """Fluctuation-driven weights for every weight layer of a spikingjelly network (in place).
 
     As :func:`fluctinit.interop.snntorch.init_` for ``neuron.LIFNode`` and ``neuron.CUBALIFNode``
     (each ``nn.Linear`` / ``nn.Conv*``, spikingjelly's ``layer.Linear`` and ``layer.Conv2d``
-    included, feeding one; containers such as ``layer.SeqToANNContainer`` are entered).
+    included, feeding one; containers such as ``layer.SeqToANNContainer`` are entered), the
+    threshold distance ``v_threshold - rest``.  spikingjelly has no recurrent neuron the rule
+    maps, so ``alpha`` and ``nu_rec`` have nothing to act on.
 
-    Args:
-        dt: the time step the network runs at (s): spikingjelly's tau is in steps.
-        nu, sigma_u, mu_u, keep_bias, skip, generator: as :func:`fluctinit.interop.snntorch.init_`
-            (``mu_u``, ``sigma_u`` in units of ``v_threshold - rest``).
-
-    Returns:
-        One :class:`~fluctinit.interop.LayerReport` per initialized layer.
-    """
-    return init_tree(module, describe, SUPPORTED, nu=nu, dt=dt, sigma_u=sigma_u, mu_u=mu_u, alpha=0.9,
-                     nu_rec=None, keep_bias=keep_bias, skip=skip, generator=generator)
+    ``init_(module, *, nu, dt, sigma_u=1.0, mu_u=0.0, keep_bias=False, skip=(), generator=None)``.
+""", dt_doc=": spikingjelly's tau is in steps; required")

@@ -171,6 +171,7 @@ def test_unmappable_networks_are_refused_by_name(net, match):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(nu=0.0), r"`nu` must be a finite number > 0; got 0.0"),
     (dict(dt=-1.0), r"`dt` must be a finite number > 0; got -1.0"),
+    (dict(dt=None), r"`dt` must be the step the network runs at \(s\), a finite number > 0; got None"),
     (dict(sigma_u=float("nan")), r"`sigma_u` must be a finite number > 0; got nan"),
     (dict(mu_u=1.0), r"`mu_u` must be a finite number < 1; got 1.0"),
     (dict(alpha=1.0), r"`alpha` must be a finite number with 0 < x < 1; got 1.0"),
