@@ -10,7 +10,7 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parents[1]
 # the folders of the layout (docs/DEVELOPING.md, "Layout"): every package below them is listed
-TOP = ("src/fluctinit", "theory", "sim", "datasets", "validation", "training", "figures")
+TOP = ("src/fluctinit", "theory", "sim", "datasets", "validation", "training", "figures", "interop")
 
 
 def _config():

@@ -52,8 +52,7 @@ its module on first use (PEP 562 ``__getattr__``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fluctinit._lazy import lazy_exports
 
 #: public name -> (module, name in that module)
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -108,15 +107,4 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module, attr = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -28,8 +28,7 @@ its module on first use (PEP 562 module ``__getattr__``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fluctinit._lazy import lazy_exports
 
 # public name -> the module (in this package) that defines it
 _EXPORTS: dict[str, str] = {
@@ -77,14 +76,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

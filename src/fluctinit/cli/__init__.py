@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "experiments": "train",
     "sweep": "sweep",
     "sweep-validate": "sweep",
+    "init-nir": "interop",
 }
 #: two-word commands: ``fluctinit sweep validate ...`` runs the subcommand ``sweep-validate``
 NESTED: dict[tuple[str, str], str] = {("sweep", "validate"): "sweep-validate"}
