@@ -148,28 +148,29 @@ def _membrane_transfer(omega: np.ndarray, p: BasilarMembrane) -> np.ndarray:
     def xi(cc):
         return (c0 * np.exp(-al * cc) - a) - m * w ** 2 - 1j * w * (r0 * np.exp(-al * cc / 2.0))
 
-    def g(cc):
-        return w * np.sqrt(p.rho / (h * xi(cc)))
+    def g(xi_cc):
+        return w * np.sqrt(p.rho / (h * xi_cc))
 
-    g0 = g(0.0)
+    xi_c = xi(c)  # each channel-wide array once: V and the pressure's g both need it
+    g0, g_c = g(xi(0.0)), g(xi_c)
     root_am = np.sqrt(a + m * w ** 2)
     # the phase integral's logarithm: its argument's numerator is channel-independent
     top = (-al * np.sqrt(-a + c0 - w * (m * w + 1j * r0))
            + 1j * al * (2.0 * a + w * (2.0 * m * w + 1j * r0)) / (2.0 * root_am))
     decay = np.exp(-al * c / 2.0)
 
-    def pressure(cc, dec):
+    def pressure(cc, dec, g_cc):
         bottom = (0.5 * al * np.exp(al * cc / 2.0)
                   * (-2.0 * np.sqrt(-a + c0 * np.exp(-al * cc) - m * w ** 2 - 1j * dec * w * r0)
                      + 1j * (2.0 * a + w * (2.0 * m * w + 1j * dec * r0)) / root_am))
         big_g = (2.0 * g0 / al - 1 / (al * np.sqrt(h * 2.0 * (m * w ** 2 + a)))
                  * (2.0 * 1j * np.sqrt(2.0) * w * np.log(top / bottom)))
-        return np.sqrt(big_g / g(cc)) * special.hankel1(0, big_g)
+        return np.sqrt(big_g / g_cc) * special.hankel1(0, big_g)
 
     k = 4.0 * np.pi * (w / (2.0 * np.pi)) / al * np.sqrt(2.0 / (h * c0))
     z = (np.sqrt(2.0 * c0 / h) * (1j * special.j0(k) + special.y0(k))
          / (special.j1(k) - 1j * special.y1(k)))
-    return 2.0 * w / xi(c) * pressure(c, decay) * z / pressure(0.0, 1.0)
+    return 2.0 * w / xi_c * pressure(c, decay, g_c) * z / pressure(0.0, 1.0, g0)
 
 
 def basilar_membrane(samples: np.ndarray, fs: int, params: BasilarMembrane = BasilarMembrane()
