@@ -183,7 +183,7 @@ class SpikeFileData:
     help: str
 
 
-#: The data sets :func:`shd_source` reads (fluctinit.validation.SPIKE_FILE_DATA), by name.
+#: The data sets :func:`shd_source` reads (fluctinit.validation.SPIKE_FILES), by name.
 SPIKE_FILES = {
     "shd": SpikeFileData("SHD", "the official SHD training file", SHD_HELP),
     "fsdd": SpikeFileData(
@@ -212,7 +212,7 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
         FileNotFoundError: no file at ``path`` (the message says where to get it).
         fluctinit.datasets.DataError (a ValueError): a file without the official layout.
     """
-    from fluctinit.datasets import FSDD_N_CLASSES, SHD_N_CLASSES, SHD_N_UNITS, read_spike_file, spike_file_units
+    from fluctinit.datasets import fsdd_file, read_spike_file
 
     p = check_all(CONSTRAINTS, dt=dt, duration=duration, batch_size=batch_size, max_samples=max_samples)
     name = check("dataset", dataset, CONSTRAINTS["dataset"])
@@ -220,12 +220,8 @@ def shd_source(path: str | os.PathLike, *, dt: float = 2e-3, duration: float = 0
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no {kind.label} file at {path!r}; need {kind.help}")
-    if name == "fsdd":
-        n_units, n_classes = spike_file_units(path), FSDD_N_CLASSES
-    else:
-        n_units, n_classes = SHD_N_UNITS, SHD_N_CLASSES
-    ds = read_spike_file(path, duration=p["duration"], n_units=n_units, n_classes=n_classes,
-                         strict=bool(strict))
+    read = fsdd_file if name == "fsdd" else read_spike_file  # SHD's 700 units, 20 classes
+    ds = read(path, duration=p["duration"], strict=bool(strict))
     if len(ds) < 1:
         raise ValueError(f"{path}: the file holds no samples")
     return dataset_source(ds, dt=p["dt"], batch_size=p["batch_size"], name=name, max_samples=max_samples)
