@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["fetch", "read_md5sums", "md5_of"]
+__all__ = ["fetch", "read_md5sums", "md5_of", "network_failure"]
 
 
 def fetch(url: str, dest_dir: str | os.PathLike, *, timeout: float, prefix: str = ".download-",
@@ -54,6 +55,14 @@ def read_md5sums(url: str, *, timeout: float) -> dict[str, str]:
         if len(parts) == 2:
             out[parts[1].lstrip("*")] = parts[0].lower()
     return out
+
+
+def network_failure(err: BaseException, url: str) -> tuple[str, str]:
+    """``(where, reason)`` of a failed download, for a one-line message: an HTTP error names the
+    URL that answered and its status; an unreachable server names ``url`` and the reason."""
+    if isinstance(err, urllib.error.HTTPError):  # the server answered, without the file
+        return err.url or url, f"HTTP {err.code}: {err.reason}"
+    return url, str(getattr(err, "reason", err))
 
 
 def md5_of(path: str | os.PathLike) -> str:

@@ -49,7 +49,8 @@ from fluctinit.errors import Integer, Interval, ParameterError, check
 from ._paths import created_folders, input_root, remove_created
 from .cochlea import BasilarMembrane, Cochlea, cochlea_spikes
 from .download import fetch
-from .shd import ShdSplits, read_spike_file, write_spike_file
+from .download import network_failure
+from .shd import ShdSplits, load_file_splits, read_spike_file, write_spike_file
 from .spikes import DataError, SpikeDataset
 
 __all__ = [
@@ -242,8 +243,7 @@ def download_fsdd(dest: str | os.PathLike, *, url: str = FSDD_URL, timeout: floa
             tmp_zip.unlink(missing_ok=True)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
         remove_created(created)
-        reason = f"HTTP {err.code}: {err.reason}" if isinstance(err, urllib.error.HTTPError) \
-            else getattr(err, "reason", err)
+        _, reason = network_failure(err, url)
         raise FileNotFoundError(
             f"could not download FSDD from {url} ({reason}); pass `--audio DIR` with the "
             f"recordings instead (FSDD's folder `recordings`, e.g. ../shared/fsdd/recordings)") from None
@@ -290,12 +290,18 @@ def _unpack_verified(archive: Path, stage: Path, expected: dict[str, str], url: 
 
 # --- conversion ------------------------------------------------------------------------------
 
+def _part_path(parts: Path, rec: FsddRecording) -> Path:
+    """Where a finished recording's spikes wait for the files to be assembled."""
+    return parts / (rec.path.stem + ".npz")
+
+
 def _recording_seed(seed: int, name: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), zlib.crc32(name.encode())])
 
 
-def _convert_one(job: tuple[str, str, int, int, int]) -> tuple[str, int]:
-    """Worker: one recording through the cochlea into its part file; returns (name, spikes)."""
+def _convert_one(job: tuple[str, str, int, int, int, int]) -> None:
+    """Worker: one recording ``(wav, part, channels, seed, sample rate, model rate)`` through the
+    cochlea into its part file."""
     path, part, channels, seed, sample_rate, model_rate = job
     samples = read_wav(path, sample_rate)
     duration = samples.shape[0] / sample_rate
@@ -313,17 +319,6 @@ def _convert_one(job: tuple[str, str, int, int, int]) -> tuple[str, int]:
         with open(tmp, "wb") as fh:
             np.savez(fh, times=times.astype(np.float32), units=units.astype(np.uint16),
                      duration=np.float64(duration))
-    return Path(path).name, int(times.shape[0])
-
-
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except Exception:  # noqa: BLE001 - numba's threading layer is optional here
-        pass
 
 
 def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: int = 700,
@@ -380,11 +375,10 @@ def convert_fsdd(audio: str | os.PathLike, out: str | os.PathLike, *, channels: 
             parts = out / PARTS
             _check_manifest(parts, settings)
             remove_stale_temps(parts)
-            todo = [r for r in recs if not (parts / (r.path.stem + ".npz")).is_file()]
-            _run_jobs([(str(r.path), str(parts / (r.path.stem + ".npz")), channels, seed, sample_rate,
-                        model_rate)
+            todo = [r for r in recs if not _part_path(parts, r).is_file()]
+            _run_jobs([(str(r.path), str(_part_path(parts, r)), channels, seed, sample_rate, model_rate)
                        for r in todo], workers, progress, total=len(recs), done=len(recs) - len(todo))
-            _assemble(splits, parts, targets, settings, test_speaker)
+            _assemble(splits, parts, targets, settings)
             shutil.rmtree(parts)
     except BaseException:
         if not any(p.exists() for p in targets.values()) and not (out / PARTS).exists():
@@ -458,7 +452,7 @@ def _run_jobs(jobs: list, workers: int, progress: bool, *, total: int, done: int
     pool = None
     if workers > 1 and len(jobs) > 1:
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init,
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
                                    mp_context=mp.get_context(method))
     bar = _Progress(total, done, enabled=progress)
     try:
@@ -477,7 +471,7 @@ def _run_jobs(jobs: list, workers: int, progress: bool, *, total: int, done: int
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _assemble(splits: dict, parts: Path, targets: dict, settings: dict, test_speaker) -> None:
+def _assemble(splits: dict, parts: Path, targets: dict, settings: dict) -> None:
     from fluctinit.provenance import code_version
 
     speakers = sorted({r.speaker for recs in splits.values() for r in recs})
@@ -485,7 +479,7 @@ def _assemble(splits: dict, parts: Path, targets: dict, settings: dict, test_spe
     for split, recs in splits.items():
         times, units, durations = [], [], []
         for r in recs:
-            with np.load(parts / (r.path.stem + ".npz")) as z:
+            with np.load(_part_path(parts, r)) as z:
                 times.append(z["times"])
                 units.append(z["units"])
                 durations.append(float(z["duration"]))
@@ -519,24 +513,14 @@ def load_fsdd(root: str | os.PathLike, *, duration: float = FSDD_DURATION, valid
     Spikes at ``t >= duration`` are cut, a seeded ``valid_fraction`` of the training file is the
     validation split; units are the files' ``channels`` attribute (700 by default), 10 classes.
     """
-    from .shd import SHD_CONSTRAINTS
+    def missing_message(root: Path, missing: list[str]) -> str:
+        return (f"FSDD spike files missing in {root}: {', '.join(missing)}; make them with "
+                f"`fluctinit data fsdd --audio DIR --out {root}` (DIR: FSDD's recordings, e.g. "
+                f"../shared/fsdd/recordings)")
 
-    duration = check("duration", duration, SHD_CONSTRAINTS["duration"])
-    valid_fraction = check("valid_fraction", valid_fraction, SHD_CONSTRAINTS["valid_fraction"])
-    seed = check("seed", seed, SHD_CONSTRAINTS["seed"])
-    root = input_root("root", root, " and ".join(FSDD_FILES.values()))
-    missing = [n for n in FSDD_FILES.values() if not (root / n).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"FSDD spike files missing in {root}: {', '.join(missing)}; make them with "
-            f"`fluctinit data fsdd --audio DIR --out {root}` (DIR: FSDD's recordings, e.g. "
-            f"../shared/fsdd/recordings)")
-    sets = {}
-    for split, name in FSDD_FILES.items():
-        ds = fsdd_file(root / name, duration=duration, strict=strict)
-        sets[split] = ds
-    train, valid = sets["train"].split(valid_fraction, seed=seed)
-    return ShdSplits(train=train, valid=valid, test=sets["test"])
+    return load_file_splits(root, FSDD_FILES, missing_message=missing_message,
+                            read=lambda path, cut: fsdd_file(path, duration=cut, strict=strict),
+                            duration=duration, valid_fraction=valid_fraction, seed=seed)
 
 
 def fsdd_file(path: str | os.PathLike, *, duration: float = FSDD_DURATION, strict: bool = False) -> SpikeDataset:

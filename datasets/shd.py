@@ -31,7 +31,7 @@ import numpy as np
 from fluctinit._io import TEMP_PREFIX, TEMP_SUFFIX, atomic_path, check_output_path
 from fluctinit.errors import Integer, Interval, ParameterError, check, check_all
 
-from .download import fetch, read_md5sums
+from .download import fetch, network_failure, read_md5sums
 from ._paths import created_folders, input_root, remove_created
 from .spikes import DataError, DataWarning, SpikeDataset, check_spike_times  # noqa: F401
 
@@ -49,6 +49,7 @@ __all__ = [
     "missing_shd_message",
     "write_spike_file",
     "read_spike_file",
+    "load_file_splits",
 ]
 
 SHD_URL = "https://zenkelab.org/datasets/"
@@ -263,14 +264,24 @@ def load_shd(root: str | os.PathLike, *, duration: float = SHD_DURATION,
         FileNotFoundError: files missing -- the message says which to put where.
         DataError: a malformed file, naming the file and the problem.
     """
+    return load_file_splits(root, SHD_FILES, missing_message=missing_shd_message,
+                            read=lambda path, cut: read_spike_file(path, duration=cut, strict=strict),
+                            duration=duration, valid_fraction=valid_fraction, seed=seed)
+
+
+def load_file_splits(root, files: dict[str, str], *, read, missing_message, duration: float,
+                     valid_fraction: float, seed: int) -> ShdSplits:
+    """The loading every SHD-layout data set shares: check ``duration``, ``valid_fraction`` and
+    ``seed``; ``root`` must hold ``files`` (``{"train": name, "test": name}``; the FileNotFoundError
+    says ``missing_message(root, missing)``); ``read(path, duration)`` each file; a seeded
+    ``valid_fraction`` of the training file is the validation split, the test file stays apart."""
     v = check_all({k: SHD_CONSTRAINTS[k] for k in ("duration", "valid_fraction", "seed")},
                   duration=duration, valid_fraction=valid_fraction, seed=seed)
-    root = input_root("root", root, " and ".join(SHD_FILES.values()))
-    missing = [name for name in SHD_FILES.values() if not (root / name).is_file()]
+    root = input_root("root", root, " and ".join(files.values()))
+    missing = [name for name in files.values() if not (root / name).is_file()]
     if missing:
-        raise FileNotFoundError(missing_shd_message(root, missing))
-    sets = {split: read_spike_file(root / name, duration=v["duration"], strict=strict)
-            for split, name in SHD_FILES.items()}
+        raise FileNotFoundError(missing_message(root, missing))
+    sets = {split: read(root / name, v["duration"]) for split, name in files.items()}
     train, valid = sets["train"].split(v["valid_fraction"], seed=v["seed"])
     return ShdSplits(train=train, valid=valid, test=sets["test"])
 
@@ -363,10 +374,7 @@ def download_shd(root: str | os.PathLike, *, base_url: str = SHD_URL,
             _fetch_one(base + gz_name, targets[split], expected[gz_name], timeout)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
         remove_created(created)
-        if isinstance(err, urllib.error.HTTPError):  # the server answered, without the file
-            where, reason = err.url or base, f"HTTP {err.code}: {err.reason}"
-        else:
-            where, reason = base, getattr(err, "reason", err)
+        where, reason = network_failure(err, base)
         missing = [SHD_FILES[s] for s in todo if not targets[s].is_file()]
         raise FileNotFoundError(
             f"could not download from {where} ({reason}); " + missing_shd_message(root, missing)
