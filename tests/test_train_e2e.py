@@ -14,16 +14,12 @@ final training accuracy (``n`` samples) must exceed it by three binomial standar
 from __future__ import annotations
 
 import copy
-import io
 import math
-import pickle
-import struct
-import tarfile
 
-import numpy as np
 import pytest
 import torch
 
+from fluctinit.datasets import standin
 from fluctinit.training.experiments import list_experiments, load_experiment
 from fluctinit.training import train_experiment
 
@@ -32,30 +28,15 @@ N_SAMPLES = {"shd": 96, "fsdd": 96, "cifar10": 96, "dvs_gesture": 64, "randman":
 
 
 # ----------------------------------------------------------------------------- file writers
-def write_spike_files(root, names, n_train, n_test=32, duration=0.04, seed=0, attrs=None):
-    """Train and test files ``names`` in SHD's HDF5 layout (fluctinit.datasets.write_spike_file):
+def write_spike_files(root, names, n_train, n_test=32, **kwargs):
+    """Train and test files ``names`` in SHD's HDF5 layout (:func:`fluctinit.datasets.standin.write_spike_files`):
     class c drives units [175 c, 175 c + 175) at ~150 Hz, the others at ~5 Hz."""
-    from fluctinit.datasets import write_spike_file
-
-    rng = np.random.default_rng(seed)
-    for name, n in zip(names, (n_train, n_test)):
-        labels = np.arange(n) % N_CLASSES
-        times, units = [], []
-        for c in labels:
-            rate = np.full(700, 5.0)
-            rate[175 * c : 175 * (c + 1)] = 150.0
-            counts = rng.poisson(rate * duration)
-            u = np.repeat(np.arange(700), counts)
-            t = rng.uniform(0, duration, size=u.size)
-            order = np.argsort(t)
-            times.append(t[order])
-            units.append(u[order])
-        write_spike_file(root / name, times, units, labels, attrs=attrs)
+    standin.write_spike_files(root, names, n_train, n_test, n_classes=N_CLASSES, **kwargs)
 
 
 def write_shd(root, n_train=N_SAMPLES["shd"], **kwargs):
     """SHD's files (shd_train.h5, shd_test.h5): :func:`write_spike_files`."""
-    write_spike_files(root, ("shd_train.h5", "shd_test.h5"), n_train, **kwargs)
+    standin.write_shd_standin(root, n_train, n_classes=N_CLASSES, **kwargs)
 
 
 def write_fsdd(root, n_train=N_SAMPLES["fsdd"], channels=700, **kwargs):
@@ -69,62 +50,12 @@ def write_fsdd(root, n_train=N_SAMPLES["fsdd"], channels=700, **kwargs):
 
 def write_cifar(root, n_per_batch=N_SAMPLES["cifar10"] // 5 + 1, seed=0):
     """cifar-10-python.tar.gz: class c (0-2) has a bright colour channel c, class 3 is dark."""
-    rng = np.random.default_rng(seed)
-
-    def batch(n):
-        labels = np.arange(n) % N_CLASSES
-        img = rng.integers(0, 60, size=(n, 3, 32, 32))
-        for i, c in enumerate(labels):
-            if c < 3:
-                img[i, c] += 190
-        return {b"data": img.astype(np.uint8).reshape(n, 3072), b"labels": labels.tolist()}
-
-    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
-        for name, n in [(f"data_batch_{i}", n_per_batch) for i in range(1, 6)] + [("test_batch", 20)]:
-            raw = pickle.dumps(batch(n), protocol=2)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
-
-
-def _aedat(events_t, x, y, p) -> bytes:
-    """An AEDAT 3.1 file with one polarity packet (layout as in datasets/dvs_gesture.py's docstring)."""
-    head = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#!END-HEADER\r\n"
-    n = len(events_t)
-    data = (x.astype(np.uint32) << 17) | (y.astype(np.uint32) << 2) | (p.astype(np.uint32) << 1) | 1
-    ev = np.empty(n, dtype=[("data", "<u4"), ("ts", "<i4")])
-    ev["data"], ev["ts"] = data, events_t
-    return head + struct.pack("<hhiiiiii", 1, 1, 8, 4, 0, n, n, n) + ev.tobytes()
+    standin.write_cifar10_standin(root, n_per_batch, n_classes=N_CLASSES, seed=seed)
 
 
 def write_dvs(root, n_train=N_SAMPLES["dvs_gesture"], n_test=16, length_us=60_000, seed=0):
     """DvsGesture/ layout: class c puts its events in quadrant c of the 128x128 sensor."""
-    rng = np.random.default_rng(seed)
-    base = root / "DvsGesture"
-    base.mkdir()
-    for split, n in (("train", n_train), ("test", n_test)):
-        names = []
-        per_file = 8
-        for f in range(math.ceil(n / per_file)):
-            name = f"user{len(names) + (0 if split == 'train' else 50):02d}_{split}{f}.aedat"
-            names.append(name)
-            ts, xs, ys, ps, rows = [], [], [], [], []
-            for k in range(per_file):
-                c = (f * per_file + k) % N_CLASSES
-                start = k * (length_us + 10_000) + 1_000
-                m = 1500
-                ts.append(np.sort(rng.integers(start, start + length_us, size=m)))
-                xs.append(rng.integers(0, 64, size=m) + 64 * (c % 2))
-                ys.append(rng.integers(0, 64, size=m) + 64 * (c // 2))
-                ps.append(rng.integers(0, 2, size=m))
-                rows.append(f"{c + 1},{start},{start + length_us}")
-            (base / name).write_bytes(
-                _aedat(np.concatenate(ts), np.concatenate(xs), np.concatenate(ys), np.concatenate(ps))
-            )
-            (base / name.replace(".aedat", "_labels.csv")).write_text(
-                "class,startTime_usec,endTime_usec\n" + "\n".join(rows) + "\n"
-            )
-        (base / f"trials_to_{split}.txt").write_text("\n".join(names) + "\n")
+    standin.write_dvs_gesture_standin(root, n_train, n_test, length_us=length_us, n_classes=N_CLASSES, seed=seed)
 
 
 @pytest.fixture(scope="module")
