@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import zipfile
+from typing import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ __all__ = [
     "randman_cutoff",
     "randman_spectrum",
     "randman_manifold_params",
+    "randman_class_manifolds",
     "randman_manifold",
     "make_randman",
 ]
@@ -287,10 +289,58 @@ def _randman_cache_path(cache_dir: Path, config: RandmanConfig) -> Path:
     return cache_dir / f"randman-{key}.npz"
 
 
+def _class_draws(config: RandmanConfig, rng: np.random.Generator):
+    """The generator's random stream, class by class: yields ``(cls, draws, order)`` with one
+    ``(params, y, lo, span)`` per spike index (the manifold's parameters, its values at the
+    class's samples, and the per-unit minimum and range that rescale them) and the split
+    permutation (drawn in both split modes, so manifolds and samples do not depend on the mode)."""
+    n_terms = randman_cutoff(config.alpha, config.precision, config.max_terms)
+    zero_first = config.zero_constant and config.frequencies == "reference"
+    for cls in range(config.n_classes):
+        x = rng.random((config.samples_per_class, config.dim_manifold))
+        draws = []
+        for _ in range(config.spikes_per_unit):
+            params = randman_manifold_params(config.n_units, config.dim_manifold, n_terms, rng, zero_first=zero_first)
+            y = randman_manifold(x, params, config.alpha, frequencies=config.frequencies, spectrum=config.spectrum)
+            lo, hi = y.min(axis=0), y.max(axis=0)
+            draws.append((params, y, lo, np.where(hi > lo, hi - lo, 1.0)))
+        yield cls, draws, rng.permutation(config.samples_per_class)
+
+
+def randman_class_manifolds(config: RandmanConfig, classes: Sequence[int] = (0, 1), n_points: int = 400) -> dict:
+    """The manifolds of Randman classes in spike times, from the generator's own stream.
+
+    For each class in ``classes``: the first spike index's manifold ``f`` rescaled as the data
+    are (each unit's min and max over the class's samples onto ``[0, spike_window]``), at
+    ``n_points`` evenly spaced points of ``[0, 1]`` (``"curve"``, for ``dim_manifold = 1``;
+    None otherwise), and at the class's samples (``"samples"``: the data's spike times of these
+    samples, clipped into the half-open window as :func:`make_randman` does).
+
+    Returns:
+        ``{class: {"curve": (n_points, n_units) array or None, "samples": (samples_per_class,
+        n_units) array}}``, seconds.
+    """
+    rng = np.random.default_rng(config.seed)
+    grid = np.linspace(0.0, 1.0, n_points)[:, None]
+    t_max = config.spike_window * (1.0 - 1e-12)
+    out = {}
+    for cls, draws, _ in _class_draws(config, rng):
+        if cls in classes:
+            params, y, lo, span = draws[0]
+            curve = None
+            if config.dim_manifold == 1:
+                f = randman_manifold(grid, params, config.alpha, frequencies=config.frequencies,
+                                     spectrum=config.spectrum)
+                curve = (f - lo) / span * config.spike_window
+            out[cls] = dict(curve=curve, samples=np.minimum((y - lo) / span * config.spike_window, t_max))
+        if cls >= max(classes):
+            break
+    return out
+
+
 def _generate_randman_arrays(config: RandmanConfig) -> dict[str, np.ndarray]:
     """Spike times ``(n_samples, n_units*spikes_per_unit)``, unit ids and labels, per split."""
     rng = np.random.default_rng(config.seed)
-    n_terms = randman_cutoff(config.alpha, config.precision, config.max_terms)
     m, spu = config.n_units, config.spikes_per_unit
     split_sizes = {"train": config.n_train, "valid": config.n_valid, "test": config.n_test}
     parts: dict[str, list] = {s: [] for s in split_sizes}
@@ -299,23 +349,11 @@ def _generate_randman_arrays(config: RandmanConfig) -> dict[str, np.ndarray]:
     # the half-open window [0, T_spk): the largest sample sits 1e-12 (relative) below T_spk
     # so that binning at a dt that divides T_spk puts every spike in the first T_spk/dt steps.
     t_max = config.spike_window * (1.0 - 1e-12)
-    for cls in range(config.n_classes):
-        x = rng.random((config.samples_per_class, config.dim_manifold))
+    for cls, draws, order in _class_draws(config, rng):
         times = np.empty((config.samples_per_class, spu, m))
-        for s in range(spu):
-            params = randman_manifold_params(
-                m, config.dim_manifold, n_terms, rng,
-                zero_first=config.zero_constant and config.frequencies == "reference",
-            )
-            y = randman_manifold(
-                x, params, config.alpha, frequencies=config.frequencies, spectrum=config.spectrum
-            )
-            lo, hi = y.min(axis=0), y.max(axis=0)
-            span = np.where(hi > lo, hi - lo, 1.0)
+        for s, (_, y, lo, span) in enumerate(draws):
             u = (y - lo) / span  # each coordinate rescaled to [0, 1] over this class's samples
             times[:, s, :] = np.minimum(u * config.spike_window, t_max)
-        # drawn in both split modes, so manifolds and samples do not depend on the mode
-        order = rng.permutation(config.samples_per_class)
         if config.split == "pooled":
             pooled_times.append(times[order].reshape(config.samples_per_class, spu * m))
             pooled_labels.append(np.full(config.samples_per_class, cls, dtype=np.int64))
