@@ -160,8 +160,8 @@ def save_figure(fig, out: str | os.PathLike, name: str, stamp: dict, *, title: s
                 formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Write ``fig`` as ``<out>/<name>.<fmt>`` atomically, with the stamp in the metadata.
 
-    PNG: text chunks ``Title``, ``Software`` (version and commit) and ``Description`` (the
-    whole stamp as JSON).  PDF: ``Title``, ``Creator``, ``Subject`` (the stamp as JSON) and
+    PNG (150 dpi, a 256-colour palette): text chunks ``Title``, ``Software`` (version and
+    commit) and ``Description`` (the whole stamp as JSON).  PDF: ``Title``, ``Creator``, ``Subject`` (the stamp as JSON) and
     ``Keywords`` (seed and config hash).  The caller adds the visible footer
     (:func:`stamp_footer`).
     """
@@ -180,9 +180,31 @@ def save_figure(fig, out: str | os.PathLike, name: str, stamp: dict, *, title: s
             meta = None
         target = out / f"{name}.{fmt}"
         with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=fmt, metadata=meta, dpi=150 if fmt == "png" else None)
+            if fmt == "png":
+                _save_png(fig, tmp, meta)
+            else:
+                fig.savefig(tmp, format=fmt, metadata=meta)
         written.append(target)
     return written
+
+
+def _save_png(fig, path, meta: dict) -> None:
+    """``fig`` as a PNG at 150 dpi, its colours reduced to an adaptive 256-colour palette (plots
+    have few colours; a dense raster otherwise makes the file several times larger), with the
+    text chunks ``meta``."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=150)
+    buf.seek(0)
+    info = PngImagePlugin.PngInfo()
+    for key, value in meta.items():
+        info.add_text(key, value)
+    with Image.open(buf) as im:
+        im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, format="PNG", pnginfo=info,
+                                                                              optimize=True)
 
 
 # --------------------------------------------------------------------------------------

@@ -2,8 +2,13 @@
 
 Figure 2 (fluctinit.figures.fig2_membrane): the --tiny run writes stamped results and
 figures; a second run with the same config reuses the cache, a changed config recomputes;
-without an SHD file the SHD panels are skipped and noted, never filled with generated data;
-the FSDD panels (FSDD through SHD's cochlear model) likewise, labelled FSDD, never SHD.
+without an SHD file the SHD row is left out and noted, never filled with generated data (the
+grid has only the rows present); the FSDD row (FSDD through SHD's cochlear model) likewise,
+labelled FSDD, never SHD.  The ``fluctinit figures fig2`` item: tiny sizes render a figure
+whose JSON holds the plotted numbers of every row (Poisson included), with a labelled SHD
+stand-in in quick mode and the SHD row left out in full mode; on Poisson input (the theory's
+case) measured matches target within its standard error; panel (a)'s manifolds are the
+generator's own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import pytest
 
 import fluctinit
 from fluctinit.figures import _common as C
+from fluctinit.figures import _style as S
 from fluctinit.figures import fig2_membrane as F2
 from fluctinit.errors import ParameterError
 
@@ -46,8 +52,9 @@ def _load(path):
 
 def test_fig2_tiny_results_are_stamped_with_expected_keys(tiny_run):
     out, info, before = tiny_run
-    assert info["status"] == {"randman": "computed", "shd": "skipped", "fsdd": "skipped"}
+    assert info["status"] == {"randman": "computed", "shd": "skipped", "fsdd": "skipped", "poisson": "computed"}
     assert F2.COMPUTE_COUNT["randman"] == before["randman"] + 1
+    assert F2.COMPUTE_COUNT["poisson"] == before["poisson"] + 1
     assert F2.COMPUTE_COUNT["shd"] == before["shd"]  # no SHD computation without the file
     assert F2.COMPUTE_COUNT["fsdd"] == before["fsdd"]
     cfg = F2.load_config(tiny=True)
@@ -59,7 +66,7 @@ def test_fig2_tiny_results_are_stamped_with_expected_keys(tiny_run):
     assert st["config"] == cfg and st["config"]["tiny"] is True
     assert st["config_hash"] == C.config_hash(cfg)
     assert st["key"] == F2.dataset_key(cfg, "randman")
-    assert {"dataset", "status", "rows", "histograms", "n_samples", "n_inputs", "nu", "elapsed_s"} <= set(res)
+    assert {"dataset", "status", "rows", "histograms", "examples", "n_samples", "n_inputs", "nu", "elapsed_s"} <= set(res)
     assert res["n_samples"] == cfg["randman"]["max_samples"] and res["n_inputs"] == 20
     # Randman: one spike per unit per 200 ms trial, 5 Hz exactly (paper section 4.1)
     assert math.isclose(res["nu"], 5.0, rel_tol=1e-9)
@@ -134,7 +141,7 @@ def test_fig2_cache_reused_and_changed_config_recomputes(tiny_run, tmp_path):
     png = out / "fig2.png"
     before = png.stat().st_mtime_ns
     info = F2.run(["--tiny", "--out", str(out), "--plot-only", "--config", str(cfg_path)])
-    assert info["status"] == {"randman": "cached", "shd": "cached", "fsdd": "cached"}
+    assert info["status"] == {"randman": "cached", "shd": "cached", "fsdd": "cached", "poisson": "cached"}
     assert F2.COMPUTE_COUNT["randman"] == n + 1
     assert png.stat().st_mtime_ns != before
 
@@ -173,7 +180,7 @@ def test_fig2_shd_panels_from_a_file_in_the_official_format(tmp_path, one_thread
     with Image.open(out / "fig2.png") as im:
         stamp = json.loads(im.text["Description"])
     assert stamp["results"]["shd"]["status"] == "computed"
-    assert not any(n.startswith("SHD panels") for n in stamp["notes"])  # (FSDD's are skipped: no file)
+    assert not any(n.startswith("SHD row") for n in stamp["notes"])  # (FSDD's is left out: no file)
     # a file that is not in the official format is an error (exit 2), never skipped or replaced
     shd.write_bytes(b"not hdf5")
     capsys.readouterr()
@@ -196,12 +203,14 @@ def test_fig2_configured_but_missing_shd_file_is_skipped(tmp_path, one_thread):
     assert F2.dataset_key(cfg, "shd") != res["stamp"]["key"]
 
 
-def _row_texts(fig, row: int) -> list[str]:
-    """Every text drawn in one row of figure 2's panels (titles, labels, legends, notes)."""
+def _row_texts(fig, dataset: str) -> list[str]:
+    """Every text drawn in one data set's row of figure 2 (its header, titles, labels), by the
+    row's gid ``fig2:<data set>``; empty when the row is not drawn."""
     import matplotlib.text
 
-    width = len(fig.axes) // len(F2.DATASETS)
-    return [t.get_text() for ax in fig.axes[row * width:(row + 1) * width] for t in ax.findobj(matplotlib.text.Text)]
+    gid = f"fig2:{dataset}"
+    texts = [t.get_text() for t in fig.texts if t.get_gid() == gid]
+    return texts + [t.get_text() for ax in fig.axes if ax.get_gid() == gid for t in ax.findobj(matplotlib.text.Text)]
 
 
 def test_fig2_fsdd_panels_from_a_converted_file_labelled_fsdd(tmp_path, one_thread, monkeypatch):
@@ -218,8 +227,7 @@ def test_fig2_fsdd_panels_from_a_converted_file_labelled_fsdd(tmp_path, one_thre
     save = C.save_figure
 
     def spy(fig, *args, **kwargs):
-        row = F2.DATASETS.index("fsdd")
-        drawn.update(row=_row_texts(fig, row), footer=[t.get_text() for t in fig.texts])
+        drawn.update(row=_row_texts(fig, "fsdd"), footer=[t.get_text() for t in fig.texts])
         return save(fig, *args, **kwargs)
 
     monkeypatch.setattr(C, "save_figure", spy)
@@ -227,22 +235,26 @@ def test_fig2_fsdd_panels_from_a_converted_file_labelled_fsdd(tmp_path, one_thre
     argv, out = _tiny_with_file(tmp_path, "fsdd", fsdd)
     assert F2.run(argv)["status"]["fsdd"] == "skipped"
     note = _load(out / "fig2_fsdd.json")["reason"]
-    assert note == f"FSDD panels (g, h) skipped: no FSDD file at {str(fsdd)!r}"
-    assert any(note in t for t in drawn["row"]) and not any("SHD" in t for t in drawn["row"])
+    assert note.startswith(f"FSDD row (g-i) left out: no FSDD file at {str(fsdd)!r}; put fsdd_train.h5 there")
+    assert drawn["row"] == []  # no FSDD panels, no blank space: the note is a line under the rows
+    assert note in " ".join(drawn["footer"])
     rng = np.random.default_rng(8)
     t, u = poisson_events(rng, 4)
     write_spike_file(fsdd, t, u, rng.integers(0, 10, 4), attrs={"channels": 700})
     n = F2.COMPUTE_COUNT["fsdd"]
     info = F2.run(argv)
-    assert info["status"] == {"randman": "cached", "shd": "cached", "fsdd": "computed"}  # the file's new key
+    assert info["status"] == {"randman": "cached", "shd": "cached", "fsdd": "computed",
+                              "poisson": "cached"}  # the file's new key
     res = _load(out / "fig2_fsdd.json")
     assert res["dataset"] == "fsdd" and res["n_samples"] == 4 and res["n_inputs"] == 700
     assert res["stamp"]["notes"] == [] and res["rows"][0]["data"] == "fsdd"
     assert abs(res["nu"] - 15.8) < 4 * math.sqrt(15.8 / (700 * 4 * 0.7))  # 4 standard errors of the rate
     assert [r["sigma_u_target"] for r in res["rows"]] == F2.load_config(tiny=True)["sigma_us"]
     titles = [t for t in drawn["row"] if t.startswith("(")]
-    assert {t.split(":")[0] for t in titles} == {"(g) FSDD", "(h) FSDD"}
+    assert {t[:3] for t in titles} == {"(g)", "(h)", "(i)"}
+    assert any(t.startswith("FSDD: 700 inputs") for t in drawn["row"])  # the row's header
     assert not any("SHD" in t for t in drawn["row"])
+    assert not any("FSDD row" in t for t in drawn["footer"])
     assert any(f"FSDD file {fsdd}" in t for t in drawn["footer"])
     assert F2.run(argv)["status"]["fsdd"] == "cached" and F2.COMPUTE_COUNT["fsdd"] == n + 1
 
@@ -355,6 +367,20 @@ FIG2_BAD = [
     ("tiny-shd-unknown", {"tiny.shd": {"paths": None}}, "config.tiny.shd.paths"),
     ("tiny-fsdd-unknown", {"tiny.fsdd": {"channels": 700}}, "config.tiny.fsdd.channels"),
     ("tiny-hist-not-swept", {"tiny.sigma_us": [0.5]}, "config.hist_sigma_us[1]"),
+    ("no-poisson", {"poisson": "DELETE"}, "config.poisson"),
+    ("poisson-fan-in-zero", {"poisson.fan_in": 0}, "config.poisson.fan_in"),
+    ("poisson-nu-negative", {"poisson.nu": -1.0}, "config.poisson.nu"),
+    ("poisson-mode-option", {"poisson.poisson_mode": "gauss"}, "config.poisson.poisson_mode"),
+    ("poisson-trials-float", {"poisson.trials": 2.0}, "config.poisson.trials"),
+    ("poisson-seed-null", {"poisson.seed": None}, "config.poisson.seed"),
+    ("poisson-unknown", {"poisson.rate": 5.0}, "config.poisson.rate"),
+    ("no-standin", {"standin": "DELETE"}, "config.standin"),
+    ("standin-n-train-zero", {"standin.n_train": 0}, "config.standin.n_train"),
+    ("standin-duration-zero", {"standin.duration": 0.0}, "config.standin.duration"),
+    ("quick-not-object", {"quick": [1]}, "config.quick"),
+    ("quick-neurons", {"quick.neurons": 1}, "config.quick.neurons"),
+    ("quick-poisson-unknown", {"quick.poisson": {"fanin": 3}}, "config.quick.poisson.fanin"),
+    ("quick-hist-not-swept", {"quick.sigma_us": [0.5]}, "config.hist_sigma_us[1]"),
 ]
 
 
@@ -386,8 +412,11 @@ def test_fig2_effective_config_is_the_checked_file_with_its_defaults():
     assert cfg["mu_u"] == 0.0 and type(cfg["mu_u"]) is float and type(cfg["neurons"]) is int
     assert cfg["randman"] == {"seed": raw["seed"], "max_samples": None, "generator": {"n_units": 20}}
     assert cfg["shd"] == cfg["fsdd"] == {"path": None, "duration": 0.7, "max_samples": None}
-    assert cfg["tiny"] is False and set(cfg) == set(raw) - {"tiny"} | {"tiny"}
+    assert cfg["poisson"] == dict(raw["poisson"], seed=raw["seed"])  # the Poisson spikes' seed: the config's
+    assert cfg["tiny"] is False and cfg["quick"] is False and set(cfg) == set(raw)
     assert F2.check_config(raw, tiny=True)["neurons"] == raw["tiny"]["neurons"]
+    assert F2.check_config(raw, quick=True)["neurons"] == raw["quick"]["neurons"]
+    assert F2.check_config(raw, quick=True, tiny=True)["neurons"] == raw["tiny"]["neurons"]  # tiny wins
 
 
 def test_fig2_command_line_paths_refused_before_any_work(tmp_path, capsys, monkeypatch):
@@ -441,3 +470,159 @@ def test_fig2_failed_write_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(F2, "run", run)
     assert F2.main([]) == 2
     assert capsys.readouterr().err == "fig2_membrane: error: No space left on device (/results/fig2/fig2.png)\n"
+
+
+# --------------------------------------------------------------------------------------
+# the item of `fluctinit figures` (fluctinit.figures._items)
+
+
+def _render_fig2(out, *, data_root, sizes=None, quick=True):
+    """Render the fig2 item into ``out``: ``Context(tiny=True)`` (quick mode), or with
+    ``sizes`` the item's settings of that size in the mode ``quick`` says (tiny sizes in full
+    mode: the shipped item's full settings are the paper's, hours on a CPU)."""
+    import dataclasses
+
+    from fluctinit.figures._items import Context, get_item, render
+
+    item = get_item("fig2")
+    if sizes is not None:
+        item = dataclasses.replace(item, settings=lambda ctx: F2.item_settings(ctx, sizes))
+        ctx = Context(out=out, quick=quick, quiet=True, data_root=data_root)
+    else:
+        ctx = Context(out=out, tiny=True, quiet=True, data_root=data_root)
+    outcome = render(item, ctx)
+    return outcome, _load(out / "fig2.json")
+
+
+@pytest.fixture(scope="module")
+def item_tiny(tmp_path_factory, one_thread):
+    out = tmp_path_factory.mktemp("fig2-item")
+    return out, *_render_fig2(out, data_root=out / "no-data")
+
+
+@pytest.fixture(scope="module")
+def item_full(tmp_path_factory, one_thread):
+    out = tmp_path_factory.mktemp("fig2-item-full")
+    return out, *_render_fig2(out, data_root=out / "no-data", sizes="tiny", quick=False)
+
+
+def test_fig2_item_writes_a_figure_and_its_numbers(item_tiny):
+    from matplotlib.image import imread
+
+    from fluctinit.figures._items import Context
+
+    out, outcome, result = item_tiny
+    assert outcome.status == "made" and not outcome.cached
+    assert {p.name for p in outcome.files} == {"fig2.json", "fig2.png", "fig2.pdf"}
+    assert (out / "fig2.pdf").read_bytes()[:5] == b"%PDF-"
+    pixels = imread(out / "fig2.png")
+    assert pixels.shape[1] == round(7.0 * 150)  # PAGE wide at 150 dpi
+    assert pixels[..., :3].std() > 0.1  # drawn, not blank
+    data = result["data"]
+    cfg = F2.item_settings(Context(out=out, tiny=True, data_root=out / "no-data"))
+    assert result["stamp"]["config"] == cfg and result["stamp"]["quick"] is True
+    assert data["order"] == ["randman", "shd", "poisson"]  # FSDD has no file here and is never stood in
+    for ds in data["order"]:
+        row = data["rows"][ds]
+        assert row["letters"] == list(F2.LETTERS[ds])
+        assert [r["sigma_u_target"] for r in row["sweep"]] == cfg["sigma_us"]
+        assert all(set(F2.SWEEP_KEYS) == set(r) for r in row["sweep"])
+        assert [h["sigma_u_target"] for h in row["histograms"]] == cfg["hist_sigma_us"]
+        assert row["n_neurons"] == cfg["neurons"] and row["nu"] > 0
+        assert row["examples"]["rasters"]
+    assert data["rows"]["poisson"]["n_inputs"] == cfg["poisson"]["fan_in"]
+    assert data["rows"]["poisson"]["n_samples"] == cfg["poisson"]["trials"]
+    man = data["rows"]["randman"]["examples"]["manifold"]
+    assert man["units"] == [0, 1, 2] and [c["label"] for c in man["classes"]] == [0, 1]
+    assert all(len(c["curve"]) == F2.MANIFOLD_POINTS and len(c["sample"]) == 3 for c in man["classes"])
+    assert [r["label"] for r in data["rows"]["randman"]["examples"]["rasters"]] == [0, 1]  # a sample of each class
+    assert "fsdd" not in data["rows"] and any(n.startswith("FSDD row (g-i) left out") for n in data["left_out"])
+
+
+def test_fig2_item_quick_stands_in_for_a_missing_shd_file_labelled_as_such(item_tiny):
+    out, _, result = item_tiny
+    data, stamp = result["data"], result["stamp"]
+    assert data["standins"] == ["shd"] and stamp["standins"] == ["shd"]
+    row = data["rows"]["shd"]
+    assert row["label"] == "SHD stand-in (generated)" == F2.STANDIN_LABEL
+    assert data["sources"]["shd"].startswith("generated stand-in (cache/standin-shd")
+    assert any("generated stand-in" in n and "no result on SHD" in n for n in stamp["notes"])
+    standin = list((out / "cache" / "standin-shd").glob("*/shd_train.h5"))
+    assert len(standin) == 1 and (standin[0].parent / "shd_test.h5").is_file()
+    assert row["n_samples"] == F2.load_config(tiny=True)["standin"]["n_train"]
+    # the stand-in's rasters (41 Hz on 700 channels) are spike counts per bin; the counts are its events
+    for r in row["examples"]["rasters"]:
+        assert r["kind"] == "density" and sum(map(sum, r["counts"])) == r["n_events"]
+
+
+def test_fig2_item_full_mode_leaves_out_a_missing_shd_row(item_full, item_tiny):
+    """Full mode without the SHD file: no stand-in, the SHD row left out with a note saying which
+    file to put where, and the grid built from the rows present (no blank half page)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    out, outcome, result = item_full
+    data = result["data"]
+    assert outcome.status == "made" and result["stamp"]["quick"] is False
+    assert data["order"] == ["randman", "poisson"] and data["standins"] == [] and "shd" not in data["sources"]
+    where = str(out / "no-data" / "shd_train.h5")
+    shd = [n for n in data["left_out"] if n.startswith("SHD row (d-f) left out")]
+    assert len(shd) == 1 and f"no SHD file at {where!r}; put shd_train.h5 there" in shd[0]
+    assert shd[0] in result["stamp"]["notes"]
+    assert not (out / "cache" / "standin-shd").exists()
+    with Image.open(out / "fig2.png") as full, Image.open(item_tiny[0] / "fig2.png") as quick:
+        assert full.size[0] == quick.size[0] and full.size[1] < quick.size[1]
+    with S.style():
+        fig = F2.draw(dict(data, left_out=[]))
+        assert fig.get_figheight() == pytest.approx(F2._TOP + 2 * F2._ROW_H + F2._BOTTOM)  # two rows, no more
+        plt.close(fig)
+        fig = F2.draw(data)
+        gids = {ax.get_gid() for ax in fig.axes} - {None}  # (colour bars have none)
+        assert gids == {"fig2:randman", "fig2:poisson"}
+        assert all(ax.has_data() for ax in fig.axes if ax.get_gid())  # no empty panel
+        plt.close(fig)
+
+
+def test_fig2_item_poisson_row_matches_the_theory_within_its_standard_error(item_tiny, item_full):
+    """Homogeneous independent Poisson inputs (counts per step) are eqs. 2-5's assumption: the
+    measured sigma_hat_U / sigma_U is 1 within 4 standard errors (across neurons) at every target."""
+    for _, _, result in (item_tiny, item_full):
+        for r in result["data"]["rows"]["poisson"]["sweep"]:
+            assert r["ratio_sem"] > 0
+            assert abs(r["ratio"] - 1.0) < 4 * r["ratio_sem"], r
+            assert math.isclose(r["sigma_u_expected"], r["sigma_u_target"])  # poisson_mode "count": exactly eq. 3
+
+
+def test_fig2_item_cache_reused(item_tiny):
+    out, _, result = item_tiny
+    n = dict(F2.COMPUTE_COUNT)
+    outcome, again = _render_fig2(out, data_root=out / "no-data")
+    assert outcome.cached and again["stamp"]["key"] == result["stamp"]["key"] and F2.COMPUTE_COUNT == n
+
+
+def test_randman_class_manifolds_are_the_generators():
+    """Panel (a) draws the data's own manifolds: walking make_randman's random stream gives, for
+    classes 0 and 1, exactly the spike times of that class's samples in every split."""
+    import numpy as np
+
+    from fluctinit.datasets import make_randman
+    from fluctinit.datasets.randman import randman_class_manifolds
+
+    splits = make_randman(samples_per_class=12, n_train=8, n_valid=2, n_test=2, seed=3)
+    cfg = splits.config
+    m = randman_class_manifolds(cfg, (0, 1), n_points=50)
+    for c in (0, 1):
+        assert m[c]["curve"].shape == (50, cfg.n_units) and m[c]["samples"].shape == (12, cfg.n_units)
+        mine = m[c]["samples"]
+        found = 0
+        for split in (splits.train, splits.valid, splits.test):
+            for i in np.flatnonzero(np.asarray(split.labels) == c):
+                t, u, _ = split.sample(int(i))
+                vec = np.empty(cfg.n_units)
+                vec[u] = t
+                assert np.isclose(mine, vec, rtol=0, atol=1e-12).all(axis=1).sum() == 1
+                found += 1
+        assert found == 12
+    other = randman_class_manifolds(make_randman(samples_per_class=12, n_train=8, n_valid=2, n_test=2,
+                                                    seed=4).config, (0,), n_points=50)
+    assert not np.allclose(other[0]["samples"], m[0]["samples"])

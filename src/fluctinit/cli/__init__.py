@@ -27,13 +27,14 @@ SUBCOMMANDS: dict[str, str] = {
     "sweep": "sweep",
     "sweep-validate": "sweep",
     "init-nir": "interop",
+    "figures": "figures",
 }
 #: two-word commands: ``fluctinit sweep validate ...`` runs the subcommand ``sweep-validate``
 NESTED: dict[tuple[str, str], str] = {("sweep", "validate"): "sweep-validate"}
 
 # Subcommands that simulate repeatedly: glibc keeps freed memory for reuse (fluctinit.sim.memory);
 # a sweep's worker processes set it for themselves, this covers cells run in the client.
-KEEP_FREED_MEMORY = ("train", "validate", "bench", "sweep", "sweep-validate")
+KEEP_FREED_MEMORY = ("train", "validate", "bench", "sweep", "sweep-validate", "figures")
 
 
 # Python parameter names -> command-line flags, so error messages name what the user typed.
