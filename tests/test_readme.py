@@ -56,3 +56,32 @@ def test_sweep_commands_parse(argv):
         cells = training.train_cells(training.load_experiment(args.experiment), grid, range(args.seeds), args.out,
                                      epochs=args.epochs)
         assert len(cells) == args.seeds * len(training.cell_names(grid))
+
+
+def _figures_commands():
+    for line in README.splitlines():
+        line = line.strip()
+        if line.startswith("fluctinit figures"):
+            yield shlex.split(line.split("  #")[0])[1:]
+
+
+@pytest.mark.parametrize("argv", list(_figures_commands()), ids=" ".join)
+def test_figures_commands_parse_and_name_items(argv):
+    """Each `fluctinit figures` command of the README parses and names only existing items."""
+    from fluctinit import cli
+    from fluctinit.cli.figures import _check
+
+    args = cli.build_parser().parse_args(argv)
+    assert _check(args)
+
+
+def test_readme_shows_the_committed_figures():
+    """Every figure the README shows is committed, under 300 KB, and made by the command it gives."""
+    root = Path(__file__).resolve().parents[1]
+    shown = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", README)
+    assert {"figures/paper/fig1.png", "figures/paper/fig2.png", "figures/paper/fig3.png",
+            "figures/paper/table7.png", "figures/paper/s2.png"} <= set(shown)
+    for path in shown:
+        f = root / path
+        assert f.is_file() and 10_000 < f.stat().st_size < 300_000, path
+        assert (f.with_suffix(".json")).is_file()  # the plotted numbers beside it
