@@ -45,7 +45,8 @@ _GET = {
 #: --quick overrides of an experiment by data set (dotted keys; "hidden" is a width per layer; the
 #: stand-ins' learning rates, as the end-to-end tests', let the few quick epochs learn something)
 QUICK: dict[str, dict[str, Any]] = {
-    "randman": {"data.samples_per_class": 100, "data.split": [80, 10, 10], "training.batch_size": 100, "hidden": 64},
+    "randman": {"data.samples_per_class": 200, "data.split": [160, 20, 20], "training.batch_size": 200,
+                "training.lr": 0.02, "hidden": 64},
     "shd": {"data.duration": 0.1, "training.batch_size": 32, "training.lr": 0.02, "hidden": 8, "init.nu": "measured"},
     "fsdd": {"data.duration": 0.1, "training.batch_size": 32, "hidden": 8},
     "cifar10": {"data.duration": 0.02, "training.batch_size": 32, "training.lr": 0.02, "hidden": 4,

@@ -207,9 +207,11 @@ def _grid_panel(fig, ax, d: dict, letter: str) -> None:
     S.log_axis(ax, "x")
     ax.set_xlabel(r"$\sigma_W$")
     ax.set_ylabel(r"$\mu_W$")
-    S.panel_label(ax, letter, f"{d['label']}: valid. acc. (%)")
+    S.panel_label(ax, letter, f"{d['label']} grid")
     ax.text(0.02, 0.02, f"after {g['epochs']} epochs", transform=ax.transAxes, fontsize=5, color="w")
-    fig.colorbar(m, ax=ax, fraction=0.05, pad=0.02).ax.tick_params(labelsize=5)
+    bar = fig.colorbar(m, ax=ax, fraction=0.05, pad=0.02)
+    bar.ax.tick_params(labelsize=5)
+    bar.set_label("valid. accuracy (%)", fontsize=5)
 
 
 def _curve_panel(ax, d: dict, letter: str) -> None:
@@ -287,7 +289,7 @@ def plot(ctx: Context, s: dict, data: dict):
     present = list(data["datasets"])
     fig = S.new_figure(S.PAGE, 4.6)
     outer = gridspec.GridSpec(2, 1, figure=fig, hspace=0.55, left=0.07, right=0.98, top=0.87, bottom=0.11)
-    top = gridspec.GridSpecFromSubplotSpec(1, max(2 * len(present), 1), subplot_spec=outer[0], wspace=0.45)
+    top = gridspec.GridSpecFromSubplotSpec(1, max(2 * len(present), 1), subplot_spec=outer[0], wspace=0.6)
     letters = {"randman": ("b", "c"), "shd": ("d", "e")}
     for i, ds in enumerate(present):
         d = data["datasets"][ds]
