@@ -31,7 +31,7 @@ from typing import Any
 from ._items import Context, Need
 
 __all__ = ["SweepSpec", "CellRun", "DataSource", "data_source", "data_need", "sweep_need", "run_spec",
-           "spec_config", "QUICK", "LABELS", "label", "summarize", "aggregate", "item_sources", "rows_of", "at_value", "check_specs"]
+           "spec_config", "QUICK", "LABELS", "label", "summarize", "aggregate", "item_sources", "rows_of", "at_value", "check_specs", "number"]
 
 #: the data sets' names in figures
 LABELS = {"randman": "Randman", "shd": "SHD", "fsdd": "FSDD", "cifar10": "CIFAR-10", "dvs_gesture": "DVS-Gesture"}
@@ -232,7 +232,8 @@ def run_spec(ctx: Context, spec: SweepSpec, source: DataSource | None = None) ->
     return out
 
 
-def _num(v) -> float | None:
+def number(v) -> float | None:
+    """``v`` as a finite float (a results-table cell), else None."""
     import math
 
     try:
@@ -244,7 +245,7 @@ def _num(v) -> float | None:
 
 def summarize(cell: CellRun) -> dict[str, Any]:
     """The plotted numbers of one cell: grid values, seed, status, final accuracies, epochs to
-    90 % training accuracy, the recording at initialization (per-layer rates in Hz,
+    90 % training accuracy, the rate the initialization assumed (``nu_hz``), the recording at initialization (per-layer rates in Hz,
     surrogate-gradient and weight-update magnitudes, layer names), the last epoch's rates and
     the accuracy curve (per supervised epoch)."""
     r = cell.results or {}
@@ -252,9 +253,9 @@ def summarize(cell: CellRun) -> dict[str, Any]:
     sup = [h for h in r.get("history", []) if h["phase"] == "supervised"]
     return {
         "values": cell.values, "seed": cell.seed, "status": cell.row.get("status", "missing"),
-        "train_accuracy": _num(cell.row.get("train_accuracy")), "valid_accuracy": _num(cell.row.get("valid_accuracy")),
-        "test_accuracy": _num(cell.row.get("test_accuracy")), "epochs_to_90": _num(cell.row.get("epochs_to_90")),
-        "epochs": len(sup), "rates_init_hz": rec.get("rates_hz"), "sg_init": rec.get("sg_magnitude"),
+        "train_accuracy": number(cell.row.get("train_accuracy")), "valid_accuracy": number(cell.row.get("valid_accuracy")),
+        "test_accuracy": number(cell.row.get("test_accuracy")), "epochs_to_90": number(cell.row.get("epochs_to_90")),
+        "epochs": len(sup), "nu_hz": r.get("nu_hz"), "rates_init_hz": rec.get("rates_hz"), "sg_init": rec.get("sg_magnitude"),
         "dw_init": rec.get("dw_magnitude"), "layers": rec.get("layers"),
         "rates_final_hz": sup[-1]["rates_hz"] if sup else None,
         "curve": {"train_accuracy": [h["train_accuracy"] for h in sup], "valid_accuracy": [h["valid_accuracy"] for h in sup],

@@ -31,7 +31,9 @@ import math
 from pathlib import Path
 
 from ._items import Context, Item, Need
-from ._runs import SweepSpec, check_specs, data_need, item_sources, label, run_spec, spec_config, sweep_need
+from ._runs import (SweepSpec, at_value, check_specs, data_need, item_sources, label, number, rows_of, run_spec,
+                    spec_config, sweep_need)
+from . import _plots as P
 from . import _style as S
 
 NAME = "fig3"
@@ -100,35 +102,12 @@ def needs(ctx: Context, s: dict) -> list[Need]:
     return out
 
 
-def _float(v) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def _dataset(ctx: Context, s: dict, dataset: str, source) -> dict:
     sp = specs(ctx, s, dataset)
-    cells = run_spec(ctx, sp["sigma_u"], source)
-    rows = []
-    curve = None
-    nu = None
-    for c in cells:
-        r = c.results or {}
-        rec = (r.get("recording") or {}).get("at_init") or {}
-        nu = r.get("nu_hz", nu)
-        rows.append({"sigma_u": c.values["init.sigma_u"], "status": c.row.get("status"),
-                     "valid_accuracy": _float(c.row.get("valid_accuracy")),
-                     "test_accuracy": _float(c.row.get("test_accuracy")),
-                     "rates_init_hz": rec.get("rates_hz"), "sg_init": rec.get("sg_magnitude"),
-                     "dw_init": rec.get("dw_magnitude"), "layers": rec.get("layers")})
-        if math.isclose(float(c.values["init.sigma_u"]), s["reference_sigma_u"]) and r:
-            sup = [h for h in r["history"] if h["phase"] == "supervised"]
-            curve = {"epoch": [h["epoch"] for h in sup], "train_accuracy": [h["train_accuracy"] for h in sup],
-                     "valid_accuracy": [h["valid_accuracy"] for h in sup],
-                     "test_accuracy": [h["test_accuracy"] for h in sup],
-                     "final_test": r["final"]["test_accuracy"], "final_train": r["final"]["train_accuracy"]}
+    rows = [dict(r, sigma_u=r["values"]["init.sigma_u"]) for r in rows_of(ctx, sp["sigma_u"], source)]
+    ref = at_value(rows, "init.sigma_u", s["reference_sigma_u"])
+    curve = dict(ref[0]["curve"], final_test=ref[0]["test_accuracy"]) if ref and ref[0]["curve"] else None
+    nu = next((r["nu_hz"] for r in rows if r["nu_hz"] is not None), None)
     grid_spec = sp["grid"]
     table = None
     if not ctx.runs.joinpath(grid_spec.tag).exists():
@@ -141,7 +120,7 @@ def _dataset(ctx: Context, s: dict, dataset: str, source) -> dict:
         i = [k for k, m in enumerate(s["mu_w"]) if math.isclose(m, float(row["init.mu_w"]))]
         j = [k for k, w in enumerate(s["sigma_w"]) if math.isclose(w, float(row["init.sigma_w"]))]
         if i and j:
-            acc[i[0]][j[0]] = _float(row.get("valid_accuracy"))
+            acc[i[0]][j[0]] = number(row.get("valid_accuracy"))
     config = spec_config(sp["sigma_u"])
     from fluctinit.theory import kernel_integrals
 
@@ -214,22 +193,6 @@ def _grid_panel(fig, ax, d: dict, letter: str) -> None:
     bar.set_label("valid. accuracy (%)", fontsize=5)
 
 
-def _curve_panel(ax, d: dict, letter: str) -> None:
-    c = d["curve"]
-    if not c:
-        ax.text(0.5, 0.5, "no finished run at $\\sigma_U$=1", transform=ax.transAxes, ha="center")
-        return
-    for i, (key, name) in enumerate((("train_accuracy", "train"), ("valid_accuracy", "valid."),
-                                     ("test_accuracy", "test"))):
-        ax.plot(c["epoch"], [v * 100 for v in c[key]], color=S.color(i), label=name, lw=1)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 102)
-    ax.legend(loc="lower right")
-    S.panel_label(ax, letter, f"{d['label']}, $\\sigma_U$=1")
-    ax.text(0.98, 0.35, f"test {c['final_test'] * 100:.1f}%", transform=ax.transAxes, ha="right", fontsize=6)
-
-
 def _positive(values):
     return [v if (v is not None and v > 0) else float("nan") for v in values]
 
@@ -293,7 +256,12 @@ def plot(ctx: Context, s: dict, data: dict):
     letters = {"randman": ("b", "c"), "shd": ("d", "e")}
     for i, ds in enumerate(present):
         d = data["datasets"][ds]
-        _curve_panel(fig.add_subplot(top[0, 2 * i]), d, letters[ds][0])
+        ax = fig.add_subplot(top[0, 2 * i])
+        P.curve(ax, d["curve"], "")
+        S.panel_label(ax, letters[ds][0], f"{d['label']}, $\\sigma_U$={s['reference_sigma_u']:g}")
+        if d["curve"]:
+            ax.text(0.98, 0.35, f"test {d['curve']['final_test'] * 100:.1f}%", transform=ax.transAxes, ha="right",
+                    fontsize=6)
         _grid_panel(fig, fig.add_subplot(top[0, 2 * i + 1]), d, letters[ds][1])
     bottom = gridspec.GridSpecFromSubplotSpec(1, 4, subplot_spec=outer[1], wspace=0.45)
     _sweep_panels([fig.add_subplot(bottom[0, k]) for k in range(4)], data)
