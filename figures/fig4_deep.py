@@ -92,7 +92,7 @@ def plot(ctx: Context, s: dict, data: dict):
     deep = rec.get(str(s["profile_depth"]), [])
     for ax, key, letter, title, ylabel in ((d, "rates_init_hz", "d", "rates at init.", "rate (Hz)"),
                                            (e, "sg_init", "e", "surrogate gradients at init.", r"mean $|\partial L/\partial S|$"),
-                                           (f, "dw_init", "f", "weight updates, first step", r"mean $|\Delta w|$")):
+                                           (f, "dw_init", "f", "weight updates", r"mean $|\Delta w|$, first step")):
         profiles = []
         for sigma in s["sigma_us"]:
             rows = at_value(deep, "init.sigma_u", sigma)
