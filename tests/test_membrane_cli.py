@@ -100,7 +100,7 @@ def test_shd_on_generated_official_file(tmp_path, capsys):
 BAD = [
     (["poisson", "--neurons", "0"], "`--neurons` must be an integer >= 1; got 0"),
     (["poisson", "--sigma-u", "-1"], "`--sigma-u` must be"),
-    (["poisson", "--mode", "exact"], "`--mode` must be one of 'discrete', 'continuous'; got 'exact'"),
+    (["poisson", "--mode", "exact"], "`--mode` must be one of 'discrete', 'continuous', 'calibrated'; got 'exact'"),
     (["poisson", "--init", "xavier"], "`--init` must be one of"),
     (["poisson", "--poisson-mode", "gauss"], "`--poisson-mode` must be one of"),
     (["poisson", "--nu", "600"], "`--nu`=600.0, `--dt`=0.002"),

@@ -11,6 +11,8 @@ theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
   :func:`randman_source`, :func:`measure_rates`, :data:`SHD_HELP`, :data:`SPIKE_FILES` (:class:`SpikeFileData`);
 * populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
   :func:`draw_population`, :func:`predicted_moments`, :func:`generated_inputs`, :func:`check_target`, :data:`INITIALIZERS`;
+* calibration (:mod:`.calibrate`): :func:`input_statistics`, :class:`InputStatistics` (the
+  data's pooled filtered-input mean and covariance: the exact kernel terms of ``mode="calibrated"``);
 * measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
   :func:`init_burn_in_steps`, :func:`measure_membrane`, :class:`MembraneMeasurement`;
 * reports (:mod:`.report`): :func:`sweep`, :func:`validate`, :class:`MembraneReport`,
@@ -53,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "predicted_moments": "population",
     "generated_inputs": "population",
     "check_target": "population",
+    "InputStatistics": "calibrate",
+    "input_statistics": "calibrate",
     "MembraneMeasurement": "measure",
     "measure_membrane": "measure",
     "free_membrane": "measure",

@@ -57,7 +57,7 @@ CONSTRAINTS: dict[str, Any] = {
     "hist_bins": Integer(2),
     "hist_width": _POS,
     "burn_tol": Interval(0.0, 1.0, "neither"),
-    "mode": OneOf(("discrete", "continuous")),
+    "mode": OneOf(("discrete", "continuous", "calibrated")),
     "poisson_mode": OneOf(("bernoulli", "count")),
     "init": OneOf(INITIALIZERS),
     "dataset": OneOf(SPIKE_FILE_DATA),

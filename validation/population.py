@@ -20,7 +20,7 @@ import torch
 import math
 
 from fluctinit import theory
-from fluctinit.errors import check_all, conflict
+from fluctinit.errors import ParameterError, check_all, conflict
 
 from ._constraints import CONSTRAINTS, FLOAT32_WEIGHTS, INITIALIZERS
 
@@ -130,6 +130,7 @@ def draw_population(
     tau_syn_inh: float | None = None,
     dt: float = 2e-3,
     mode: str = "discrete",
+    data_kernel: "theory.KernelIntegrals | None" = None,
     generator: torch.Generator | None = None,
 ) -> NeuronPopulation:
     """Draw ``n_neurons`` independent weight vectors from an initializer for given targets.
@@ -154,6 +155,12 @@ def draw_population(
     Args:
         n_inputs: number of the data set's inputs (``fan_in``).
         nu: presynaptic rate used in the formulas (Hz).
+        mode: ``"discrete"`` or ``"continuous"`` kernel integrals, or ``"calibrated"``: the data
+            channel's integrals are ``data_kernel`` (:meth:`~fluctinit.validation.calibrate.InputStatistics.kernel`
+            for ``nu``: the data's own pooled statistics); generated channels keep the discrete
+            ones.  Calibrated mode takes ``feedforward`` (Gaussian weights, for which the
+            calibration is exact at ``mu_u = 0``).
+        data_kernel: the data channel's kernel integrals, with ``mode="calibrated"`` only.
         generator: torch generator for the weight draws (``None``: torch's default).
 
     Returns:
@@ -167,7 +174,14 @@ def draw_population(
                   mu_u=mu_u, xi=xi, theta=theta, alpha=alpha, fan_in_rec=fan_in_rec, nu_rec=nu_rec,
                   n_inh=n_inh, nu_inh=nu_inh, sigma_log=sigma_log, tau_mem=tau_mem, tau_syn=tau_syn,
                   tau_syn_inh=tau_syn_inh, dt=dt, mode=mode)
-    kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
+    if p["mode"] == "calibrated":
+        _check_calibrated(p, data_kernel)
+        kern = data_kernel
+        p = dict(p, mode="discrete")  # the generated channels' kernels
+    else:
+        if data_kernel is not None:
+            raise conflict("`data_kernel` applies to mode 'calibrated' only", mode=mode, data_kernel=data_kernel)
+        kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
     sig_arg = None if xi is not None else p["sigma_u"]
     target = dict(sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"], theta=p["theta"])
     check_target(init, **target)
@@ -182,6 +196,18 @@ def draw_population(
     n_post = p["n_neurons"]
     sigma_target = p["sigma_u"] if xi is None else (p["theta"] - p["mu_u"]) / p["xi"]
     return NeuronPopulation(channels, init, np.full(n_post, sigma_target), np.full(n_post, p["mu_u"]), (prm,))
+
+
+def _check_calibrated(p: dict, data_kernel) -> None:
+    """Calibrated mode needs the data's kernel and the feed-forward (Gaussian) initializer."""
+    if data_kernel is None:
+        raise ParameterError("mode 'calibrated' needs the data's kernel integrals (`data_kernel`, from "
+                             "fluctinit.validation.input_statistics(source).kernel(nu)); got None",
+                             ["data_kernel"], [None])
+    if p["init"] != "feedforward":
+        raise conflict("mode 'calibrated' calibrates Gaussian feed-forward weights (init feedforward); the recurrent "
+                       "and Dale's-law initializers share the data channel's kernel with generated inputs or draw "
+                       "non-Gaussian weights; use mode discrete for them", init=p["init"], mode="calibrated")
 
 
 # the arguments that set the weight scales of each initializer, named when a scale leaves the float32 range
@@ -293,18 +319,25 @@ def _dale_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tuple[C
 
 
 def predicted_moments(pop: NeuronPopulation, data_rates: np.ndarray, *, tau_mem: float, dt: float,
-                      bernoulli_data: bool) -> tuple[np.ndarray, np.ndarray]:
+                      bernoulli_data: bool, statistics=None) -> tuple[np.ndarray, np.ndarray]:
     """Per-neuron theory (paper eqs. 2-3) for the drawn weights: ``(mu_u, sigma_u)``, each ``(n_post,)``.
 
     ``mu_i = sum_j w_ij nu_j epsilon_bar_c`` and ``sigma_i**2 = sum_j w_ij**2 nu_j epsilon_hat_c``
     summed over channels ``c`` (each with its own discrete kernel integrals; the simulation
     is discrete, so the exact discrete integrals are used whatever ``mode`` set the weights).
     On Bernoulli inputs (generated channels, and the data when ``bernoulli_data``) the
-    variance term of input ``j`` is multiplied by ``1 - nu_j dt``.
+    variance term of input ``j`` is multiplied by ``1 - nu_j dt``.  With ``statistics``
+    (:class:`~fluctinit.validation.calibrate.InputStatistics` of the data), the data channels'
+    moments are the exact pooled ones, ``w'm`` and ``w'Cw``, instead of eqs. 2-3.
     """
     mu = np.zeros(pop.n_post)
     var = np.zeros(pop.n_post)
     for ch in pop.channels:
+        if statistics is not None and ch.source == "data":
+            m, s = statistics.moments(ch.weights.double().cpu().numpy())
+            mu += m
+            var += s ** 2
+            continue
         kern = theory.kernel_integrals(tau_mem=tau_mem, tau_syn=ch.tau_syn, dt=dt, mode="discrete")
         rates = np.asarray(data_rates, dtype=float) if ch.source == "data" else np.full(ch.n_pre, float(ch.nu))
         w = ch.weights.double().cpu().numpy()

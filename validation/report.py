@@ -26,6 +26,7 @@ from fluctinit._io import atomic_write_json, atomic_write_text
 from fluctinit.errors import Integer, ParameterError, check, check_all, conflict
 
 from ._constraints import CONSTRAINTS
+from .calibrate import input_statistics
 from .measure import MembraneMeasurement, measure_membrane
 from .population import NeuronPopulation, draw_population, generated_inputs, predicted_moments
 from .resources import check_resources, sweep_bytes
@@ -159,6 +160,10 @@ def sweep(
     Args:
         source: the data (see :func:`poisson_source`, :func:`shd_source`, ...).
         sigma_us: target fluctuation magnitudes (threshold units).
+        mode: kernel integrals of the weights: ``"discrete"``, ``"continuous"`` (the paper's
+            formulas), or ``"calibrated"``: the data channel's integrals from the data's own
+            pooled input statistics (:mod:`fluctinit.validation.calibrate`, one extra streaming
+            pass), and the per-neuron prediction the exact ``w'm``, ``w'Cw``.
         hist_neurons: keep the ``U`` histogram of the first this-many neurons per target,
             ``hist_bins`` bins over the predicted mean +- ``hist_width`` predicted stds.
         seed: seeds the weight draws.
@@ -189,14 +194,19 @@ def sweep(
     if input_seed is not None:
         iseed = int(check("input_seed", input_seed, Integer(0)))
     gen = torch.Generator().manual_seed(wseed)
+    stats = data_kernel = None
+    if p["mode"] == "calibrated":  # the data's own pooled statistics, one streaming pass
+        stats = input_statistics(source, tau_mem=p["tau_mem"], tau_syn=p["tau_syn"])
+        data_kernel = stats.kernel(nu_used)
     pops = [draw_population(init, p["n_neurons"], source.n_inputs, nu_used, sigma_u=s, mu_u=p["mu_u"], xi=p["xi"],
-                            tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=source.dt, mode=p["mode"], generator=gen,
-                            **init_kwargs) for s in sigmas]
+                            tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=source.dt, mode=p["mode"],
+                            data_kernel=data_kernel, generator=gen, **init_kwargs) for s in sigmas]
     pop = NeuronPopulation.stack(pops)
     if rates is None:
         rates = np.full(source.n_inputs, source.poisson_rate) if source.poisson_rate is not None else measure_rates(source)
     pred_mu, pred_sigma = predicted_moments(pop, rates, tau_mem=p["tau_mem"], dt=source.dt,
-                                            bernoulli_data=source.variance_factor is not None and source.variance_factor < 1)
+                                            bernoulli_data=source.variance_factor is not None and source.variance_factor < 1,
+                                            statistics=stats)
     edges = {}
     for k in range(len(sigmas)):
         for h in range(min(p["hist_neurons"], p["n_neurons"])):

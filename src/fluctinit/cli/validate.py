@@ -2,7 +2,7 @@
 
     fluctinit validate poisson|randman|shd|fsdd [--sigma-u X] [--mu-u X | --xi X] [--neurons N]
         [--fan-in N --nu HZ --duration S --trials N] [--path FILE] [--seed S]
-        [--tau-mem S --tau-syn S --dt S --mode discrete|continuous]
+        [--tau-mem S --tau-syn S --dt S --mode discrete|continuous|calibrated]
         [--init feedforward|recurrent|dale-exponential|dale-lognormal] [--alpha A]
         [--fan-in-rec N] [--n-inh N --nu-inh HZ --tau-syn-inh S] [--max-samples N]
         [--sweep X,Y,... --out FILE] [--hist FILE] [--json]
@@ -143,7 +143,9 @@ def add_measurement_options(p) -> None:
     p.add_argument("--tau-syn", type=float, default=10e-3, help="synaptic time constant (s, > 0; default 0.01)")
     p.add_argument("--dt", type=float, default=2e-3,
                    help="time step (s; default 0.002), at most half the shortest time constant")
-    p.add_argument("--mode", default="discrete", help="kernel integrals for the weights: discrete|continuous")
+    p.add_argument("--mode", default="discrete",
+                   help="kernel integrals for the weights: discrete|continuous (the paper's formulas) or calibrated "
+                        "(the data's own pooled input statistics, one extra pass; --init feedforward)")
     p.add_argument("--init", default="feedforward", help="initializer: " + "|".join(INITIALIZERS))
     p.add_argument("--alpha", type=float, default=None,
                    help="recurrent: feed-forward share of the variance, 0 < A < 1 (default 0.9)")

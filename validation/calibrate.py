@@ -1,0 +1,198 @@
+"""Data-calibrated kernel terms: the exact second-order statistics of a data set's inputs as the
+free membrane sees them (the ``calibrated`` kernel mode, beyond the paper's Poisson theory).
+
+The statistic ``fluctinit validate`` measures is, per neuron ``i``, the mean and variance of its
+free membrane pooled over every sample ``k`` and window step ``n`` (:mod:`.measure`).  The free
+membrane is linear in its inputs::
+
+    U_i[k, n] = sum_j w_ij y_j[k, n],     y_j = K * x_j     (K the discrete PSP kernel, zero state at n = 0)
+
+so, with ``<.>`` the pooled average over samples and window steps, exactly::
+
+    mu_i      = sum_j w_ij m_j,                 m_j  = <y_j>
+    sigma_i^2 = sum_jl w_ij w_il C_jl,          C_jl = <y_j y_l> - m_j m_l
+
+``C`` holds everything the paper's Poisson theory leaves out: the inputs' cross-covariances
+summed against the PSP kernel's autocorrelation, their non-Poisson autocorrelations, and the
+variation of the mean over time (onsets, silence) and across samples.  For independent
+homogeneous Poisson inputs at rate ``nu`` it becomes ``C = nu eps_hat I`` and ``m = nu eps_bar``
+(eqs. 2-3, up to the burn-in from the zero state).
+
+For weights drawn independently, ``W ~ N(mu_W, sigma_W^2)``, the expected variance over the
+draw is ``sigma_W^2 tr C + mu_W^2 1'C1``, and the expected mean ``mu_W 1'm``.  The paper's
+formulas (eqs. 6-7) use ``n nu eps_hat`` for both ``tr C`` and ``1'C1`` and ``n nu eps_bar``
+for ``1'm``.  :meth:`InputStatistics.kernel` therefore returns the effective kernel integrals
+``eps_bar = 1'm / (n nu)`` and ``eps_hat = f^2 tr C / (n nu)``. With them, the theory's inverse
+maps give weights whose free-membrane ``sigma_i`` over the data averages to the target over the
+weight draw: ``f`` (:meth:`InputStatistics.sigma_factor`) turns the expected variance into the
+expected standard deviation, the statistic ``fluctinit validate`` reports (``f = 1`` keeps the
+paper's convention, the expected variance).  This is exact for ``mu_u = 0``.  For ``mu_u != 0``
+the mean-weight term uses ``tr C`` where the data have ``1'C1``, and the ratio of the two is
+reported (:attr:`InputStatistics.correlation_excess`).
+
+:func:`input_statistics` estimates ``m`` and ``C`` in one streaming pass over a
+:class:`~fluctinit.validation.SpikeSource`.  It filters every input with the simulator's free
+membrane (identity weights) and accumulates shifted sums in float64, so no trial and error over
+weights is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fluctinit.errors import check_all
+
+from ._constraints import CHUNK_ELEMENTS, CONSTRAINTS
+from .resources import chunk_samples
+from .sources import SpikeSource
+
+__all__ = ["InputStatistics", "input_statistics"]
+
+
+@dataclass(frozen=True)
+class InputStatistics:
+    """Pooled statistics of a data set's PSP-filtered inputs (see the module docstring).
+
+    Attributes:
+        mean: ``m_j = <y_j>``, shape ``(n_inputs,)`` (threshold units per unit weight).
+        cov: ``C_jl``, shape ``(n_inputs, n_inputs)``.
+        n_values: samples times window steps pooled.
+        tau_mem, tau_syn, dt: the kernel's time constants and step (s).
+        source: the data set's name.
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    n_values: int
+    tau_mem: float
+    tau_syn: float
+    dt: float
+    source: str = "data"
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def trace(self) -> float:
+        """``tr C = sum_j Var(y_j)``: the variance a unit-variance zero-mean weight vector sees."""
+        return float(np.trace(self.cov))
+
+    @property
+    def total(self) -> float:
+        """``1'C1``: the variance of the summed input (all weights equal)."""
+        return float(self.cov.sum())
+
+    @property
+    def correlation_excess(self) -> float:
+        """``1'C1 / tr C``: 1 for uncorrelated inputs; the factor the inputs' cross-covariances
+        put on the mean-weight term of the variance."""
+        return self.total / self.trace if self.trace > 0 else float("nan")
+
+    def sigma_factor(self, draws: int = 20_000, seed: int = 0) -> float:
+        """``E[sqrt(z'Cz)] / sqrt(tr C)`` for ``z ~ N(0, I)``: the mean over a zero-mean Gaussian
+        weight draw of a neuron's ``sigma_i``, relative to its root mean square.
+
+        Below 1 by Jensen's inequality, the more so the fewer inputs carry the variance (1 -
+        tr(C^2) / (4 tr(C)^2) to second order).  Computed from the eigenvalues of ``C`` by Monte
+        Carlo with a fixed seed (relative standard error printed by tests, about 1e-4).
+        """
+        lam = np.clip(np.linalg.eigvalsh(self.cov), 0.0, None)
+        rng = np.random.default_rng(seed)
+        total, done = 0.0, 0
+        while done < draws:
+            k = min(2048, draws - done)
+            z = rng.standard_normal((k, lam.size))
+            total += float(np.sqrt((z * z) @ lam).sum())
+            done += k
+        return total / draws / np.sqrt(lam.sum())
+
+    def kernel(self, nu: float, statistic: str = "mean"):
+        """The effective kernel integrals for rate ``nu`` (Hz), seconds.
+
+        ``eps_bar = 1'm / (n nu)``, so that the paper's ``n nu eps_bar`` is the data's ``1'm``;
+        ``eps_hat = f^2 tr C / (n nu)``, so that ``n nu eps_hat`` is ``tr C`` (``statistic="rms"``,
+        ``f = 1``: each neuron's expected variance is the target, the paper's convention) or
+        ``f^2 tr C`` with ``f`` = :meth:`sigma_factor` (``statistic="mean"``, the default: the
+        mean over neurons of ``sigma_i``, what ``fluctinit validate`` measures, is the target).
+        Exact for zero-mean Gaussian weights (``mu_u = 0``).
+
+        Raises:
+            ValueError: the data give no variance (silent inputs) or a non-positive mean.
+        """
+        from fluctinit.errors import OneOf, check
+        from fluctinit.theory import KernelIntegrals
+
+        check("statistic", statistic, OneOf(("mean", "rms")))
+        n = self.n_inputs
+        if not (self.trace > 0 and self.mean.sum() > 0):
+            raise ValueError(f"the {self.source} data give no input variance over the window "
+                             f"(tr C = {self.trace:.3g}, sum m = {float(self.mean.sum()):.3g}); cannot calibrate")
+        f = self.sigma_factor() if statistic == "mean" else 1.0
+        return KernelIntegrals(float(self.mean.sum()) / (n * nu), f * f * self.trace / (n * nu))
+
+    def moments(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact pooled ``(mu_i, sigma_i)`` of the free membranes with ``weights`` ``(n_post, n_inputs)``."""
+        w = np.asarray(weights, dtype=float)
+        mu = w @ self.mean
+        var = np.einsum("ij,jk,ik->i", w, self.cov, w)
+        return mu, np.sqrt(np.clip(var, 0.0, None))
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "n_inputs": self.n_inputs, "n_values": int(self.n_values),
+                "trace": self.trace, "total": self.total, "correlation_excess": self.correlation_excess,
+                "mean_sum": float(self.mean.sum()), "tau_mem": self.tau_mem, "tau_syn": self.tau_syn, "dt": self.dt}
+
+
+def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3,
+                     max_elements: int = CHUNK_ELEMENTS) -> InputStatistics:
+    """``m`` and ``C`` of ``source``'s filtered inputs over its window, in one streaming pass.
+
+    Each mini-batch's inputs are filtered by the free membrane with identity weights
+    (:func:`~fluctinit.validation.free_membrane`), exactly the filter a neuron applies. The
+    window steps are accumulated as sums of ``y - c`` and ``(y - c)(y - c)'``, in float32
+    within a chunk and float64 across chunks, with ``c`` the first chunk's mean (a shift that
+    keeps the covariance's cancellation small).
+
+    Args:
+        source: the data (:func:`~fluctinit.validation.randman_source`, ``shd_source``, ...).
+        tau_mem, tau_syn: the neurons' time constants (s).
+        max_elements: chunking as in :func:`~fluctinit.validation.measure_membrane`.
+
+    Returns:
+        :class:`InputStatistics`.
+    """
+    from .measure import free_membrane
+
+    p = check_all(CONSTRAINTS, tau_mem=tau_mem, tau_syn=tau_syn)
+    n = source.n_inputs
+    a, b = source.window
+    eye = torch.eye(n, dtype=torch.float32)
+    chunk = chunk_samples(source.n_steps, n, max_elements)
+    s1 = torch.zeros(n, dtype=torch.float64)
+    s2 = torch.zeros(n, n, dtype=torch.float64)
+    shift = None
+    n_seen = 0
+    for xb in source.batches():
+        for s in range(0, xb.shape[0], chunk):
+            x = xb[s:s + chunk]
+            n_seen += x.shape[0]
+            y = free_membrane(x, eye, tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=source.dt)[:, a:b]
+            flat = y.reshape(-1, n)
+            if shift is None:
+                shift = flat.mean(0)
+            d = flat - shift
+            s1 += d.sum(0).double()
+            s2 += (d.T @ d).double()
+    if n_seen != source.n_samples:
+        raise ValueError(f"the data source yielded {n_seen} samples, expected {source.n_samples}")
+    n_val = source.n_samples * (b - a)
+    dm = s1 / n_val
+    cov = s2 / n_val - torch.outer(dm, dm)
+    mean = dm + shift.double()
+    cov = 0.5 * (cov + cov.T)
+    return InputStatistics(mean.numpy(), cov.numpy(), int(n_val), p["tau_mem"], p["tau_syn"], float(source.dt),
+                           source.name)
