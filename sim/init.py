@@ -19,7 +19,7 @@ computes them from each layer's own time constants (discrete mode by default).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Sequence, Any
 
 import torch
 from torch import nn
@@ -345,7 +345,7 @@ def layer_kernels(layer: nn.Module, mode: str = "discrete") -> dict[str, Any]:
 
 def init_network_(
     network: Network,
-    nu: float,
+    nu: float | Sequence[float],
     sigma_u: float = 1.0,
     alpha: float = 0.9,
     method: str = "fluctuation",
@@ -378,7 +378,11 @@ def init_network_(
 
     Args:
         network: the network (modified in place).
-        nu: data set firing rate (Hz), > 0.
+        nu: data set firing rate (Hz), > 0: every layer's presynaptic rate (the paper); or one
+            rate per layer, ``len(network.hidden) + 1`` of them: ``nu[l]`` the rate of hidden
+            layer ``l``'s inputs (``nu[0]`` the data's; recurrent and inhibitory inputs are taken
+            at the same rate), ``nu[-1]`` the readout's (e.g. measured by
+            :func:`fluctinit.training.sequential_rates_`).
         sigma_u: target membrane std (threshold units), > 0.
         mu_u: target membrane mean of the hidden layers (threshold units), below each layer's
             threshold; method "fluctuation" only.
@@ -397,7 +401,14 @@ def init_network_(
         raise ParameterError(f"`network` must be a fluctinit.sim.Network; got {type(network).__name__}",
                              ["network"], [network])
     c = INIT_NETWORK_CONSTRAINTS
-    nu = check("nu", nu, c["nu"])
+    n_layers = len(network.hidden) + 1
+    if isinstance(nu, (list, tuple)):
+        if len(nu) != n_layers:
+            raise ParameterError(f"`nu` must be one rate or one per layer ({n_layers}: {n_layers - 1} hidden and the "
+                                 f"readout); got {len(nu)} rates", ["nu"], [list(nu)])
+        rates = [check(f"nu[{i}]", v, c["nu"]) for i, v in enumerate(nu)]
+    else:
+        rates = [check("nu", nu, c["nu"])] * n_layers
     sigma_u = check("sigma_u", sigma_u, c["sigma_u"])
     alpha = check("alpha", alpha, c["alpha"])
     check("method", method, c["method"])
@@ -425,7 +436,7 @@ def init_network_(
                 raise ParameterError(f"`{name}` must be None unless method is 'normal' (method {method!r}); "
                                      f"got {v!r}", [name], [v])
     g = generator
-    for layer in network.hidden:
+    for layer, nu in zip(network.hidden, rates):
         if method == "kaiming":
             kaiming_normal_(layer.weight, generator=g)
             if layer.rec_weight is not None:
@@ -458,6 +469,6 @@ def init_network_(
         if method == "kaiming":
             kaiming_normal_(w, fan_in=ro.fan_in, generator=g)
         else:
-            fluctuation_normal_(w, nu, sigma_u=sigma_u, kernel=layer_kernels(ro, kernel_mode)["kernel"],
+            fluctuation_normal_(w, rates[-1], sigma_u=sigma_u, kernel=layer_kernels(ro, kernel_mode)["kernel"],
                                 fan_in=ro.fan_in, generator=g)
     return network

@@ -272,7 +272,7 @@ def _build(config: dict[str, Any], seed: int, data: Splits, *, dtype, device):
         model.to(device)
         gen = torch.Generator(device=device).manual_seed(seed)
     nu = input_rate(config, model, data)
-    initialize_model(model, config, float(nu), gen)
+    initialize_model(model, config, float(nu), gen, data)
     tr = config["training"]
     return model, make_optimizer(tr["optimizer"], model.parameters(), tr["lr"]), nu
 

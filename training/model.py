@@ -27,6 +27,7 @@ __all__ = [
     "SNNModel",
     "build_model",
     "initialize_model",
+    "sequential_rates_",
     "input_rate",
     "measure_encoder_rate",
 ]
@@ -267,18 +268,83 @@ def initialize_model(
     config: dict[str, Any],
     nu: float,
     generator: torch.Generator,
-) -> None:
+    data=None,
+) -> list[float]:
     """Initialize every layer from the theory via sim's ``init_network_`` (readout included).
 
     ``config["init"]``: ``method`` ("fluctuation", "kaiming" or "normal" with ``mu_w``,
-    ``sigma_w``), ``sigma_u``, ``mu_u`` (hidden layers' membrane mean), ``alpha``; the
-    same rate ``nu`` (Hz) is used for every layer, as the paper does.
+    ``sigma_w``), ``sigma_u``, ``mu_u`` (hidden layers' membrane mean), ``alpha``, ``rates``:
+    ``"common"`` (default) uses the same rate ``nu`` (Hz) for every layer, as the paper does;
+    ``"sequential"`` gives each layer the rate its inputs really have at initialization,
+    measured layer by layer on a training batch of ``data`` (:func:`sequential_rates_`).
+
+    Returns:
+        the presynaptic rate of each hidden layer and of the readout (Hz).
     """
     from fluctinit.sim.init import init_network_
 
     ini = config["init"]
+    if ini.get("rates") == "sequential":
+        if data is None:
+            raise ParameterError("`init.rates` 'sequential' measures the layers' rates on the training data; "
+                                 "got no data", ["init.rates"], ["sequential"])
+        return sequential_rates_(model, config, nu, generator, data.train)
     init_network_(
         model.network, nu, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
         mu_u=ini.get("mu_u") or 0.0,
         method=ini["method"], mu_w=ini.get("mu_w"), sigma_w=ini.get("sigma_w"), generator=generator,
     )
+    return [float(nu)] * (len(model.network.hidden) + 1)
+
+
+#: the smallest rate a silent layer's successor is initialized for (Hz): its weights stay finite
+SILENT_RATE = 0.01
+
+
+def sequential_rates_(model: SNNModel, config: dict[str, Any], nu: float, generator: torch.Generator,
+                      split, batch_size: int | None = None) -> list[float]:
+    """Layer-sequential initialization: each layer for the rate its inputs have (in place).
+
+    Layer 1 is initialized for the data's rate ``nu``; then, for ``l = 1 .. L``, one forward
+    pass on the first training batch (``split``, seeded order) measures hidden layer ``l``'s
+    population rate at initialization, the rate layer ``l + 1`` (or the readout) is then
+    initialized for.  The readout's rate is the mean rate of all its inputs (every hidden
+    layer's with skip connections).  Dale layers pass on their excitatory population's rate
+    (only it projects forward).  Each pass re-initializes the whole network from the same
+    generator state, so the layers already calibrated keep their weights and a layer's weights
+    are the common-rate draw rescaled.  A silent layer passes on :data:`SILENT_RATE`.
+
+    Returns:
+        the presynaptic rate of each hidden layer and of the readout (Hz): ``L + 1`` passes'
+        worth of forward simulation (one batch each).
+    """
+    from fluctinit.sim.init import init_network_
+
+    ini = config["init"]
+    dt = config["data"]["dt"]
+    net = model.network
+    n_hidden = len(net.hidden)
+    bs = int(batch_size or config["training"]["batch_size"])
+    x, _ = next(iter(split.batches(bs, True, torch.Generator().manual_seed(0))))
+    x = x.to(next(model.parameters()).device)
+    state = generator.get_state()
+    rates = [float(nu)] * (n_hidden + 1)
+    skip = bool(config["network"].get("skip"))
+    for layer in range(n_hidden + 1):
+        generator.set_state(state)
+        init_network_(net, rates, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
+                      mu_u=ini.get("mu_u") or 0.0, method=ini["method"], generator=generator)
+        if layer == n_hidden:
+            break
+        with torch.no_grad():
+            out = model(x)
+        spikes = out.outputs[:-1]  # each hidden layer's forward-projecting spikes
+        if layer == n_hidden - 1 and skip:
+            total = sum(float(s.sum()) for s in spikes)
+            count = sum(s.numel() for s in spikes)
+            measured = total / max(count, 1) / dt
+        else:
+            measured = float(spikes[layer].float().mean()) / dt
+        for k in range(layer + 1, n_hidden + 1):  # until measured, later layers assume this rate
+            rates[k] = max(measured, SILENT_RATE)
+    return rates

@@ -491,10 +491,15 @@ class Init(StrictModel):
                 lambda v: v == "measured" or _POS.contains(v))
     mu_w: constrained(_I["mu_w"]) = None
     sigma_w: constrained(_I["sigma_w"]) = None
+    rates: constrained(_I["rates"]) = None
 
     @model_validator(mode="after")
     def _normal(self):
-        """``mu_w`` and ``sigma_w`` belong to method "normal", which needs both."""
+        """``mu_w`` and ``sigma_w`` belong to method "normal", which needs both; ``rates``
+        "sequential" to method "fluctuation" (the others use no rate)."""
+        if self.rates == "sequential" and self.method != "fluctuation":
+            raise config_error("rates", self.rates, f"'common' or absent unless `init.method` is 'fluctuation' "
+                                                    f"(it is {self.method!r}: its weights use no rate)")
         for key in ("mu_w", "sigma_w"):
             value = getattr(self, key)
             if self.method == "normal" and value is None:

@@ -1,0 +1,99 @@
+"""Layer-sequential initialization (``init.rates = "sequential"``, beyond the paper): each layer
+initialized for the rate its inputs really have at initialization, measured layer by layer.
+
+Checks that can fail: the per-layer rates of ``init_network_`` scale each layer's common-rate
+draw by sqrt(nu_common / nu_l) (eq. 9: sigma_w ~ 1/sqrt(nu)); the rates ``sequential_rates_``
+returns are the rates the final network's layers fire at on the calibration batch (the layers
+before each re-initialization keep their weights); the config refuses the option where no rate
+is used.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from fluctinit.datasets.standin import write_shd_standin
+from fluctinit.errors import ParameterError
+from fluctinit.training import build_model, load_experiment, resolve_config, sequential_rates_
+from fluctinit.training.data import load_data
+
+
+@pytest.fixture(scope="module")
+def shd_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shd")
+    write_shd_standin(root, n_train=40, n_test=8, duration=0.1, seed=0)
+    return root
+
+
+def _small(name="shd-conv3-rec", **init):
+    c = copy.deepcopy(load_experiment(name))
+    c["data"]["duration"] = 0.1
+    c["network"]["tau_out"] = 0.1
+    c["network"]["hidden"] = [8] * len(c["network"]["hidden"])
+    c["training"]["batch_size"] = 20
+    c["init"].update(init)
+    return resolve_config(c)[0]
+
+
+def test_per_layer_rates_rescale_each_layers_draw():
+    from fluctinit.sim.init import init_network_
+
+    config = _small()
+    model = build_model(config, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(5)
+    state = g.get_state()
+    init_network_(model.network, 20.0, generator=g)
+    common = [p.detach().clone() for p in model.network.parameters()]
+    g.set_state(state)
+    rates = [20.0, 5.0, 80.0, 10.0]
+    init_network_(model.network, rates, generator=g)
+    per_layer = [p.detach().clone() for p in model.network.parameters()]
+    names = [n for n, _ in model.network.named_parameters()]
+    for name, a, b in zip(names, common, per_layer):
+        if name.startswith("hidden."):
+            layer = int(name.split(".")[1])
+            scale = math.sqrt(20.0 / rates[layer])
+        else:
+            scale = math.sqrt(20.0 / rates[-1])
+        torch.testing.assert_close(b, a * scale, rtol=1e-5, atol=0)
+    with pytest.raises(ParameterError, match="one rate or one per layer \\(4"):
+        init_network_(model.network, [20.0, 5.0], generator=g)
+    with pytest.raises(ParameterError, match="`nu\\[1\\]` must be"):
+        init_network_(model.network, [20.0, 0.0, 1.0, 1.0], generator=g)
+
+
+def test_sequential_rates_are_the_rates_the_layers_fire_at(shd_root, one_thread):
+    config = _small(rates="sequential", nu="measured")
+    data = load_data(config, shd_root)
+    model = build_model(config, generator=torch.Generator().manual_seed(0))
+    rates = sequential_rates_(model, config, data.nu, torch.Generator().manual_seed(1), data.train)
+    assert len(rates) == 4 and rates[0] == data.nu
+    x, _ = next(iter(data.train.batches(20, True, torch.Generator().manual_seed(0))))  # the calibration batch
+    with torch.no_grad():
+        out = model(x)
+    dt = config["data"]["dt"]
+    fired = [float(s.float().mean()) / dt for s in out.outputs[:-1]]
+    for k, r in enumerate(fired):
+        assert math.isclose(rates[k + 1], max(r, 0.01), rel_tol=1e-6), (k, rates, fired)
+
+
+def test_common_rates_are_the_papers(shd_root, one_thread):
+    from fluctinit.training import initialize_model
+
+    config = _small(nu=15.8)
+    model = build_model(config, generator=torch.Generator().manual_seed(0))
+    assert initialize_model(model, config, 15.8, torch.Generator().manual_seed(1)) == [15.8] * 4
+
+
+def test_config_refuses_sequential_rates_without_a_rate():
+    c = copy.deepcopy(load_experiment("shd-conv3-rec"))
+    c["init"].update(method="kaiming", rates="sequential")
+    with pytest.raises(ParameterError, match="`init.rates`.*'common' or absent unless `init.method` is 'fluctuation'"):
+        resolve_config(c)
+    c["init"].update(method="fluctuation", rates="layerwise")
+    with pytest.raises(ParameterError, match="`init.rates` must be one of 'common', 'sequential'"):
+        resolve_config(c)
