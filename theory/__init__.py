@@ -14,6 +14,9 @@ Inverse maps, membrane target -> weight parameters (:func:`resolve_target` check
     :func:`feedforward_params` (eqs. 6-9), :func:`recurrent_params` (eqs. 34-39),
     :func:`dale_params` (eqs. 42-55, exponential; log-normal derived here),
     :func:`kaiming_params` (eq. 56)
+With threshold and reset (beyond the paper; :mod:`fluctinit.theory.rates`):
+    :func:`lif_rate` (Siegert with the colored-noise correction), :func:`lif_membrane_moments`,
+    :func:`lif_reset_mean`
 Errors: :class:`fluctinit.errors.ParameterError` (a ValueError) with one grammar,
     "`name` must be <constraint>; got <value>".  Finite arguments whose result (or an
     intermediate quantity) leaves the float range raise it too, naming every numeric argument
@@ -49,9 +52,14 @@ from .moments import (
     membrane_moments_from_weights,
     population_moments,
 )
+from .rates import ALPHA_COLORED, lif_membrane_moments, lif_rate, lif_reset_mean
 from .recurrent import RecurrentParams, recurrent_params
 
 __all__ = [
+    "ALPHA_COLORED",
+    "lif_rate",
+    "lif_membrane_moments",
+    "lif_reset_mean",
     "KernelIntegrals",
     "kernel_integrals",
     "epsilon_bar",

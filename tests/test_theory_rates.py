@@ -1,0 +1,94 @@
+"""Firing rate and membrane with threshold and reset (fluctinit.theory.rates), against closed-form
+limits and the simulator.
+
+References: the deterministic LIF (sigma -> 0, mu > theta) fires at 1 / (tau ln((mu - V_r) /
+(mu - theta))); Siegert's integral (Brunel 2000, eq. 21) in its plain form e^{x^2}(1 + erf x);
+reset to 0 subtracts U_s >= theta, so the pooled mean with reset is at most
+mu - rate theta dt / (1 - lambda_mem) (theory.rates.lif_reset_mean).  The colored-noise rate's
+agreement with the simulation is a model error (docs/beyond.md: within 1.3x where the rate is
+above 0.1 Hz); the test keeps it from getting worse.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fluctinit.errors import ParameterError
+from fluctinit.theory import lif_membrane_moments, lif_rate, lif_reset_mean
+
+
+def test_deterministic_limit():
+    for mu in (1.5, 2.0, 4.0):
+        expected = 1.0 / (0.02 * math.log(mu / (mu - 1.0)))
+        got = lif_rate(mu, 1e-3, tau_syn=0.0, colored=False)
+        assert math.isclose(got, expected, rel_tol=2e-3), (mu, got, expected)
+
+
+def test_siegert_integral_in_its_plain_form():
+    from scipy.integrate import quad
+
+    mu, sigma_u = 0.2, 0.6
+    s = sigma_u * math.sqrt(2.0)  # tau_syn = 0: white noise, free std sigma / sqrt(2)
+    plain = quad(lambda x: math.exp(x * x) * (1 + math.erf(x)), (0 - mu) / s, (1 - mu) / s)[0]
+    assert math.isclose(lif_rate(mu, sigma_u, tau_syn=0.0), 1 / (0.02 * math.sqrt(math.pi) * plain), rel_tol=1e-9)
+
+
+def test_rate_grows_with_mean_and_fluctuations():
+    sig = [lif_rate(0.0, s) for s in (0.3, 0.5, 1.0, 2.0, 3.0)]
+    mus = [lif_rate(m, 0.5) for m in (-1.0, -0.5, 0.0, 0.5)]
+    assert sig == sorted(sig) and mus == sorted(mus) and sig[0] > 0
+    assert lif_rate(0.0, 0.05) < 1e-50  # xi = 20: no spikes in any simulation
+    # the colored-noise correction raises the effective threshold: fewer spikes than white noise
+    assert lif_rate(0.0, 1.0) < lif_rate(0.0, 1.0, colored=False)
+
+
+def test_small_fluctuations_leave_the_free_gaussian():
+    m, sd = lif_membrane_moments(0.0, 0.1)
+    assert abs(m) < 1e-6 and math.isclose(sd, 0.1, rel_tol=1e-3)
+    m, sd = lif_membrane_moments(0.0, 1.0)
+    assert m < 0 and sd < 1.0  # reset pulls the mean down and narrows the distribution
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory, one_thread):
+    from fluctinit.figures import fig1_regime as F1
+    from fluctinit.figures._items import Context
+
+    ctx = Context(out=Path(tmp_path_factory.mktemp("rates")), quick=True, quiet=True)
+    out = {}
+    for mu in (-0.5, 0.0):
+        s = dict(F1.settings(ctx), mu_u=mu, sigma_us=[0.5, 1.0, 2.0], xis=[], trace_sigma_u=0.5, n_neurons=16,
+                 trials=8, duration=2.0)
+        out[mu] = (s, F1.compute(ctx, s)["sweep"])
+    return out
+
+
+def test_rate_prediction_against_the_simulator(simulated):
+    for mu, (s, rows) in simulated.items():
+        for r in rows:
+            pred = lif_rate(mu, r["sigma_u"], tau_mem=s["tau_mem"], tau_syn=s["tau_syn"], theta=s["theta"])
+            assert r["rate_reset"] > 0.1
+            assert 1 / 1.35 < pred / r["rate_reset"] < 1.35, (mu, r["sigma_u"], pred, r["rate_reset"])
+            white = lif_rate(mu, r["sigma_u"], colored=False)
+            assert white / r["rate_reset"] > 2.5  # without the correction the theory is far off
+
+
+def test_reset_lowers_the_mean_at_least_by_the_linear_bound(simulated):
+    for mu, (s, rows) in simulated.items():
+        for r in rows:
+            bound = lif_reset_mean(r["mean_free"], r["rate_reset"], tau_mem=s["tau_mem"], dt=s["dt"], theta=s["theta"])
+            assert r["mean_reset"] <= bound + 3 * r["mean_reset_se"], (mu, r["sigma_u"], r["mean_reset"], bound)
+
+
+def test_bad_input_names_the_argument():
+    with pytest.raises(ParameterError, match="`reset` must be < theta"):
+        lif_rate(0.0, 1.0, reset=1.0)
+    with pytest.raises(ParameterError, match="`sigma_u` must be"):
+        lif_rate(0.0, 0.0)
+    with pytest.raises(ParameterError, match="`rate` must be"):
+        lif_reset_mean(0.0, -1.0)
+    assert np.isfinite(lif_rate(-50.0, 0.1))  # far below threshold: 0, no overflow

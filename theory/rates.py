@@ -1,0 +1,151 @@
+"""Firing rate and membrane statistics of the LIF neuron with threshold and reset, from its free
+membrane statistics (beyond the paper, which assumes no reset: its discussion, "Finally").
+
+Diffusion approximation.  A neuron whose free membrane (no threshold, no reset) has mean
+``mu_u`` and standard deviation ``sigma_u`` is driven by a synaptic current that is an
+Ornstein-Uhlenbeck process with time constant ``tau_syn``.  For white-noise current
+(``tau_syn -> 0``) with ``tau_mem dU/dt = -U + mu + sigma sqrt(tau_mem) xi(t)``, the free variance
+is ``sigma^2 / 2``, and the rate with threshold ``theta`` and reset ``V_r`` is Siegert's
+first-passage result (Brunel 2000, eq. 21)::
+
+    1 / nu = t_ref + tau_mem sqrt(pi) int_{(V_r - mu)/sigma}^{(theta - mu)/sigma} e^{x^2} (1 + erf x) dx
+
+Synaptic filtering lowers the free variance to ``sigma^2 / 2 * tau_mem / (tau_mem + tau_syn)``
+for the same current noise.  So ``sigma = sigma_u sqrt(2 (tau_mem + tau_syn) / tau_mem)``.  To
+first order in ``sqrt(tau_syn / tau_mem)`` the filtering then shifts both integration bounds by
+``alpha / 2 sqrt(tau_syn / tau_mem)``, with ``alpha = sqrt(2) |zeta(1/2)|`` (Fourcaud & Brunel
+2002, eq. 4.31; Brunel et al. 2001).  Three approximations are made:
+
+* the shot noise of the inputs is taken as Gaussian (diffusion);
+* the synaptic filtering correction is the first-order one, while the paper's
+  ``tau_syn / tau_mem = 0.5`` is not small;
+* time is continuous, while the simulation steps at 2 ms.
+
+tests/test_theory_rates.py measures all three against the simulator (threshold and reset to
+0, no refractory period).  The integrand is ``erfcx(-x) = e^{x^2} erfc(-x)``, which stays
+finite where ``e^{x^2}`` alone overflows.
+
+The stationary membrane density with reset is Brunel's (2000, eq. 17), with the same shifted
+bounds::
+
+    P(V) = 2 nu tau_mem / sigma exp(-(V - mu)^2 / sigma^2) int_{(V - mu)/sigma}^{(theta - mu)/sigma} Theta(u - (V_r - mu)/sigma) e^{u^2} du
+
+for ``V < theta_eff``.  :func:`lif_membrane_moments` integrates it for the mean and standard
+deviation with reset.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fluctinit.errors import Interval, ParameterError, check
+
+__all__ = ["ALPHA_COLORED", "lif_rate", "lif_membrane_moments", "lif_reset_mean", "white_noise_sigma", "colored_shift"]
+
+#: sqrt(2) |zeta(1/2)|, the colored-noise boundary shift's coefficient (Fourcaud & Brunel 2002)
+ALPHA_COLORED = math.sqrt(2.0) * 1.4603545088095868
+
+_POS = Interval(0.0, None, "neither")
+_NONNEG = Interval(0.0, None, "left")
+
+
+def white_noise_sigma(sigma_u: float, tau_mem: float, tau_syn: float) -> float:
+    """The current-noise amplitude ``sigma`` whose synaptically filtered free membrane has std ``sigma_u``."""
+    return sigma_u * math.sqrt(2.0 * (tau_mem + tau_syn) / tau_mem)
+
+
+def colored_shift(tau_mem: float, tau_syn: float) -> float:
+    """The boundary shift ``alpha / 2 sqrt(tau_syn / tau_mem)`` (in units of ``sigma``)."""
+    return 0.5 * ALPHA_COLORED * math.sqrt(tau_syn / tau_mem)
+
+
+def _bounds(mu_u, sigma_u, tau_mem, tau_syn, theta, reset, colored):
+    for name, v, c in (("sigma_u", sigma_u, _POS), ("tau_mem", tau_mem, _POS), ("tau_syn", tau_syn, _NONNEG),
+                       ("theta", theta, _POS)):
+        check(name, v, c)
+    if not reset < theta:
+        raise ParameterError(f"`reset` must be < theta ({theta!r}); got {reset!r}", ["reset"], [reset])
+    if not math.isfinite(mu_u):
+        raise ParameterError(f"`mu_u` must be a finite number; got {mu_u!r}", ["mu_u"], [mu_u])
+    sigma = white_noise_sigma(sigma_u, tau_mem, tau_syn)
+    k = colored_shift(tau_mem, tau_syn) if colored else 0.0
+    return sigma, (reset - mu_u) / sigma + k, (theta - mu_u) / sigma + k
+
+
+def lif_rate(mu_u: float, sigma_u: float, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3, theta: float = 1.0,
+             reset: float = 0.0, t_ref: float = 0.0, colored: bool = True) -> float:
+    """Stationary firing rate (Hz) of the LIF neuron with threshold and reset (module docstring).
+
+    Args:
+        mu_u, sigma_u: the free membrane's mean and standard deviation (threshold units), e.g.
+            the targets of the initialization.
+        tau_mem, tau_syn: membrane and synaptic time constants (s).
+        theta, reset: threshold and reset potential (reset < theta).
+        t_ref: refractory period (s).
+        colored: the synaptic-filtering correction of the bounds (False: white noise).
+
+    Returns:
+        the rate in Hz (0.0 where it underflows).
+    """
+    from scipy.integrate import quad
+    from scipy.special import erfcx
+
+    check("t_ref", t_ref, _NONNEG)
+    _, lo, hi = _bounds(mu_u, sigma_u, tau_mem, tau_syn, theta, reset, colored)
+    if hi > 26.0:  # the integral overflows float: the rate is below 1e-290 Hz
+        return 0.0
+    integral = quad(lambda x: erfcx(-x), lo, hi, limit=200)[0]
+    return 1.0 / (t_ref + tau_mem * math.sqrt(math.pi) * integral)
+
+
+def lif_membrane_moments(mu_u: float, sigma_u: float, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3,
+                         theta: float = 1.0, reset: float = 0.0, colored: bool = True,
+                         points: int = 8001) -> tuple[float, float]:
+    """Mean and standard deviation of the membrane with threshold and reset (Brunel's density).
+
+    In ``y = (V - mu) / (sqrt(2) sigma_u)`` the density is ``p(y) ~ e^{-y^2} int_{max(y, lo)}^{hi} e^{u^2} du``
+    on ``y < hi``: far below threshold the free Gaussian of std ``sigma_u``, with the absorbing
+    threshold and the reset at the rate's shifted bounds (:func:`colored_shift`, converted from
+    units of the current noise).  It is evaluated on a grid from ``min(lo, -8)`` to ``hi`` in
+    logarithms (no overflow) and normalized numerically (no refractory mass), so it needs no rate.
+
+    Returns:
+        ``(mean, std)`` in threshold units.
+    """
+    sigma, lo, hi = _bounds(mu_u, sigma_u, tau_mem, tau_syn, theta, reset, colored)
+    # the density's own scale: free std sigma_u (sigma_d = sqrt(2) sigma_u); the bounds, shifted
+    # in units of the current noise sigma, converted to it
+    sd = math.sqrt(2.0) * sigma_u
+    lo, hi = (mu_u + sigma * lo - mu_u) / sd, (mu_u + sigma * hi - mu_u) / sd
+    y = np.linspace(min(lo, -8.0), hi, points)
+    u = np.linspace(lo, hi, points)  # the inner integral's range
+    top = max(hi * hi, lo * lo)  # the largest u^2 on it
+    g = np.exp(u ** 2 - top)  # e^{u^2} scaled: no overflow
+    # from the top down, so that no large sum cancels a small one
+    tail = np.concatenate([np.cumsum((0.5 * (g[1:] + g[:-1]) * np.diff(u))[::-1])[::-1], [0.0]])
+    inner = np.interp(np.maximum(y, lo), u, tail)  # int_{max(y, lo)}^{hi} e^{u^2 - top} du
+    with np.errstate(divide="ignore"):
+        logp = top - y ** 2 + np.log(inner)
+    p = np.exp(logp - logp[np.isfinite(logp)].max())
+    v = mu_u + sd * y
+    w = np.concatenate([[0.0], 0.5 * (p[1:] + p[:-1]) * np.diff(v)])
+    mids = np.concatenate([[v[0]], 0.5 * (v[1:] + v[:-1])])
+    mean = float((w * mids).sum() / w.sum())
+    var = float((w * (mids - mean) ** 2).sum() / w.sum())
+    return mean, math.sqrt(max(var, 0.0))
+
+
+def lif_reset_mean(mu_u: float, rate: float, *, tau_mem: float = 20e-3, dt: float = 2e-3, theta: float = 1.0) -> float:
+    """The membrane mean with reset from the free mean and the rate: ``mu_u - rate theta dt / (1 - lambda_mem)``.
+
+    Reset to 0 subtracts the membrane's value at the spike, ``U_s >= theta``, from ``U`` and
+    leaves the current alone. Since the update is linear in ``U``, each reset lowers the
+    membrane by ``U_s lambda_mem^k`` ``k`` steps later. The pooled mean is therefore exactly
+    ``mu_u - rate E[U_s] dt / (1 - lambda_mem)``. With ``E[U_s]`` replaced by ``theta``, the
+    shift is a lower bound on its size: the overshoot above threshold is left out.
+    """
+    for name, v, c in (("rate", rate, _NONNEG), ("tau_mem", tau_mem, _POS), ("dt", dt, _POS), ("theta", theta, _POS)):
+        check(name, v, c)
+    return mu_u - rate * theta * dt / (1.0 - math.exp(-dt / tau_mem))
