@@ -1,5 +1,5 @@
-"""Per-layer firing rates at initialization: the paper's common rate against layer-sequential
-initialization (``init.rates = "sequential"``), on one training batch.
+"""Per-layer firing rates at initialization: the paper's common rate against the predicted
+(``init.rates = "predicted"``) and the layer-sequential (``"sequential"``) rates, on one batch.
 
     python benchmarks/rates_through_depth.py fsdd-conv7 --data-root data [--sigma-u 1] [--batch 100] [--seed 0]
 
@@ -48,7 +48,7 @@ def main() -> None:
     base["init"]["sigma_u"] = a.sigma_u
     data = load_data(base, a.data_root)
     out = {}
-    for mode in ("common", "sequential"):
+    for mode in ("common", "predicted", "sequential"):
         config = copy.deepcopy(base)
         config["init"]["rates"] = mode
         out[mode] = rates_at_init(config, data, a.seed, a.batch)
@@ -56,11 +56,9 @@ def main() -> None:
         print(json.dumps(out))
         return
     print(f"{a.experiment}, sigma_u {a.sigma_u:g}, seed {a.seed}: rate at initialization per hidden layer (Hz)")
-    print("layer  common: assumed  measured   sequential: assumed  measured")
+    print("layer" + "".join(f"  {m + ':':>11} assumed  measured" for m in out))
     for k in range(len(out["common"]["measured_hz"])):
-        c, s = out["common"], out["sequential"]
-        print(f"{k + 1:5d}  {c['assumed_hz'][k]:15.2f} {c['measured_hz'][k]:9.3f}   "
-              f"{s['assumed_hz'][k]:19.2f} {s['measured_hz'][k]:9.3f}")
+        print(f"{k + 1:5d}" + "".join(f"  {r['assumed_hz'][k]:19.2f} {r['measured_hz'][k]:9.3f}" for r in out.values()))
 
 
 if __name__ == "__main__":

@@ -192,9 +192,11 @@ INIT_CONSTRAINTS = {
     "sigma_w": Interval(0.0, _TARGET, "both"),
     "mu_u": Interval(-_TARGET, _TARGET, "both"),
     "alpha": Interval(0.0, 1.0, "right"),
-    # the presynaptic rate of each layer: the data set's everywhere (the paper), or each hidden
-    # layer's measured rate for the next (layer-sequential calibration, fluctinit.training.sequential_rates_)
-    "rates": OneOf(("common", "sequential")),
+    # the presynaptic rate of each layer: the data set's everywhere (the paper); each hidden
+    # layer's rate predicted from its target with reset (fluctinit.training.predicted_rates,
+    # theory.lif_rate); or each hidden layer's measured rate for the next (layer-sequential
+    # calibration, fluctinit.training.sequential_rates_)
+    "rates": OneOf(("common", "predicted", "sequential")),
 }
 TRAINING_CONSTRAINTS = {
     "epochs": Integer(0),

@@ -28,6 +28,7 @@ __all__ = [
     "build_model",
     "initialize_model",
     "sequential_rates_",
+    "predicted_rates",
     "input_rate",
     "measure_encoder_rate",
 ]
@@ -275,6 +276,7 @@ def initialize_model(
     ``config["init"]``: ``method`` ("fluctuation", "kaiming" or "normal" with ``mu_w``,
     ``sigma_w``), ``sigma_u``, ``mu_u`` (hidden layers' membrane mean), ``alpha``, ``rates``:
     ``"common"`` (default) uses the same rate ``nu`` (Hz) for every layer, as the paper does;
+    ``"predicted"`` the rates :func:`predicted_rates` predicts from the target with reset;
     ``"sequential"`` gives each layer the rate its inputs really have at initialization,
     measured layer by layer on a training batch of ``data`` (:func:`sequential_rates_`).
 
@@ -284,6 +286,8 @@ def initialize_model(
     from fluctinit.sim.init import init_network_
 
     ini = config["init"]
+    if ini.get("rates") == "predicted":
+        nu = predicted_rates(model, config, nu)
     if ini.get("rates") == "sequential":
         if data is None:
             raise ParameterError("`init.rates` 'sequential' measures the layers' rates on the training data; "
@@ -294,7 +298,30 @@ def initialize_model(
         mu_u=ini.get("mu_u") or 0.0,
         method=ini["method"], mu_w=ini.get("mu_w"), sigma_w=ini.get("sigma_w"), generator=generator,
     )
-    return [float(nu)] * (len(model.network.hidden) + 1)
+    return list(nu) if isinstance(nu, list) else [float(nu)] * (len(model.network.hidden) + 1)
+
+
+def predicted_rates(model: SNNModel, config: dict[str, Any], nu: float) -> list[float]:
+    """The presynaptic rate of each layer predicted from the theory (``init.rates`` "predicted").
+
+    Layer 1's inputs fire at the data's ``nu``.  Every later layer (and the readout) receives
+    the previous hidden layer's spikes. That layer, initialized at its target ``(mu_u,
+    sigma_u)``, is predicted to fire at :func:`fluctinit.theory.lif_rate` of that target, with
+    its own time constants and threshold and reset to 0 (Dale layers: the excitatory
+    population's).  The prediction assumes Poisson-like inputs; the measured
+    :func:`sequential_rates_` is its reference.
+    """
+    from fluctinit.theory import lif_rate
+
+    ini = config["init"]
+    sigma_u, mu_u = ini.get("sigma_u", 1.0), ini.get("mu_u") or 0.0
+    rates = [float(nu)]
+    for layer in model.network.hidden:
+        p = layer.params
+        tau_mem = getattr(p, "tau_mem", None) or p.tau_mem_exc
+        tau_syn = getattr(p, "tau_syn", None) or p.tau_syn_exc
+        rates.append(max(lif_rate(mu_u, sigma_u, tau_mem=tau_mem, tau_syn=tau_syn, theta=p.theta), SILENT_RATE))
+    return rates
 
 
 #: the smallest rate a silent layer's successor is initialized for (Hz): its weights stay finite

@@ -496,8 +496,8 @@ class Init(StrictModel):
     @model_validator(mode="after")
     def _normal(self):
         """``mu_w`` and ``sigma_w`` belong to method "normal", which needs both; ``rates``
-        "sequential" to method "fluctuation" (the others use no rate)."""
-        if self.rates == "sequential" and self.method != "fluctuation":
+        other than "common" to method "fluctuation" (the others use no rate)."""
+        if self.rates in ("predicted", "sequential") and self.method != "fluctuation":
             raise config_error("rates", self.rates, f"'common' or absent unless `init.method` is 'fluctuation' "
                                                     f"(it is {self.method!r}: its weights use no rate)")
         for key in ("mu_w", "sigma_w"):
