@@ -356,6 +356,7 @@ def init_network_(
     generator: torch.Generator | None = None,
     dist: str = "exponential",
     kernel_mode: str = "discrete",
+    kernels: Sequence[Any] | None = None,
 ) -> Network:
     """Initialize every layer of a :class:`~fluctinit.sim.networks.Network` in place.
 
@@ -393,6 +394,9 @@ def init_network_(
         generator: torch.Generator (on the weights' device).
         dist: Dale weight distribution, ``"exponential"`` (paper default) or ``"lognormal"``.
         kernel_mode: ``"discrete"`` (default) or ``"continuous"`` kernel integrals.
+        kernels: one ``KernelIntegrals`` or None per hidden layer and the readout, replacing
+            ``kernel_mode``'s for the feed-forward weights of that layer (e.g. the data-calibrated
+            ones of :func:`fluctinit.training.calibrated_kernels_`); not for Dale or recurrent layers.
 
     Returns:
         ``network``.
@@ -409,6 +413,15 @@ def init_network_(
         rates = [check(f"nu[{i}]", v, c["nu"]) for i, v in enumerate(nu)]
     else:
         rates = [check("nu", nu, c["nu"])] * n_layers
+    kernels = [None] * n_layers if kernels is None else list(kernels)
+    if len(kernels) != n_layers:
+        raise ParameterError(f"`kernels` must hold one entry per layer ({n_layers}); got {len(kernels)}",
+                             ["kernels"], [len(kernels)])
+    for layer, k in zip(network.hidden, kernels):
+        if k is not None and (isinstance(layer, _DaleBase) or layer.rec_weight is not None):
+            raise ParameterError(f"`kernels` applies to feed-forward layers; layer {type(layer).__name__} is "
+                                 "recurrent or obeys Dale's law (its kernel is shared with other inputs)",
+                                 ["kernels"], [type(layer).__name__])
     sigma_u = check("sigma_u", sigma_u, c["sigma_u"])
     alpha = check("alpha", alpha, c["alpha"])
     check("method", method, c["method"])
@@ -436,7 +449,7 @@ def init_network_(
                 raise ParameterError(f"`{name}` must be None unless method is 'normal' (method {method!r}); "
                                      f"got {v!r}", [name], [v])
     g = generator
-    for layer, nu in zip(network.hidden, rates):
+    for layer, nu, k_given in zip(network.hidden, rates, kernels):
         if method == "kaiming":
             kaiming_normal_(layer.weight, generator=g)
             if layer.rec_weight is not None:
@@ -448,7 +461,7 @@ def init_network_(
                 if layer.rec_weight is not None:
                     layer.rec_weight.normal_(float(mu_w), float(sigma_w), generator=g)
             continue
-        kern = layer_kernels(layer, kernel_mode)
+        kern = layer_kernels(layer, kernel_mode) if k_given is None else {"kernel": k_given}
         if isinstance(layer, _DaleBase):
             fill = dale_exponential_ if dist == "exponential" else dale_lognormal_
             for post, w_exc, w_inh, w_rec in (
@@ -469,6 +482,7 @@ def init_network_(
         if method == "kaiming":
             kaiming_normal_(w, fan_in=ro.fan_in, generator=g)
         else:
-            fluctuation_normal_(w, rates[-1], sigma_u=sigma_u, kernel=layer_kernels(ro, kernel_mode)["kernel"],
+            k_ro = kernels[-1] if kernels[-1] is not None else layer_kernels(ro, kernel_mode)["kernel"]
+            fluctuation_normal_(w, rates[-1], sigma_u=sigma_u, kernel=k_ro,
                                 fan_in=ro.fan_in, generator=g)
     return network

@@ -110,3 +110,42 @@ def test_predicted_rates_are_the_theorys(one_thread):
         rates = initialize_model(model, config, 15.8, torch.Generator().manual_seed(1))
         r = lif_rate(0.0, sigma, tau_mem=config["network"]["tau_mem"], tau_syn=config["network"]["tau_syn"])
         assert rates[0] == 15.8 and all(math.isclose(v, r) for v in rates[1:]) and len(rates) == 4
+
+
+def test_calibrated_kernels_put_each_layer_on_target(shd_root, one_thread):
+    """init.mode 'calibrated': on the calibration batch each feed-forward layer's exact pooled
+    free-membrane sigma_i (w'Cw of its actual inputs) averages to the target over its neurons,
+    to the Monte-Carlo precision of the Jensen factor and the finite number of neurons."""
+    from fluctinit.training import calibrated_kernels_
+    from fluctinit.training.model import _layer_statistics
+
+    config = _small("shd-conv3-ff", mode="calibrated", nu="measured")
+    config["network"]["hidden"] = [16, 16, 16]
+    config = resolve_config(config)[0]
+    data = load_data(config, shd_root)
+    model = build_model(config, generator=torch.Generator().manual_seed(0))
+    rates, kernels = calibrated_kernels_(model, config, data.nu, torch.Generator().manual_seed(2), data.train)
+    assert all(k is not None for k in kernels) and len(rates) == 4
+    x, _ = next(iter(data.train.batches(20, True, torch.Generator().manual_seed(0))))
+    with torch.no_grad():
+        out = model(x)
+    net = model.network
+    inputs = [x.reshape(*x.shape[:2], *net.input_shape)] + [o for o in out.outputs[:-2]]
+    dt = config["data"]["dt"]
+    for layer, inp in zip(net.hidden, inputs):
+        st = _layer_statistics(layer, inp, dt, readout=False)
+        _, sigma = st.moments(layer.weight.detach().double().flatten(1).numpy())
+        # sampling error of the mean over n neurons: std(sigma_i) / sqrt(n)
+        tol = 4 * sigma.std(ddof=1) / math.sqrt(sigma.size) + 0.01
+        assert abs(sigma.mean() - config["init"]["sigma_u"]) < tol, (layer, sigma.mean(), tol)
+
+
+def test_config_refuses_calibrated_where_it_does_not_apply():
+    c = copy.deepcopy(load_experiment("shd-conv3-rec"))
+    c["init"]["mode"] = "calibrated"
+    with pytest.raises(ParameterError, match="`init.mode`.*feed-forward dense and conv1d"):
+        resolve_config(c)
+    c = copy.deepcopy(load_experiment("shd-conv3-ff"))
+    c["init"].update(mode="calibrated", rates="sequential")
+    with pytest.raises(ParameterError, match="`init.rates`.*with `init.mode` 'calibrated'"):
+        resolve_config(c)

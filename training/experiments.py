@@ -197,6 +197,9 @@ INIT_CONSTRAINTS = {
     # theory.lif_rate); or each hidden layer's measured rate for the next (layer-sequential
     # calibration, fluctinit.training.sequential_rates_)
     "rates": OneOf(("common", "predicted", "sequential")),
+    # the kernel integrals: the paper's (discrete, continuous), or each layer's from its actual
+    # inputs on a training batch (fluctinit.training.calibrated_kernels_)
+    "mode": OneOf(("discrete", "continuous", "calibrated")),
 }
 TRAINING_CONSTRAINTS = {
     "epochs": Integer(0),

@@ -29,6 +29,7 @@ __all__ = [
     "initialize_model",
     "sequential_rates_",
     "predicted_rates",
+    "calibrated_kernels_",
     "input_rate",
     "measure_encoder_rate",
 ]
@@ -277,6 +278,9 @@ def initialize_model(
     ``sigma_w``), ``sigma_u``, ``mu_u`` (hidden layers' membrane mean), ``alpha``, ``rates``:
     ``"common"`` (default) uses the same rate ``nu`` (Hz) for every layer, as the paper does;
     ``"predicted"`` the rates :func:`predicted_rates` predicts from the target with reset;
+    ``mode``: the kernel integrals, ``"discrete"`` (default), ``"continuous"``, or
+    ``"calibrated"`` (:func:`calibrated_kernels_`: each layer's from its actual inputs, layer by
+    layer on a training batch; it measures the rates too);
     ``"sequential"`` gives each layer the rate its inputs really have at initialization,
     measured layer by layer on a training batch of ``data`` (:func:`sequential_rates_`).
 
@@ -288,6 +292,11 @@ def initialize_model(
     ini = config["init"]
     if ini.get("rates") == "predicted":
         nu = predicted_rates(model, config, nu)
+    if ini.get("mode") == "calibrated":
+        if data is None:
+            raise ParameterError("`init.mode` 'calibrated' measures the layers' inputs on the training data; "
+                                 "got no data", ["init.mode"], ["calibrated"])
+        return calibrated_kernels_(model, config, nu, generator, data.train)[0]
     if ini.get("rates") == "sequential":
         if data is None:
             raise ParameterError("`init.rates` 'sequential' measures the layers' rates on the training data; "
@@ -295,7 +304,7 @@ def initialize_model(
         return sequential_rates_(model, config, nu, generator, data.train)
     init_network_(
         model.network, nu, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
-        mu_u=ini.get("mu_u") or 0.0,
+        mu_u=ini.get("mu_u") or 0.0, kernel_mode=ini.get("mode") or "discrete",
         method=ini["method"], mu_w=ini.get("mu_w"), sigma_w=ini.get("sigma_w"), generator=generator,
     )
     return list(nu) if isinstance(nu, list) else [float(nu)] * (len(model.network.hidden) + 1)
@@ -345,6 +354,42 @@ def sequential_rates_(model: SNNModel, config: dict[str, Any], nu: float, genera
         the presynaptic rate of each hidden layer and of the readout (Hz): ``L + 1`` passes'
         worth of forward simulation (one batch each).
     """
+    return _sequential_(model, config, nu, generator, split, batch_size, calibrate=False)[0]
+
+
+def calibrated_kernels_(model: SNNModel, config: dict[str, Any], nu: float, generator: torch.Generator,
+                        split, batch_size: int | None = None) -> tuple[list[float], list[Any]]:
+    """Layer-sequential initialization with each layer's data-calibrated kernel (``init.mode``
+    "calibrated"; in place).
+
+    For ``l = 1 .. L`` and the readout: the layer's actual inputs on the first training batch
+    give their pooled filtered-input statistics (:func:`fluctinit.validation.layer_input_statistics`;
+    convolutions: one receptive field, pooled over positions), with the layer's own time
+    constants.  Their effective kernel integrals (:meth:`~fluctinit.validation.InputStatistics.kernel`)
+    set the layer's weights, so that its free membrane's mean sigma_i over neurons is the target on
+    those inputs.  Then a forward pass gives the next layer's inputs.  Dense and 1-d convolutional
+    feed-forward layers; the readout of a net with skip connections keeps the discrete kernel
+    at the mean rate of its inputs.
+
+    Returns:
+        ``(rates, kernels)``: each layer's measured input rate (Hz) and the kernel integrals used.
+    """
+    return _sequential_(model, config, nu, generator, split, batch_size, calibrate=True)
+
+
+def _layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool):
+    from fluctinit.validation import layer_input_statistics
+
+    p = layer.params
+    tau_mem = p.tau_out if readout else p.tau_mem
+    conv = {}
+    if not readout and getattr(layer, "_nd", 0) == 1:
+        conv = dict(kernel_size=layer.kernel_size[0], stride=layer.stride[0], padding=layer.padding[0])
+    return layer_input_statistics(inputs, dt=dt, tau_mem=tau_mem, tau_syn=p.tau_syn, **conv)
+
+
+def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: torch.Generator, split,
+                 batch_size: int | None, calibrate: bool) -> tuple[list[float], list[Any]]:
     from fluctinit.sim.init import init_network_
 
     ini = config["init"]
@@ -356,11 +401,24 @@ def sequential_rates_(model: SNNModel, config: dict[str, Any], nu: float, genera
     x = x.to(next(model.parameters()).device)
     state = generator.get_state()
     rates = [float(nu)] * (n_hidden + 1)
+    kernels: list[Any] = [None] * (n_hidden + 1)
     skip = bool(config["network"].get("skip"))
+    out = None
     for layer in range(n_hidden + 1):
+        if calibrate and not (layer == n_hidden and skip):
+            if layer == 0:
+                inputs = x if model.encoder is None else model.encoder(x)
+                shape = tuple(net.input_shape)
+                inputs = inputs.reshape(*inputs.shape[:2], *shape)
+            else:
+                inputs = out.outputs[layer - 1]
+            rate = max(float(inputs.float().mean()) / dt, SILENT_RATE)
+            target = net.readout if layer == n_hidden else net.hidden[layer]
+            kernels[layer] = _layer_statistics(target, inputs, dt, layer == n_hidden).kernel(rate)
+            rates[layer] = rate
         generator.set_state(state)
         init_network_(net, rates, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
-                      mu_u=ini.get("mu_u") or 0.0, method=ini["method"], generator=generator)
+                      mu_u=ini.get("mu_u") or 0.0, method=ini["method"], generator=generator, kernels=kernels)
         if layer == n_hidden:
             break
         with torch.no_grad():
@@ -374,4 +432,4 @@ def sequential_rates_(model: SNNModel, config: dict[str, Any], nu: float, genera
             measured = float(spikes[layer].float().mean()) / dt
         for k in range(layer + 1, n_hidden + 1):  # until measured, later layers assume this rate
             rates[k] = max(measured, SILENT_RATE)
-    return rates
+    return rates, kernels

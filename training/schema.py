@@ -492,11 +492,18 @@ class Init(StrictModel):
     mu_w: constrained(_I["mu_w"]) = None
     sigma_w: constrained(_I["sigma_w"]) = None
     rates: constrained(_I["rates"]) = None
+    mode: constrained(_I["mode"]) = None
 
     @model_validator(mode="after")
     def _normal(self):
         """``mu_w`` and ``sigma_w`` belong to method "normal", which needs both; ``rates``
         other than "common" to method "fluctuation" (the others use no rate)."""
+        if self.mode == "calibrated" and self.method != "fluctuation":
+            raise config_error("mode", self.mode, f"'discrete', 'continuous' or absent unless `init.method` is "
+                                                  f"'fluctuation' (it is {self.method!r})")
+        if self.mode == "calibrated" and self.rates not in (None, "common"):
+            raise config_error("rates", self.rates, "absent or 'common' with `init.mode` 'calibrated' (it measures "
+                                                    "every layer's inputs, rates included)")
         if self.rates in ("predicted", "sequential") and self.method != "fluctuation":
             raise config_error("rates", self.rates, f"'common' or absent unless `init.method` is 'fluctuation' "
                                                     f"(it is {self.method!r}: its weights use no rate)")
@@ -581,6 +588,10 @@ class Experiment(StrictModel):
         if self.init.mu_u and self.init.method != "fluctuation":
             raise config_error("init.mu_u", self.init.mu_u, f"0 or absent with `init.method` {self.init.method!r} "
                                                             "(a membrane target of the fluctuation method)")
+        if self.init.mode == "calibrated" and (net.dale or net.recurrent or net.kind not in ("dense", "conv1d")):
+            raise config_error("init.mode", "calibrated", "'discrete' or 'continuous' for this network: calibrated "
+                               "kernels take feed-forward dense and conv1d layers (no Dale's law, no recurrence; "
+                               f"network.kind {net.kind!r}, dale {net.dale}, recurrent {net.recurrent})")
         if self.init.method != "fluctuation" and net.dale:
             raise config_error("init.method", self.init.method, "'fluctuation' for Dale's-law networks "
                                f"(`network.dale` is true; {self.init.method} weights are signed)")

@@ -49,7 +49,7 @@ from ._constraints import CHUNK_ELEMENTS, CONSTRAINTS
 from .resources import chunk_samples
 from .sources import SpikeSource
 
-__all__ = ["InputStatistics", "input_statistics"]
+__all__ = ["InputStatistics", "input_statistics", "layer_input_statistics"]
 
 
 @dataclass(frozen=True)
@@ -196,3 +196,44 @@ def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: fl
     cov = 0.5 * (cov + cov.T)
     return InputStatistics(mean.numpy(), cov.numpy(), int(n_val), p["tau_mem"], p["tau_syn"], float(source.dt),
                            source.name)
+
+
+def layer_input_statistics(x: torch.Tensor, *, dt: float, tau_mem: float = 20e-3, tau_syn: float = 10e-3,
+                           kernel_size: int | None = None, stride: int = 1, padding: int = 0,
+                           samples_per_batch: int = 8, name: str = "layer input") -> InputStatistics:
+    """:func:`input_statistics` of a layer's inputs ``x`` (spikes, ``(batch, time, *shape)``).
+
+    A dense layer's inputs are its ``prod(shape)`` units.  A 1-d convolution's (``kernel_size``
+    given, ``shape = (channels, length)``) are the ``channels * kernel_size`` units of one
+    receptive field, pooled over every position as well.  Its weight ``(out, channels, k)``,
+    flattened, then gives each output channel's exact pooled moments through
+    :meth:`InputStatistics.moments`.  The patches are made ``samples_per_batch`` samples at a time.
+    """
+    import torch.nn.functional as F
+
+    from .sources import SpikeSource
+
+    x = x.detach().float().cpu()
+    B, T = x.shape[0], x.shape[1]
+    if kernel_size is None:
+        flat = x.reshape(B, T, -1)
+        n, per, make = flat.shape[2], 1, (lambda xb: xb.reshape(xb.shape[0], T, -1))
+    else:
+        if x.dim() != 4:
+            raise ValueError(f"a 1-d convolution's inputs must be (batch, time, channels, length); got {tuple(x.shape)}")
+        C, L = x.shape[2], x.shape[3]
+        per = (L + 2 * padding - kernel_size) // stride + 1
+        n = C * kernel_size
+
+        def make(xb):
+            xp = F.pad(xb, (padding, padding)) if padding else xb
+            patches = xp.unfold(3, kernel_size, stride)  # (b, T, C, P, k)
+            return patches.permute(0, 3, 1, 2, 4).reshape(xb.shape[0] * per, T, n)
+        flat = x
+
+    def batches():
+        for s in range(0, B, samples_per_batch):
+            yield make(flat[s:s + samples_per_batch])
+
+    src = SpikeSource(name=name, n_inputs=n, n_steps=T, n_samples=B * per, dt=dt, window=(0, T), batches=batches)
+    return input_statistics(src, tau_mem=tau_mem, tau_syn=tau_syn)
