@@ -31,7 +31,7 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         out = model(x)
     dt = config["data"]["dt"]
     measured = [float(s.float().mean()) / dt for s in out.outputs[:-1]]
-    from fluctinit.training.model import _layer_statistics
+    from fluctinit.training import layer_statistics
 
     net = model.network
     inputs = [x.reshape(*x.shape[:2], *net.input_shape)] + list(out.outputs[:-2])
@@ -40,7 +40,7 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         if getattr(layer, "rec_weight", None) is not None or not hasattr(layer, "weight"):
             sigma.append(None)
             continue
-        _, s = _layer_statistics(layer, inp, dt, readout=False).moments(layer.weight.detach().double().flatten(1).numpy())
+        _, s = layer_statistics(layer, inp, dt, readout=False).moments(layer.weight.detach().double().flatten(1).numpy())
         sigma.append(float(s.mean()))
     return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma}
 

@@ -117,7 +117,7 @@ def test_calibrated_kernels_put_each_layer_on_target(shd_root, one_thread):
     free-membrane sigma_i (w'Cw of its actual inputs) averages to the target over its neurons,
     to the Monte-Carlo precision of the Jensen factor and the finite number of neurons."""
     from fluctinit.training import calibrated_kernels_
-    from fluctinit.training.model import _layer_statistics
+    from fluctinit.training import layer_statistics
 
     config = _small("shd-conv3-ff", mode="calibrated", nu="measured")
     config["network"]["hidden"] = [16, 16, 16]
@@ -133,7 +133,7 @@ def test_calibrated_kernels_put_each_layer_on_target(shd_root, one_thread):
     inputs = [x.reshape(*x.shape[:2], *net.input_shape)] + [o for o in out.outputs[:-2]]
     dt = config["data"]["dt"]
     for layer, inp in zip(net.hidden, inputs):
-        st = _layer_statistics(layer, inp, dt, readout=False)
+        st = layer_statistics(layer, inp, dt, readout=False)
         _, sigma = st.moments(layer.weight.detach().double().flatten(1).numpy())
         # sampling error of the mean over n neurons: std(sigma_i) / sqrt(n)
         tol = 4 * sigma.std(ddof=1) / math.sqrt(sigma.size) + 0.01

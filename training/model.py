@@ -30,6 +30,7 @@ __all__ = [
     "sequential_rates_",
     "predicted_rates",
     "calibrated_kernels_",
+    "layer_statistics",
     "input_rate",
     "measure_encoder_rate",
 ]
@@ -377,7 +378,9 @@ def calibrated_kernels_(model: SNNModel, config: dict[str, Any], nu: float, gene
     return _sequential_(model, config, nu, generator, split, batch_size, calibrate=True)
 
 
-def _layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool):
+def layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool = False):
+    """:func:`fluctinit.validation.layer_input_statistics` of a sim layer's (or the readout's)
+    inputs, with its own time constants and, for a 1-d convolution, its receptive field."""
     from fluctinit.validation import layer_input_statistics
 
     p = layer.params
@@ -414,7 +417,7 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
                 inputs = out.outputs[layer - 1]
             rate = max(float(inputs.float().mean()) / dt, SILENT_RATE)
             target = net.readout if layer == n_hidden else net.hidden[layer]
-            kernels[layer] = _layer_statistics(target, inputs, dt, layer == n_hidden).kernel(rate)
+            kernels[layer] = layer_statistics(target, inputs, dt, layer == n_hidden).kernel(rate)
             rates[layer] = rate
         generator.set_state(state)
         init_network_(net, rates, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
