@@ -149,3 +149,29 @@ def test_config_refuses_calibrated_where_it_does_not_apply():
     c["init"].update(mode="calibrated", rates="sequential")
     with pytest.raises(ParameterError, match="`init.rates`.*with `init.mode` 'calibrated'"):
         resolve_config(c)
+
+
+def test_calibrated_randman_layer_is_on_target(one_thread):
+    """Event-form batches (Randman): layer 1 calibrated on a training batch puts its mean sigma_i
+    on target over the whole training split (the calibration batch is 400 of its 480 samples),
+    where the paper's kernel leaves it at about 0.8 (figure 2c)."""
+    from fluctinit.training import initialize_model, input_rate, layer_statistics
+
+    out = {}
+    for mode in ("discrete", "calibrated"):
+        c = copy.deepcopy(load_experiment("randman-ff"))
+        c["data"].update(samples_per_class=60, split=[48, 6, 6])
+        c["init"]["mode"] = mode
+        c = resolve_config(c)[0]
+        data = load_data(c, ".")
+        model = build_model(c, generator=torch.Generator().manual_seed(0))
+        initialize_model(model, c, input_rate(c, model, data), torch.Generator().manual_seed(1), data)
+        batch, _ = next(iter(data.train.batches(480, False, torch.Generator().manual_seed(0))))
+        dense = batch.to_dense().transpose(0, 1) if hasattr(batch, "to_dense") else batch
+        layer = model.network.hidden[0]
+        _, sigma = layer_statistics(layer, dense, c["data"]["dt"]).moments(layer.weight.detach().double().numpy())
+        out[mode] = (sigma.mean(), sigma.std(ddof=1) / math.sqrt(sigma.size))
+    mean, se = out["calibrated"]
+    assert abs(mean - 1.0) < 4 * se + 0.02, out
+    mean, se = out["discrete"]
+    assert mean < 0.9, out

@@ -386,7 +386,9 @@ def layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool = Fal
     p = layer.params
     tau_mem = p.tau_out if readout else p.tau_mem
     conv = {}
-    if not readout and getattr(layer, "_nd", 0) == 1:
+    from fluctinit.sim import LIFConv1d
+
+    if not readout and isinstance(layer, LIFConv1d):
         conv = dict(kernel_size=layer.kernel_size[0], stride=layer.stride[0], padding=layer.padding[0])
     return layer_input_statistics(inputs, dt=dt, tau_mem=tau_mem, tau_syn=p.tau_syn, **conv)
 
@@ -401,7 +403,11 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
     n_hidden = len(net.hidden)
     bs = int(batch_size or config["training"]["batch_size"])
     x, _ = next(iter(split.batches(bs, True, torch.Generator().manual_seed(0))))
-    x = x.to(next(model.parameters()).device)
+    dense = x
+    if hasattr(x, "to_dense"):  # event-form batches (SpikeEvents): the model takes them as they are
+        dense = x.to_dense().transpose(0, 1)
+    else:
+        x = dense = x.to(next(model.parameters()).device)
     state = generator.get_state()
     rates = [float(nu)] * (n_hidden + 1)
     kernels: list[Any] = [None] * (n_hidden + 1)
@@ -410,7 +416,7 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
     for layer in range(n_hidden + 1):
         if calibrate and not (layer == n_hidden and skip):
             if layer == 0:
-                inputs = x if model.encoder is None else model.encoder(x)
+                inputs = dense if model.encoder is None else model.encoder(dense)
                 shape = tuple(net.input_shape)
                 inputs = inputs.reshape(*inputs.shape[:2], *shape)
             else:
