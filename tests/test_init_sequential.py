@@ -116,8 +116,7 @@ def test_calibrated_kernels_put_each_layer_on_target(shd_root, one_thread):
     """init.mode 'calibrated': on the calibration batch each feed-forward layer's exact pooled
     free-membrane sigma_i (w'Cw of its actual inputs) averages to the target over its neurons,
     to the Monte-Carlo precision of the Jensen factor and the finite number of neurons."""
-    from fluctinit.training import calibrated_kernels_
-    from fluctinit.training import layer_statistics
+    from fluctinit.training import calibrated_kernels_, layer_statistics
 
     config = _small("shd-conv3-ff", mode="calibrated", nu="measured")
     config["network"]["hidden"] = [16, 16, 16]
@@ -167,7 +166,7 @@ def test_calibrated_randman_layer_is_on_target(one_thread):
         model = build_model(c, generator=torch.Generator().manual_seed(0))
         initialize_model(model, c, input_rate(c, model, data), torch.Generator().manual_seed(1), data)
         batch, _ = next(iter(data.train.batches(480, False, torch.Generator().manual_seed(0))))
-        dense = batch.to_dense().transpose(0, 1) if hasattr(batch, "to_dense") else batch
+        dense = batch.to_dense().transpose(0, 1)  # Randman's batches are SpikeEvents (time-major)
         layer = model.network.hidden[0]
         _, sigma = layer_statistics(layer, dense, c["data"]["dt"]).moments(layer.weight.detach().double().numpy())
         out[mode] = (sigma.mean(), sigma.std(ddof=1) / math.sqrt(sigma.size))

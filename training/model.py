@@ -403,9 +403,11 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
     n_hidden = len(net.hidden)
     bs = int(batch_size or config["training"]["batch_size"])
     x, _ = next(iter(split.batches(bs, True, torch.Generator().manual_seed(0))))
+    from fluctinit.sim.events import SpikeEvents
+
     dense = x
-    if hasattr(x, "to_dense"):  # event-form batches (SpikeEvents): the model takes them as they are
-        dense = x.to_dense().transpose(0, 1)
+    if isinstance(x, SpikeEvents):  # event-form batches: the model takes them as they are
+        dense = x.to_dense().transpose(0, 1)  # (time, batch, n) -> (batch, time, n)
     else:
         x = dense = x.to(next(model.parameters()).device)
     state = generator.get_state()
