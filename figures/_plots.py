@@ -9,7 +9,14 @@ from typing import Sequence
 
 from . import _style as S
 
-__all__ = ["over_sigma_u", "layer_profile", "curve", "regime_band", "no_data"]
+__all__ = ["over_sigma_u", "layer_profile", "curve", "regime_band", "no_data", "integer_ticks"]
+
+
+def integer_ticks(ax, axis: str = "x") -> None:
+    """Ticks at whole numbers only (epochs, layers)."""
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
 
 
 def regime_band(ax) -> None:
@@ -83,6 +90,7 @@ def curve(ax, c: dict | None, title: str) -> None:
         ys = [v * 100 for v in c[key]]
         ax.plot(range(1, len(ys) + 1), ys, color=S.color(i), label=name, marker="o" if len(ys) < 8 else None)
     ax.set_xlabel("epoch")
+    integer_ticks(ax)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 102)
     ax.legend(loc="lower right")

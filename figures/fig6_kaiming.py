@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ._items import Context, Item, Need
 from ._runs import SweepSpec, check_specs, data_need, item_sources, label, rows_of, sweep_need
+from . import _plots as P
 from . import _style as S
 
 NETS = {"shd": {3: ("shd-conv3-rec", None), 7: ("shd-conv7-rec", "shd-conv7-hom")},
@@ -110,7 +111,7 @@ def plot_fig6(ctx: Context, s: dict, data: dict):
     present = list(data["datasets"])
     fig = S.new_figure(S.PAGE, 4.0)
     axes = fig.subplots(2, max(len(present), 1), squeeze=False,
-                        gridspec_kw=dict(hspace=0.6, wspace=0.35, left=0.08, right=0.98, top=0.86, bottom=0.11))
+                        gridspec_kw=dict(hspace=0.6, wspace=0.35, left=0.08, right=0.98, top=0.86, bottom=0.14))
     for j, ds in enumerate(present):
         ax, cur = axes[0][j], axes[1][j]
         depths = data["datasets"][ds]
@@ -143,6 +144,7 @@ def plot_fig6(ctx: Context, s: dict, data: dict):
         name = label(ds) + (" stand-in" if label(ds) in data.get("standins", []) else "")
         S.panel_label(ax, "abc"[j], name)
         cur.set_xlabel("epoch")
+        P.integer_ticks(cur)
         cur.set_ylabel("valid. accuracy (%)")
         cur.set_ylim(0, 102)
         if j == 0:
