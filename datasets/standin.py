@@ -142,11 +142,11 @@ def write_dvs_gesture_standin(root: str | os.PathLike, n_train: int = 64, n_test
     return base
 
 
-def write_standin(dataset: str, root: str | os.PathLike, *, seed: int = 0) -> None:
-    """The stand-in files of ``dataset`` (one of :data:`STANDIN_DATASETS`) under ``root``, with
-    the writers' default sizes."""
+def write_standin(dataset: str, root: str | os.PathLike, *, seed: int = 0, **sizes) -> None:
+    """The stand-in files of ``dataset`` (one of :data:`STANDIN_DATASETS`) under ``root``;
+    ``sizes`` go to its writer (default: the writer's)."""
     from fluctinit.errors import OneOf, check
 
     check("dataset", dataset, OneOf(STANDIN_DATASETS))
     {"shd": write_shd_standin, "cifar10": write_cifar10_standin,
-     "dvs_gesture": write_dvs_gesture_standin}[dataset](root, seed=seed)
+     "dvs_gesture": write_dvs_gesture_standin}[dataset](root, seed=seed, **sizes)

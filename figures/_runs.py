@@ -12,7 +12,7 @@ JSON (history, recording at initialization).
 Data: Randman is generated.  SHD, FSDD, CIFAR-10 and DVS-Gesture are read from
 ``ctx.data_root`` (the files ``fluctinit train`` reads, :func:`~fluctinit.training.required_files`);
 in ``--quick`` a missing SHD, CIFAR-10 or DVS-Gesture is replaced by generated files in the
-official formats (:mod:`fluctinit.datasets.standin`) under ``<out>/cache/standin/<data set>``,
+official formats (:mod:`fluctinit.datasets.standin`) under ``<out>/cache/standin/<data set>/``,
 and the item says so in its figure (:func:`data_source`).
 
 :data:`QUICK` holds the small settings of ``--quick`` per data set (a few seconds per run on
@@ -30,18 +30,11 @@ from typing import Any
 
 from ._items import Context, Need
 
-__all__ = ["SweepSpec", "CellRun", "DataSource", "data_source", "data_need", "sweep_need", "run_spec",
+__all__ = ["SweepSpec", "CellRun", "DataSource", "data_source", "standin_root", "data_need", "sweep_need", "run_spec",
            "spec_config", "QUICK", "LABELS", "label", "summarize", "aggregate", "item_sources", "rows_of", "at_value", "check_specs", "number"]
 
 #: the data sets' names in figures
 LABELS = {"randman": "Randman", "shd": "SHD", "fsdd": "FSDD", "cifar10": "CIFAR-10", "dvs_gesture": "DVS-Gesture"}
-#: where to get each data set (the skip line in full mode)
-_GET = {
-    "shd": "shd_train.h5 and shd_test.h5 from https://zenkelab.org/datasets/ (or `fluctinit data shd`)",
-    "fsdd": "fsdd_train.h5 and fsdd_test.h5 made by `fluctinit data fsdd`",
-    "cifar10": "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/",
-    "dvs_gesture": "the extracted DvsGesture/ folder from https://research.ibm.com/interactive/dvsgesture/",
-}
 #: --quick overrides of an experiment by data set (dotted keys; "hidden" is a width per layer; the
 #: stand-ins' learning rates, as the end-to-end tests', let the few quick epochs learn something;
 #: CIFAR-10's encoder needs 25 steps: in 10, some seeds' sensory layer stays silent and its rate
@@ -78,47 +71,48 @@ class DataSource:
     standin: bool = False
 
 
-def _files(dataset: str) -> list[str]:
-    from fluctinit.training.experiments import DATA_FILES
+def standin_root(ctx: Context, dataset: str, sizes: dict[str, Any], seed: int = 0) -> Path:
+    """The folder of ``dataset``'s generated stand-in files with the writer's ``sizes``
+    (:func:`fluctinit.datasets.standin.write_standin`): ``OUT/cache/standin/<dataset>/<hash of
+    sizes and seed>``, written once."""
+    from fluctinit.datasets.standin import write_standin
+    from fluctinit.training import data_files_present
 
-    return list(DATA_FILES[dataset][0])
+    from ._common import config_hash
+
+    root = ctx.out / "cache" / "standin" / dataset / config_hash(dict(sizes, seed=seed))
+    if not data_files_present(dataset, root):
+        write_standin(dataset, root, seed=seed, **sizes)
+    return root
 
 
-def _present(root: Path, dataset: str) -> bool:
-    from fluctinit.training.experiments import DATA_FILES
-
-    return any(all((root / f).exists() for f in files) for files in DATA_FILES[dataset])
-
-
-def data_source(ctx: Context, dataset: str, *, make: bool = True) -> DataSource:
+def data_source(ctx: Context, dataset: str) -> DataSource:
     """The data set's files: ``ctx.data_root`` when they are there; in quick mode a generated
-    stand-in (written now when ``make``) for SHD, CIFAR-10 and DVS-Gesture; else unavailable."""
+    stand-in (:func:`standin_root`) for SHD, CIFAR-10 and DVS-Gesture; else unavailable."""
     from fluctinit.datasets.standin import STANDIN_DATASETS
+    from fluctinit.training import data_files_present
 
     if dataset == "randman":
         return DataSource(dataset, ctx.data_root, "Randman generated (fluctinit.datasets.make_randman)")
-    if _present(ctx.data_root, dataset):
+    if data_files_present(dataset, ctx.data_root):
         return DataSource(dataset, ctx.data_root, f"{label(dataset)} files in {ctx.data_root.resolve()}")
     if ctx.quick and dataset in STANDIN_DATASETS:
-        root = ctx.out / "cache" / "standin" / dataset
-        if make and not _present(root, dataset):
-            from fluctinit.datasets import standin
-
-            sizes = (_STANDIN_TINY if ctx.tiny else _STANDIN)[dataset]
-            {"shd": standin.write_shd_standin, "cifar10": standin.write_cifar10_standin,
-             "dvs_gesture": standin.write_dvs_gesture_standin}[dataset](root, seed=0, **sizes)
+        root = standin_root(ctx, dataset, (_STANDIN_TINY if ctx.tiny else _STANDIN)[dataset])
         return DataSource(dataset, root, f"generated stand-in files, not {label(dataset)}", standin=True)
     return DataSource(dataset, None, f"{label(dataset)} missing")
 
 
 def data_need(ctx: Context, dataset: str, *, required: bool = True) -> Need:
     """The :class:`Need` of a data set's files (present: real files at ``ctx.data_root``)."""
-    files = ", ".join(_files(dataset)) or "generated"
-    present = dataset == "randman" or _present(ctx.data_root, dataset)
-    hint = "" if present else f"put {_GET.get(dataset, files)} in {ctx.data_root}" + (
-        " (--quick: generated stand-in files instead)" if ctx.quick and dataset in ("shd", "cifar10", "dvs_gesture")
-        else "")
-    paths = tuple(str((ctx.data_root / f).resolve()) for f in _files(dataset)) if present else ()
+    from fluctinit.datasets.standin import STANDIN_DATASETS
+    from fluctinit.training import DATA_FILES, DATA_SOURCES, data_files_present
+
+    needed = DATA_FILES[dataset][0]
+    files = ", ".join(needed) or "generated"
+    present = dataset == "randman" or data_files_present(dataset, ctx.data_root)
+    hint = "" if present else f"put them in {ctx.data_root}: {DATA_SOURCES[dataset]}" + (
+        " (--quick: generated stand-in files instead)" if ctx.quick and dataset in STANDIN_DATASETS else "")
+    paths = tuple(str((ctx.data_root / f).resolve()) for f in needed) if present else ()
     return Need(f"{label(dataset)} ({files})", "data", present, hint, required, paths)
 
 
@@ -208,13 +202,14 @@ class CellRun:
 
 def run_spec(ctx: Context, spec: SweepSpec, source: DataSource | None = None) -> list[CellRun]:
     """Run what is missing of ``spec`` (see the module docstring); one :class:`CellRun` per cell."""
-    from fluctinit.training import Engine, run_sweep, train_sweep
+    from fluctinit.training import DATA_FILES, DATA_SOURCES, Engine, run_sweep, train_sweep
 
     config = spec_config(spec)
     dataset = config["data"]["dataset"]
     source = data_source(ctx, dataset) if source is None else source
     if source.root is None:
-        raise FileNotFoundError(f"{spec.tag} needs {label(dataset)}: put {_GET.get(dataset)} in {ctx.data_root}")
+        raise FileNotFoundError(f"{spec.tag} needs {label(dataset)}: put {', '.join(DATA_FILES[dataset][0])} in "
+                                f"{ctx.data_root}: {DATA_SOURCES[dataset]}")
     folder = ctx.runs / spec.tag
     job = train_sweep(config, spec.grid, list(spec.seeds), folder, epochs=spec.epochs, data_root=source.root)
     need = sweep_need(ctx, spec)

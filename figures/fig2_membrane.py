@@ -855,15 +855,13 @@ def _item_needs(ctx, settings: dict) -> list:
 
 
 def _standin_file(ctx, settings: dict) -> Path:
-    """The generated SHD stand-in's training file (written once per stand-in settings)."""
-    from fluctinit.datasets.standin import write_shd_standin
+    """The generated SHD stand-in's training file, sized by the config's ``standin`` section
+    (:func:`fluctinit.figures._runs.standin_root`: written once per sizes)."""
+    from fluctinit.datasets import SHD_FILES
 
-    st = settings["standin"]
-    root = C.cache_dir(ctx.out, "standin-shd") / C.config_hash(dict(st, seed=settings["seed"]))
-    train, test = root / "shd_train.h5", root / "shd_test.h5"
-    if not (train.is_file() and test.is_file()):
-        write_shd_standin(root, st["n_train"], st["n_test"], duration=st["duration"], seed=settings["seed"])
-    return train
+    from ._runs import standin_root
+
+    return standin_root(ctx, "shd", dict(settings["standin"]), settings["seed"]) / SHD_FILES["train"]
 
 
 def _item_compute(ctx, settings: dict) -> dict:
@@ -880,8 +878,8 @@ def _item_compute(ctx, settings: dict) -> dict:
                          f"{path} instead, no result on SHD")
             cfg["shd"]["path"] = str(path)
             labels["shd"] = STANDIN_LABEL
-            standins.append("shd")
-            sources["shd"] = f"generated stand-in ({os.path.relpath(path.parent.parent, ctx.out)})"
+            standins.append(FILE_DATA["shd"].label)
+            sources["shd"] = f"generated stand-in files, not SHD ({os.path.relpath(path.parent, ctx.out)})"
     results = {}
     for ds in DATASETS:
         res, status = compute_dataset(cfg, ds, out, force=ctx.force)

@@ -542,12 +542,12 @@ def test_fig2_item_writes_a_figure_and_its_numbers(item_tiny):
 def test_fig2_item_quick_stands_in_for_a_missing_shd_file_labelled_as_such(item_tiny):
     out, _, result = item_tiny
     data, stamp = result["data"], result["stamp"]
-    assert data["standins"] == ["shd"] and stamp["standins"] == ["shd"]
+    assert data["standins"] == ["SHD"] and stamp["standins"] == ["SHD"]  # as every item names them
     row = data["rows"]["shd"]
     assert row["label"] == "SHD stand-in (generated)" == F2.STANDIN_LABEL
-    assert data["sources"]["shd"].startswith("generated stand-in (cache/standin-shd")
+    assert data["sources"]["shd"].startswith("generated stand-in files, not SHD (cache/standin/shd/")
     assert any("generated stand-in" in n and "no result on SHD" in n for n in stamp["notes"])
-    standin = list((out / "cache" / "standin-shd").glob("*/shd_train.h5"))
+    standin = list((out / "cache" / "standin" / "shd").glob("*/shd_train.h5"))
     assert len(standin) == 1 and (standin[0].parent / "shd_test.h5").is_file()
     assert row["n_samples"] == F2.load_config(tiny=True)["standin"]["n_train"]
     # the stand-in's rasters (41 Hz on 700 channels) are spike counts per bin; the counts are its events
@@ -569,7 +569,7 @@ def test_fig2_item_full_mode_leaves_out_a_missing_shd_row(item_full, item_tiny):
     shd = [n for n in data["left_out"] if n.startswith("SHD row (d-f) left out")]
     assert len(shd) == 1 and f"no SHD file at {where!r}; put shd_train.h5 there" in shd[0]
     assert shd[0] in result["stamp"]["notes"]
-    assert not (out / "cache" / "standin-shd").exists()
+    assert not (out / "cache" / "standin").exists()
     with Image.open(out / "fig2.png") as full, Image.open(item_tiny[0] / "fig2.png") as quick:
         assert full.size[0] == quick.size[0] and full.size[1] < quick.size[1]
     with S.style():

@@ -58,7 +58,7 @@ from fluctinit._lazy import lazy_exports
 _EXPORTS: dict[str, tuple[str, str]] = {
     **{n: ("experiments", n) for n in (
         "DATASETS", "list_experiments", "load_experiment", "validate_experiment", "parameter_count",
-        "layer_shapes", "required_files", "check_data_files",
+        "layer_shapes", "required_files", "check_data_files", "data_files_present", "DATA_FILES", "DATA_SOURCES",
         "DATA_CONSTRAINTS", "NETWORK_CONSTRAINTS", "INIT_CONSTRAINTS", "TRAINING_CONSTRAINTS",
     )},
     **{n: ("model", n) for n in (

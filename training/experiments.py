@@ -107,6 +107,9 @@ __all__ = [
     "layer_shapes",
     "required_files",
     "check_data_files",
+    "data_files_present",
+    "DATA_FILES",
+    "DATA_SOURCES",
 ]
 
 
@@ -416,7 +419,8 @@ DATA_FILES = {
         ["trials_to_train.txt", "trials_to_test.txt"],
     ],
 }
-_SOURCES = {
+#: where to get each data set's files (the one line of a missing-data error)
+DATA_SOURCES = {
     "shd": "get shd_train.h5.gz and shd_test.h5.gz from https://zenkelab.org/datasets/ and gunzip "
     "them, or run `fluctinit data shd --root DIR --download`",
     "fsdd": "make them from FSDD's recordings with `fluctinit data fsdd --audio DIR --out DIR` (FSDD "
@@ -425,6 +429,12 @@ _SOURCES = {
     "dvs_gesture": "extract DvsGesture.tar.gz from https://research.ibm.com/interactive/dvsgesture/ "
     "there (it holds the trial lists, userXX_lighting.aedat and _labels.csv files)",
 }
+
+
+def data_files_present(dataset: str, root: str | os.PathLike) -> bool:
+    """Whether one complete alternative of :data:`DATA_FILES` for ``dataset`` is under ``root``
+    (presence only; the loaders validate the contents)."""
+    return any(all((Path(root) / f).exists() for f in files) for files in DATA_FILES[dataset])
 
 
 def required_files(config: dict[str, Any]) -> list[str]:
@@ -439,11 +449,10 @@ def check_data_files(config: dict[str, Any], root: str | os.PathLike) -> None:
     the contents.
     """
     ds = config["data"]["dataset"]
-    options = DATA_FILES[ds]
-    if any(all((Path(root) / f).exists() for f in files) for files in options):
+    if data_files_present(ds, root):
         return
-    missing = [f for f in options[0] if not (Path(root) / f).exists()]
+    missing = [f for f in DATA_FILES[ds][0] if not (Path(root) / f).exists()]
     raise FileNotFoundError(
         f"experiment {config['name']!r} needs {', '.join(missing)} in {os.path.abspath(root)}: "
-        f"{_SOURCES[ds]} (or pass --data-root DIR)"
+        f"{DATA_SOURCES[ds]} (or pass --data-root DIR)"
     )
