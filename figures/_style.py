@@ -68,9 +68,15 @@ def log_axis(ax, axis: str = "x") -> None:
     getattr(ax, f"{axis}axis").set_minor_formatter(NullFormatter())
 
 
-def finish(fig, footer: str, *, standins: Iterable[str] = (), top: float | None = None) -> None:
-    """The footer line at the bottom and, when ``standins`` names data sets, the watermark
-    "generated stand-in data, not <names>" across ``fig`` (and the same words in the footer)."""
+def finish(fig, footer: str, *, standins: Iterable[str] = ()) -> None:
+    """The footer at the bottom and, when ``standins`` names data sets, the watermark
+    "generated stand-in data, not <names>" across ``fig`` (and the same words in the footer).
+
+    A footer longer than one line wraps, and the figure grows by the extra lines at its bottom
+    (every axes and text keeps its size and place in inches), so the footer never covers what
+    an item drew near the bottom."""
+    import textwrap
+
     names = sorted(set(standins))
     if names:
         text = "generated stand-in data, not " + ", ".join(names)
@@ -78,8 +84,22 @@ def finish(fig, footer: str, *, standins: Iterable[str] = (), top: float | None 
         fig.text(0.5, 0.5, text, fontsize=size, color="#D55E00", alpha=0.16, ha="center", va="center", rotation=12,
                  weight="bold", zorder=10)
         footer = f"{text.upper()} (--quick: made-up files in the official formats; no result on these data sets) | " + footer
-    import textwrap
+    lines = textwrap.wrap(footer, int(fig.get_figwidth() * 28))  # characters of 4.5 pt per line (about 2.5 pt wide)
+    _grow_bottom(fig, (len(lines) - 1) * 4.5 * 1.1 / 72)
+    fig.text(0.005, 0.003, "\n".join(lines), fontsize=4.5, color="#D55E00" if names else "0.4", ha="left",
+             va="bottom", linespacing=1.1)
 
-    width = int(fig.get_figwidth() * 40)  # characters of 4.5 pt per line
-    fig.text(0.005, 0.003, "\n".join(textwrap.wrap(footer, width)), fontsize=4.5,
-             color="#D55E00" if names else "0.4", ha="left", va="bottom", linespacing=1.1)
+
+def _grow_bottom(fig, extra: float) -> None:
+    """Add ``extra`` inches below everything drawn on ``fig`` so far."""
+    if extra <= 0:
+        return
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h + extra)
+    scale, shift = h / (h + extra), extra / (h + extra)
+    for ax in fig.axes:
+        x0, y0, aw, ah = ax.get_position().bounds
+        ax.set_position([x0, y0 * scale + shift, aw, ah * scale])
+    for t in fig.texts:
+        x, y = t.get_position()
+        t.set_position((x, y * scale + shift))
