@@ -174,3 +174,18 @@ def test_calibrated_randman_layer_is_on_target(one_thread):
     assert abs(mean - 1.0) < 4 * se + 0.02, out
     mean, se = out["discrete"]
     assert mean < 0.9, out
+
+
+def test_sequential_rates_keep_the_configs_kernel_mode(shd_root, one_thread):
+    """Layer 1 is initialized for the data's rate in both rules, so with the same generator its
+    weights are the common rule's, in the config's kernel mode (continuous here)."""
+    from fluctinit.training import initialize_model
+
+    weights = {}
+    for rates in ("common", "sequential"):
+        config = _small(rates=rates, nu=15.8, mode="continuous")
+        data = load_data(config, shd_root)
+        model = build_model(config, generator=torch.Generator().manual_seed(0))
+        initialize_model(model, config, 15.8, torch.Generator().manual_seed(1), data)
+        weights[rates] = model.network.hidden[0].weight.detach().clone()
+    torch.testing.assert_close(weights["sequential"], weights["common"], rtol=0, atol=0)

@@ -276,14 +276,14 @@ def initialize_model(
     """Initialize every layer from the theory via sim's ``init_network_`` (readout included).
 
     ``config["init"]``: ``method`` ("fluctuation", "kaiming" or "normal" with ``mu_w``,
-    ``sigma_w``), ``sigma_u``, ``mu_u`` (hidden layers' membrane mean), ``alpha``, ``rates``:
-    ``"common"`` (default) uses the same rate ``nu`` (Hz) for every layer, as the paper does;
-    ``"predicted"`` the rates :func:`predicted_rates` predicts from the target with reset;
+    ``sigma_w``), ``sigma_u``, ``mu_u`` (hidden layers' membrane mean), ``alpha``;
+    ``rates``: ``"common"`` (default) uses the same rate ``nu`` (Hz) for every layer, as the
+    paper does; ``"predicted"`` the rates :func:`predicted_rates` predicts from the target with
+    reset; ``"sequential"`` the rate each layer's inputs really have at initialization, measured
+    layer by layer on a training batch of ``data`` (:func:`sequential_rates_`);
     ``mode``: the kernel integrals, ``"discrete"`` (default), ``"continuous"``, or
     ``"calibrated"`` (:func:`calibrated_kernels_`: each layer's from its actual inputs, layer by
-    layer on a training batch; it measures the rates too);
-    ``"sequential"`` gives each layer the rate its inputs really have at initialization,
-    measured layer by layer on a training batch of ``data`` (:func:`sequential_rates_`).
+    layer on a training batch; it measures the rates too).
 
     Returns:
         the presynaptic rate of each hidden layer and of the readout (Hz).
@@ -291,24 +291,27 @@ def initialize_model(
     from fluctinit.sim.init import init_network_
 
     ini = config["init"]
-    if ini.get("rates") == "predicted":
-        nu = predicted_rates(model, config, nu)
+    measured = [(key, value) for key, value in (("mode", "calibrated"), ("rates", "sequential"))
+                if ini.get(key) == value]
+    if measured and data is None:
+        key, value = measured[0]
+        raise ParameterError(f"`init.{key}` {value!r} measures the layers on the training data; got no data",
+                             [f"init.{key}"], [value])
     if ini.get("mode") == "calibrated":
-        if data is None:
-            raise ParameterError("`init.mode` 'calibrated' measures the layers' inputs on the training data; "
-                                 "got no data", ["init.mode"], ["calibrated"])
         return calibrated_kernels_(model, config, nu, generator, data.train)[0]
     if ini.get("rates") == "sequential":
-        if data is None:
-            raise ParameterError("`init.rates` 'sequential' measures the layers' rates on the training data; "
-                                 "got no data", ["init.rates"], ["sequential"])
         return sequential_rates_(model, config, nu, generator, data.train)
-    init_network_(
-        model.network, nu, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
-        mu_u=ini.get("mu_u") or 0.0, kernel_mode=ini.get("mode") or "discrete",
-        method=ini["method"], mu_w=ini.get("mu_w"), sigma_w=ini.get("sigma_w"), generator=generator,
-    )
-    return list(nu) if isinstance(nu, list) else [float(nu)] * (len(model.network.hidden) + 1)
+    rates = predicted_rates(model, config, nu) if ini.get("rates") == "predicted" else float(nu)
+    init_network_(model.network, rates, generator=generator, **_init_options(ini))
+    return rates if isinstance(rates, list) else [rates] * (len(model.network.hidden) + 1)
+
+
+def _init_options(ini: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`fluctinit.sim.init.init_network_` that ``config["init"]`` sets
+    (all but the rates, the generator and the calibrated kernels)."""
+    return dict(sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9), mu_u=ini.get("mu_u") or 0.0,
+                method=ini["method"], mu_w=ini.get("mu_w"), sigma_w=ini.get("sigma_w"),
+                kernel_mode="discrete" if ini.get("mode") in (None, "calibrated") else ini["mode"])
 
 
 def predicted_rates(model: SNNModel, config: dict[str, Any], nu: float) -> list[float]:
@@ -428,8 +431,7 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
             kernels[layer] = layer_statistics(target, inputs, dt, layer == n_hidden).kernel(rate)
             rates[layer] = rate
         generator.set_state(state)
-        init_network_(net, rates, sigma_u=ini.get("sigma_u", 1.0), alpha=ini.get("alpha", 0.9),
-                      mu_u=ini.get("mu_u") or 0.0, method=ini["method"], generator=generator, kernels=kernels)
+        init_network_(net, rates, generator=generator, kernels=kernels, **_init_options(ini))
         if layer == n_hidden:
             break
         with torch.no_grad():
