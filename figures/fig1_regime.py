@@ -32,7 +32,8 @@ Panels:
 * (c) figure 1(c): firing rate as sigma_U grows (mu_U = 0): the simulated rate with threshold
   and reset against the no-reset prediction, the rate of upward threshold crossings of the
   free Gaussian membrane (simulated, and predicted: the discrete-time formula of
-  :func:`upcrossing_rate`; Rice's continuous-time formula :func:`rice_rate` alongside).
+  :func:`fluctinit.theory.upcrossing_rate`; Rice's continuous-time formula
+  :func:`fluctinit.theory.rice_rate` alongside).
 * (d) figure 1(c), continued: the membrane mean and std with reset against the free
   prediction.  The paper's point: for sigma_U << theta the reset is negligible (rates and
   moments agree with the free theory); for larger sigma_U it matters (a neuron with reset
@@ -50,70 +51,14 @@ import math
 
 import numpy as np
 
+from fluctinit.theory import lag_correlation, rice_rate, upcrossing_rate
+
 from ._items import Context, Item, Need
 
-__all__ = ["ITEMS", "upcrossing_rate", "rice_rate", "lag_correlation"]
+__all__ = ["ITEMS"]
 
 NAME = "fig1"
 _TITLE = "the fluctuation-driven regime: membrane distribution and the effect of the reset"
-
-
-# --------------------------------------------------------------------------------------
-# theory of the no-reset firing rate
-
-
-def lag_correlation(tau_mem: float, tau_syn: float, dt: float, lag: int = 1) -> float:
-    """Correlation coefficient rho(k) = C(k)/C(0) of the free membrane at a lag of ``lag`` steps.
-
-    For stationary independent Poisson inputs the free membrane's autocovariance is
-    C(k) = sum_j w_j**2 nu_j dt sum_m K[m] K[m+k] (eq. 1 with the discrete PSP kernel K of
-    ``theory.psp_kernel``), so rho(k) = sum_m K[m] K[m+k] / sum_m K[m]**2, whatever the
-    weights.  0.9901 for 20 ms, 10 ms, dt 2 ms, k = 1.
-
-    Units: tau_mem, tau_syn, dt in seconds; ``lag`` in steps.  Returns a float in [-1, 1].
-    """
-    from fluctinit.theory import psp_kernel
-
-    n = int(math.ceil(60.0 * max(tau_mem, tau_syn) / dt)) + lag + 2  # the kernel's tail below e^-60
-    k = psp_kernel(tau_mem, tau_syn, dt, n)
-    return float(np.dot(k[:-lag], k[lag:]) / np.dot(k, k)) if lag > 0 else 1.0
-
-
-def upcrossing_rate(xi, rho: float, dt: float):
-    """Rate (Hz) of upward threshold crossings of a stationary Gaussian sequence, no reset.
-
-    With U[n] ~ N(mu, sigma**2) sampled every ``dt`` and rho the correlation of neighbouring
-    samples, a crossing between steps n and n+1 has probability
-    P(U[n] < theta <= U[n+1]) = Phi(xi) - Phi2(xi, xi; rho) = 2 T(xi, sqrt((1-rho)/(1+rho)))
-    (Owen's T function, Owen 1956), xi = (theta - mu)/sigma (eq. 8); the rate is that over dt.
-    As dt -> 0 it tends to Rice's formula (:func:`rice_rate`).
-
-    Args:
-        xi: distance of the threshold from the mean in standard deviations (array or float).
-        rho: lag-one correlation (:func:`lag_correlation`), in (-1, 1).
-        dt: sampling step (s).
-
-    Returns:
-        the rate in Hz, shaped like ``xi``.
-    """
-    from scipy.special import owens_t
-
-    a = math.sqrt((1.0 - rho) / (1.0 + rho))
-    return 2.0 * owens_t(np.asarray(xi, dtype=float), a) / dt
-
-
-def rice_rate(xi, tau_mem: float, tau_syn: float):
-    """Rice's rate (Hz) of upward crossings of the free membrane in continuous time.
-
-    nu_up = (1/2pi) sqrt(-C''(0)/C(0)) exp(-xi**2/2) (Rice 1944).  For the current-based PSP
-    kernel epsilon(t) = tau_syn/(tau_syn - tau_mem) (e^{-t/tau_syn} - e^{-t/tau_mem}) (supp. S1),
-    -C''(0)/C(0) = int eps'**2 / int eps**2 = 1/(tau_mem tau_syn), so
-    nu_up = exp(-xi**2/2) / (2 pi sqrt(tau_mem tau_syn)): 11.25 Hz at xi = 0 for 20 ms, 10 ms.
-
-    Units: tau_mem, tau_syn in s; ``xi`` dimensionless.  Returns Hz, shaped like ``xi``.
-    """
-    xi = np.asarray(xi, dtype=float)
-    return np.exp(-0.5 * xi * xi) / (2.0 * math.pi * math.sqrt(tau_mem * tau_syn))
 
 
 # --------------------------------------------------------------------------------------

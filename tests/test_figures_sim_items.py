@@ -159,24 +159,6 @@ def test_fig1_reset_is_inert_without_spikes_and_matters_for_large_fluctuations(r
     assert large["std_reset"] < 0.9 * large["std_free"]
 
 
-def test_fig1_upcrossing_rate_matches_the_bivariate_normal_and_tends_to_rice():
-    from scipy.stats import multivariate_normal, norm
-
-    from fluctinit.figures import fig1_regime as F
-
-    rho = F.lag_correlation(20e-3, 10e-3, 2e-3)
-    for xi in (0.5, 1.0, 2.0):
-        p = norm.cdf(xi) - multivariate_normal([0, 0], [[1, rho], [rho, 1]]).cdf([xi, xi])
-        assert math.isclose(F.upcrossing_rate(xi, rho, 2e-3), p / 2e-3, rel_tol=1e-4)
-    # as dt -> 0 the discrete rate converges to Rice's formula (first order in sqrt(dt) or better)
-    errs = []
-    for dt in (1e-3, 1e-4, 1e-5):
-        r = F.upcrossing_rate(1.0, F.lag_correlation(20e-3, 10e-3, dt), dt)
-        errs.append(abs(r / F.rice_rate(1.0, 20e-3, 10e-3) - 1))
-    assert errs[0] > errs[1] > errs[2] and errs[2] < 1e-2
-    assert math.isclose(F.rice_rate(0.0, 20e-3, 10e-3), 1 / (2 * math.pi * math.sqrt(2e-4)))
-
-
 # -------------------------------------------------------------------------------- S2
 
 

@@ -92,3 +92,23 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ParameterError, match="`rate` must be"):
         lif_reset_mean(0.0, -1.0)
     assert np.isfinite(lif_rate(-50.0, 0.1))  # far below threshold: 0, no overflow
+
+
+def test_upcrossing_rate_matches_the_bivariate_normal_and_tends_to_rice():
+    """No reset: the discrete crossing probability is Phi(xi) - Phi2(xi, xi; rho) (bivariate
+    normal), and the rate tends to Rice's formula as dt -> 0."""
+    from scipy.stats import multivariate_normal, norm
+
+    from fluctinit.theory import lag_correlation, rice_rate, upcrossing_rate
+
+    rho = lag_correlation(20e-3, 10e-3, 2e-3)
+    for xi in (0.5, 1.0, 2.0):
+        p = norm.cdf(xi) - multivariate_normal([0, 0], [[1, rho], [rho, 1]]).cdf([xi, xi])
+        assert math.isclose(upcrossing_rate(xi, rho, 2e-3), p / 2e-3, rel_tol=1e-4)
+    # as dt -> 0 the discrete rate converges to Rice's formula (first order in sqrt(dt) or better)
+    errs = []
+    for dt in (1e-3, 1e-4, 1e-5):
+        r = upcrossing_rate(1.0, lag_correlation(20e-3, 10e-3, dt), dt)
+        errs.append(abs(r / rice_rate(1.0, 20e-3, 10e-3) - 1))
+    assert errs[0] > errs[1] > errs[2] and errs[2] < 1e-2
+    assert math.isclose(rice_rate(0.0, 20e-3, 10e-3), 1 / (2 * math.pi * math.sqrt(2e-4)))

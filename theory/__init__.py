@@ -16,7 +16,8 @@ Inverse maps, membrane target -> weight parameters (:func:`resolve_target` check
     :func:`kaiming_params` (eq. 56)
 With threshold and reset (beyond the paper; :mod:`fluctinit.theory.rates`):
     :func:`lif_rate` (Siegert with the colored-noise correction), :func:`lif_membrane_moments`,
-    :func:`lif_reset_mean`
+    :func:`lif_reset_mean`; without reset: :func:`upcrossing_rate`, :func:`rice_rate`,
+    :func:`lag_correlation`
 Errors: :class:`fluctinit.errors.ParameterError` (a ValueError) with one grammar,
     "`name` must be <constraint>; got <value>".  Finite arguments whose result (or an
     intermediate quantity) leaves the float range raise it too, naming every numeric argument
@@ -52,7 +53,7 @@ from .moments import (
     membrane_moments_from_weights,
     population_moments,
 )
-from .rates import ALPHA_COLORED, lif_membrane_moments, lif_rate, lif_reset_mean
+from .rates import ALPHA_COLORED, lag_correlation, lif_membrane_moments, lif_rate, lif_reset_mean, rice_rate, upcrossing_rate
 from .recurrent import RecurrentParams, recurrent_params
 
 __all__ = [
@@ -60,6 +61,9 @@ __all__ = [
     "lif_rate",
     "lif_membrane_moments",
     "lif_reset_mean",
+    "lag_correlation",
+    "upcrossing_rate",
+    "rice_rate",
     "KernelIntegrals",
     "kernel_integrals",
     "epsilon_bar",
