@@ -9,7 +9,15 @@ from typing import Sequence
 
 from . import _style as S
 
-__all__ = ["over_sigma_u", "layer_profile", "curve", "regime_band", "no_data", "integer_ticks"]
+__all__ = ["over_sigma_u", "layer_profile", "curve", "regime_band", "no_data", "integer_ticks", "gaussian"]
+
+
+def gaussian(x, mu: float, sd: float):
+    """The normal density N(mu, sd**2) at ``x`` (the predicted membrane distributions)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    return np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
 
 
 def integer_ticks(ax, axis: str = "x") -> None:

@@ -216,6 +216,7 @@ def plot(ctx: Context, s: dict, d: dict):
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
+    from . import _plots as P
     from . import _style as S
 
     theta, mu_u = s["theta"], s["mu_u"]
@@ -253,8 +254,7 @@ def plot(ctx: Context, s: dict, d: dict):
         ax.stairs(h["density"], np.asarray(h["edges"]), color=c, lw=0.9,
                   label=rf"$\xi$ = {h['xi']:g}: P(U $\geq \theta$) = {h['above_measured']:.2g} "
                         rf"(pred. {h['above_pred']:.2g})")
-        g = np.exp(-0.5 * ((xs - h["mu_pred"]) / h["sigma_pred"]) ** 2) / (h["sigma_pred"] * math.sqrt(2 * math.pi))
-        ax.plot(xs, g, color=c, ls="--", lw=0.8)
+        ax.plot(xs, P.gaussian(xs, h["mu_pred"], h["sigma_pred"]), color=c, ls="--", lw=0.8)
     ax.axvline(theta, color="k", ls=":", lw=0.8)
     ymax = max(max(h["density"]) for h in d["hists"])
     ax.set_ylim(0, ymax * 1.9)

@@ -71,6 +71,7 @@ from fluctinit.training.schema import StrictModel, checked, config_error, constr
 from fluctinit.validation import CONSTRAINTS as VALIDATION_CONSTRAINTS
 
 from fluctinit.figures import _common as C
+from fluctinit.figures._plots import gaussian
 from fluctinit.figures import _style as S
 
 NAME = "fig2"
@@ -583,11 +584,6 @@ _EXAMPLE_WIDTHS = (1.3, 1.0)  # the examples: manifold or raster, raster
 _STAT_WIDTHS = (1.0, 1.0, 1.0, 1.2)  # the histograms (3) and the sweep
 
 
-def _gauss(x, mu, sd):
-    import numpy as np
-
-    return np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
-
 
 def _hist_panel(ax, h: dict, title: str, first: bool) -> None:
     import numpy as np
@@ -595,8 +591,8 @@ def _hist_panel(ax, h: dict, title: str, first: bool) -> None:
     edges = np.asarray(h["edges"])
     dens = np.asarray(h["density"])
     x = np.linspace(edges[0], edges[-1], 400)
-    g_pred = _gauss(x, h["mu_u_predicted"], h["sigma_u_predicted"])
-    g_tgt = _gauss(x, h["mu_u_target"], h["sigma_u_target"])
+    g_pred = gaussian(x, h["mu_u_predicted"], h["sigma_u_predicted"])
+    g_tgt = gaussian(x, h["mu_u_target"], h["sigma_u_target"])
     ax.stairs(dens, edges, fill=True, color="0.72", lw=0)
     ax.plot(x, g_pred, color=S.color(0), lw=1.0)
     ax.plot(x, g_tgt, color=S.color(3), lw=0.9, ls="--")
