@@ -3,11 +3,14 @@ against the predicted (``init.rates = "predicted"``) and layer-sequential (``"se
 rates and the per-layer calibrated kernels (``init.mode = "calibrated"``), on a held-out batch.
 
     python benchmarks/rates_through_depth.py fsdd-conv7 --data-root data [--sigma-u 1] [--batch 100] [--seed 0]
+    python benchmarks/rates_through_depth.py shd-conv10-rec --dataset fsdd --data-root data   # the paper's SHD net on FSDD
 
 Prints, per hidden layer, the rate each layer was initialized for, its measured population rate
-(Hz) at initialization and, for feed-forward layers, the mean over its neurons of the free
-membrane's pooled sigma_i given its actual inputs (exact: w'Cw of the layer's filtered inputs,
-fluctinit.validation.layer_input_statistics); ``--json`` for one object.  No training.
+(Hz) at initialization, the rate predicted from each neuron's own free-membrane moments
+(fluctinit.theory.lif_rate, averaged over the layer's neurons) and the mean over its neurons of
+the free membrane's pooled sigma_i given its actual inputs (exact: w'Cw of the layer's filtered
+inputs, and for a recurrent layer its own spikes, fluctinit.training.free_sigma); ``--json FILE``
+writes every number.  No training.
 """
 
 from __future__ import annotations
@@ -15,34 +18,51 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import time
 
+import numpy as np
 import torch
 
 
 def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
-    from fluctinit.training import build_model, initialize_model, input_rate
+    from fluctinit.sim.events import SpikeEvents
+    from fluctinit.theory import lif_rate
+    from fluctinit.training import build_model, free_sigma, initialize_model, input_rate
 
     gen = torch.Generator().manual_seed(seed)
     model = build_model(config, generator=gen)
     nu = input_rate(config, model, data)
+    t0 = time.perf_counter()
     assumed = initialize_model(model, config, float(nu), gen, data)
+    init_s = time.perf_counter() - t0
     x, _ = next(iter(data.train.batches(batch, True, torch.Generator().manual_seed(1))))  # another batch than the calibration's
     with torch.no_grad():
         out = model(x)
+    dense = x.to_dense().transpose(0, 1) if isinstance(x, SpikeEvents) else x
     dt = config["data"]["dt"]
-    measured = [float(s.float().mean()) / dt for s in out.outputs[:-1]]
-    from fluctinit.training import layer_statistics
-
     net = model.network
-    inputs = [x.reshape(*x.shape[:2], *net.input_shape)] + list(out.outputs[:-2])
-    sigma = []
-    for layer, inp in zip(net.hidden, inputs):
-        if getattr(layer, "rec_weight", None) is not None or not hasattr(layer, "weight"):
+    measured = [float(s.float().mean()) / dt for s in out.outputs[:-1]]
+    with torch.no_grad():
+        first = dense if model.encoder is None else model.encoder(dense)
+    inputs = [first.reshape(*first.shape[:2], *net.input_shape)]
+    inputs += [net.passed_on(k, s) for k, s in enumerate(out.outputs[:-2])]
+    sigma, per_neuron, target = [], [], []
+    for layer, inp, own in zip(net.hidden, inputs, out.outputs[:-1]):
+        p = layer.params
+        target.append(lif_rate(config["init"].get("mu_u") or 0.0, config["init"]["sigma_u"], tau_mem=p.tau_mem,
+                               tau_syn=p.tau_syn, theta=p.theta))
+        if not hasattr(layer, "weight"):  # Dale layers
             sigma.append(None)
+            per_neuron.append(None)
             continue
-        _, s = layer_statistics(layer, inp, dt, readout=False).moments(layer.weight.detach().double().flatten(1).numpy())
-        sigma.append(float(s.mean()))
-    return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma}
+        mu_i, s_i = free_sigma(layer, inp, own, dt)
+        sigma.append(float(s_i.mean()))
+        # each neuron's rate from its own free-membrane moments, averaged over the layer
+        per_neuron.append(float(np.mean([
+            lif_rate(m, s, tau_mem=p.tau_mem, tau_syn=p.tau_syn, theta=p.theta) if s > 1e-3 or m >= p.theta else 0.0
+            for m, s in zip(mu_i, s_i)])))  # a neuron without fluctuations below threshold is silent
+    return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma, "predicted_target_hz": target,
+            "predicted_per_neuron_hz": per_neuron, "init_s": init_s}
 
 
 def main() -> None:
@@ -55,14 +75,20 @@ def main() -> None:
     p.add_argument("--sigma-u", type=float, default=1.0)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--dataset", choices=("shd", "fsdd"), help="run the experiment's network on this data set "
+                   "instead (e.g. the paper's SHD architectures on FSDD)")
+    p.add_argument("--modes", default="common,predicted,sequential,calibrated")
+    p.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     a = p.parse_args()
     torch.set_num_threads(2)
     base = load_experiment(a.experiment)
     base["init"]["sigma_u"] = a.sigma_u
+    if a.dataset and a.dataset != base["data"]["dataset"]:
+        base["data"]["dataset"] = a.dataset
+        base["network"]["n_out"] = {"shd": 20, "fsdd": 10}[a.dataset]
     data = load_data(base, a.data_root)
     out = {}
-    for mode in ("common", "predicted", "sequential", "calibrated"):
+    for mode in a.modes.split(","):
         config = copy.deepcopy(base)
         if mode == "calibrated":
             config["init"]["mode"] = mode
@@ -70,18 +96,23 @@ def main() -> None:
             config["init"]["rates"] = mode
         out[mode] = rates_at_init(config, data, a.seed, a.batch)
     if a.json:
-        print(json.dumps(out))
-        return
-    print(f"{a.experiment}, sigma_u {a.sigma_u:g}, seed {a.seed}: rate at initialization per hidden layer (Hz)")
-    print("per hidden layer: rate assumed (Hz) / rate measured (Hz) / mean free-membrane sigma_i")
-    print("layer" + "".join(f"  {m:>24}" for m in out))
+        with open(a.json, "w") as f:
+            json.dump({"experiment": a.experiment, "dataset": base["data"]["dataset"], "seed": a.seed,
+                       "sigma_u": a.sigma_u, "batch": a.batch, "modes": out}, f, indent=1)
+    print(f"{a.experiment} on {base['data']['dataset']}, sigma_u {a.sigma_u:g}, seed {a.seed}, held-out batch of {a.batch}")
+    print("per hidden layer and rule: rate assumed / rate measured / rate predicted from each neuron's free-membrane"
+          " moments (Hz) / mean free-membrane sigma_i")
+    print("lif_rate of the target: " + ", ".join(f"{v:.2f}" for v in next(iter(out.values()))["predicted_target_hz"])
+          + " Hz;  init time: " + ", ".join(f"{m} {r['init_s']:.1f} s" for m, r in out.items()))
+    print("layer" + "".join(f"  {m:>30}" for m in out))
 
     def cell(r, k):
-        sig = r["sigma_u"][k]
-        return f"{r['assumed_hz'][k]:7.2f}/{r['measured_hz'][k]:7.2f}/" + ("   -  " if sig is None else f"{sig:6.3f}")
+        sig, pn = r["sigma_u"][k], r["predicted_per_neuron_hz"][k]
+        return (f"{r['assumed_hz'][k]:6.2f}/{r['measured_hz'][k]:6.2f}/" + ("  -  " if pn is None else f"{pn:6.2f}")
+                + "/" + ("  -  " if sig is None else f"{sig:5.2f}"))
 
-    for k in range(len(out["common"]["measured_hz"])):
-        print(f"{k + 1:5d}" + "".join(f"  {cell(r, k):>24}" for r in out.values()))
+    for k in range(len(out[next(iter(out))]["measured_hz"])):
+        print(f"{k + 1:5d}" + "".join(f"  {cell(r, k):>30}" for r in out.values()))
 
 
 if __name__ == "__main__":

@@ -146,6 +146,7 @@ def fluctuation_recurrent_(
     theta: float = 1.0,
     nu_rec: float | None = None,
     kernel: Any = None,
+    kernel_rec: Any = None,
     fan_in: int | None = None,
     fan_in_rec: int | None = None,
     generator: torch.Generator | None = None,
@@ -163,6 +164,7 @@ def fluctuation_recurrent_(
         nu: feed-forward rate (Hz).  nu_rec: recurrent rate (Hz), default ``nu``.
         alpha: feed-forward share of the variance, 0 < alpha < 1 (paper 0.9).
         sigma_u, mu_u, xi, theta, kernel, generator: as :func:`fluctuation_normal_`.
+        kernel_rec: the recurrent inputs' kernel integrals, default ``kernel``'s.
         fan_in, fan_in_rec: overrides of the computed fan-ins.
 
     Returns:
@@ -172,7 +174,8 @@ def fluctuation_recurrent_(
     n_f = _fan_in("weight", weight, fan_in)
     n_r = _fan_in("rec_weight", rec_weight, fan_in_rec)
     p = theory.recurrent_params(
-        n_f, n_r, nu, alpha=alpha, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, nu_rec=nu_rec, kernel=kernel
+        n_f, n_r, nu, alpha=alpha, sigma_u=sigma_u, mu_u=mu_u, xi=xi, theta=theta, nu_rec=nu_rec, kernel=kernel,
+        kernel_rec=kernel_rec,
     )
     with torch.no_grad():
         weight.normal_(float(p.mu_w), float(p.sigma_w), generator=generator)
@@ -357,6 +360,8 @@ def init_network_(
     dist: str = "exponential",
     kernel_mode: str = "discrete",
     kernels: Sequence[Any] | None = None,
+    rec_rates: Sequence[float | None] | None = None,
+    rec_kernels: Sequence[Any] | None = None,
 ) -> Network:
     """Initialize every layer of a :class:`~fluctinit.sim.networks.Network` in place.
 
@@ -381,8 +386,8 @@ def init_network_(
         network: the network (modified in place).
         nu: data set firing rate (Hz), > 0: every layer's presynaptic rate (the paper); or one
             rate per layer, ``len(network.hidden) + 1`` of them: ``nu[l]`` the rate of hidden
-            layer ``l``'s inputs (``nu[0]`` the data's; recurrent and inhibitory inputs are taken
-            at the same rate), ``nu[-1]`` the readout's (e.g. measured by
+            layer ``l``'s inputs (``nu[0]`` the data's; inhibitory inputs are taken at the same
+            rate, and recurrent ones unless ``rec_rates`` gives theirs), ``nu[-1]`` the readout's (e.g. measured by
             :func:`fluctinit.training.sequential_rates_`).
         sigma_u: target membrane std (threshold units), > 0.
         mu_u: target membrane mean of the hidden layers (threshold units), below each layer's
@@ -396,7 +401,12 @@ def init_network_(
         kernel_mode: ``"discrete"`` (default) or ``"continuous"`` kernel integrals.
         kernels: one ``KernelIntegrals`` or None per hidden layer and the readout, replacing
             ``kernel_mode``'s for the feed-forward weights of that layer (e.g. the data-calibrated
-            ones of :func:`fluctinit.training.calibrated_kernels_`); not for Dale or recurrent layers.
+            ones of :func:`fluctinit.training.calibrated_kernels_`); not for Dale layers.
+        rec_rates: one rate (Hz) or None per hidden layer: the rate of a recurrent layer's own
+            spikes, its recurrent inputs' (None, the default: the layer's ``nu``, the paper's
+            assumption).  Entries of feed-forward layers must be None.
+        rec_kernels: one ``KernelIntegrals`` or None per hidden layer: a recurrent layer's
+            recurrent inputs' kernel integrals (None: its feed-forward kernel's).
 
     Returns:
         ``network``.
@@ -418,10 +428,24 @@ def init_network_(
         raise ParameterError(f"`kernels` must hold one entry per layer ({n_layers}); got {len(kernels)}",
                              ["kernels"], [len(kernels)])
     for layer, k in zip(network.hidden, kernels):
-        if k is not None and (isinstance(layer, _DaleBase) or layer.rec_weight is not None):
-            raise ParameterError(f"`kernels` applies to feed-forward layers; layer {type(layer).__name__} is "
-                                 "recurrent or obeys Dale's law (its kernel is shared with other inputs)",
+        if k is not None and isinstance(layer, _DaleBase):
+            raise ParameterError(f"`kernels` applies to feed-forward and recurrent layers; layer {type(layer).__name__} "
+                                 "obeys Dale's law (its kernel is shared by its excitatory and inhibitory inputs)",
                                  ["kernels"], [type(layer).__name__])
+    rec = {}
+    for name, given in (("rec_rates", rec_rates), ("rec_kernels", rec_kernels)):
+        values = [None] * (n_layers - 1) if given is None else list(given)
+        if len(values) != n_layers - 1:
+            raise ParameterError(f"`{name}` must hold one entry per hidden layer ({n_layers - 1}); got {len(values)}",
+                                 [name], [len(values)])
+        for i, (layer, v) in enumerate(zip(network.hidden, values)):
+            if v is not None and (isinstance(layer, _DaleBase) or layer.rec_weight is None):
+                raise ParameterError(f"`{name}[{i}]` applies to recurrent layers; layer {i} "
+                                     f"({type(layer).__name__}) is feed-forward or obeys Dale's law; got {v!r}",
+                                     [f"{name}[{i}]"], [v])
+            if v is not None and name == "rec_rates":
+                values[i] = check(f"rec_rates[{i}]", v, c["nu"])
+        rec[name] = values
     sigma_u = check("sigma_u", sigma_u, c["sigma_u"])
     alpha = check("alpha", alpha, c["alpha"])
     check("method", method, c["method"])
@@ -449,7 +473,8 @@ def init_network_(
                 raise ParameterError(f"`{name}` must be None unless method is 'normal' (method {method!r}); "
                                      f"got {v!r}", [name], [v])
     g = generator
-    for layer, nu, k_given in zip(network.hidden, rates, kernels):
+    for layer, nu, k_given, nu_rec, k_rec in zip(network.hidden, rates, kernels, rec["rec_rates"],
+                                                 rec["rec_kernels"]):
         if method == "kaiming":
             kaiming_normal_(layer.weight, generator=g)
             if layer.rec_weight is not None:
@@ -473,7 +498,8 @@ def init_network_(
                      kernel_exc=kern[f"{post}_exc"], kernel_inh=kern[f"{post}_inh"], generator=g)
         elif layer.rec_weight is not None:
             fluctuation_recurrent_(layer.weight, layer.rec_weight, nu, alpha=alpha, sigma_u=sigma_u, mu_u=mu_u,
-                                   theta=layer.params.theta, kernel=kern["kernel"], generator=g)
+                                   theta=layer.params.theta, nu_rec=nu_rec, kernel=kern["kernel"],
+                                   kernel_rec=k_rec, generator=g)
         else:
             fluctuation_normal_(layer.weight, nu, sigma_u=sigma_u, mu_u=mu_u, theta=layer.params.theta,
                                 kernel=kern["kernel"], generator=g)

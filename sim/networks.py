@@ -152,6 +152,12 @@ class Network(nn.Module):
             if isinstance(layer, _DaleBase):
                 layer.apply_constraints_()
 
+    def passed_on(self, k: int, spikes: torch.Tensor) -> torch.Tensor:
+        """What hidden layer ``k`` passes on given its output ``spikes``: pooled after every
+        second layer with ``pool``, else the spikes themselves (the next layer's input, before
+        any flattening)."""
+        return _pool2x2(spikes) if self.pool and k % 2 == 1 else spikes
+
     def forward(self, x: torch.Tensor) -> NetworkOutput:
         if isinstance(x, SpikeEvents):
             # events (e.g. from a data loader; logical shape (time, batch, n_in)) reach a first
@@ -178,9 +184,7 @@ class Network(nn.Module):
                 h = h.reshape(h.shape[0], h.shape[1], -1)
             rec = layer(h)
             records.append(rec)
-            h = rec.spikes
-            if self.pool and k % 2 == 1:
-                h = _pool2x2(h)
+            h = self.passed_on(k, rec.spikes)
             passed.append(h)
         sources = [passed[k] for k in self.readout_sources()]
         return NetworkOutput(self.readout(*sources), records)

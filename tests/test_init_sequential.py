@@ -140,10 +140,6 @@ def test_calibrated_kernels_put_each_layer_on_target(shd_root, one_thread):
 
 
 def test_config_refuses_calibrated_where_it_does_not_apply():
-    c = copy.deepcopy(load_experiment("shd-conv3-rec"))
-    c["init"]["mode"] = "calibrated"
-    with pytest.raises(ParameterError, match="`init.mode`.*feed-forward dense and conv1d"):
-        resolve_config(c)
     c = copy.deepcopy(load_experiment("shd-conv3-ff"))
     c["init"].update(mode="calibrated", rates="sequential")
     with pytest.raises(ParameterError, match="`init.rates`.*with `init.mode` 'calibrated'"):

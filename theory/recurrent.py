@@ -14,7 +14,11 @@ With a common mean mu_W = mu_V = mu_WV and the feed-forward share alpha of the v
     sigma_W^2 = alpha     sigma_U^2 / (n_F nu_F epsilon_hat) - mu_WV^2   (eq. 38)
     sigma_V^2 = (1-alpha) sigma_U^2 / (n_R nu_R epsilon_hat) - mu_WV^2   (eq. 39)
 
-(the paper sets nu_F = nu_R = nu_dataset).  Table 8 misprints these: its denominators read
+(the paper sets nu_F = nu_R = nu_dataset).  Beyond the paper, the recurrent inputs may have their
+own kernel integrals (``kernel_rec``, e.g. data-calibrated ones of the layer's own spikes,
+:func:`fluctinit.training.calibrated_kernels_`): then ``epsilon_bar`` and ``epsilon_hat`` of the
+n_R terms above are the recurrent kernel's, and eq. 37's denominator is
+``n_F nu_F epsilon_bar_F + n_R nu_R epsilon_bar_R``.  Table 8 misprints these: its denominators read
 n_F n_R nu epsilon_hat (a product of both fan-ins) and its mu_WV has epsilon_hat in place of
 epsilon_bar; eqs. 37-39 in the text are right (see docs/theory.md).
 """
@@ -58,6 +62,12 @@ class RecurrentParams:
     nu: float
     nu_rec: float
     kernel: KernelIntegrals
+    kernel_rec: KernelIntegrals | None = None
+
+    @property
+    def recurrent_kernel(self) -> KernelIntegrals:
+        """The recurrent inputs' kernel integrals (``kernel`` unless ``kernel_rec`` was given)."""
+        return self.kernel if self.kernel_rec is None else self.kernel_rec
 
     @property
     def mu_v(self) -> float:
@@ -68,7 +78,7 @@ class RecurrentParams:
     def predicted_moments(self) -> tuple[float, float, float]:
         """(mu_u, sigma_u, alpha) these weights produce, by the forward map (eqs. 34-36)."""
         ff = Population(self.fan_in, self.nu, self.mu_w, self.sigma_w**2 + self.mu_w**2, self.kernel)
-        rec = Population(self.fan_in_rec, self.nu_rec, self.mu_w, self.sigma_v**2 + self.mu_w**2, self.kernel)
+        rec = Population(self.fan_in_rec, self.nu_rec, self.mu_w, self.sigma_v**2 + self.mu_w**2, self.recurrent_kernel)
         mu, sigma = population_moments([ff, rec])
         _, sigma_ff = population_moments([ff])
         return mu, sigma, sigma_ff**2 / sigma**2
@@ -89,6 +99,7 @@ class RecurrentParams:
             "fan_in_rec": self.fan_in_rec,
             "nu": self.nu,
             "nu_rec": self.nu_rec,
+            **({} if self.kernel_rec is None else {f"{k}_rec": v for k, v in self.kernel_rec.as_dict().items()}),
         }
 
 
@@ -105,6 +116,7 @@ def recurrent_params(
     theta: float = 1.0,
     nu_rec: float | None = None,
     kernel: KernelIntegrals | None = None,
+    kernel_rec: KernelIntegrals | None = None,
 ) -> RecurrentParams:
     """Normal weights for a recurrent LIF layer at a membrane target (eqs. 34-39).
 
@@ -117,6 +129,8 @@ def recurrent_params(
         nu_rec: rate of the recurrent afferents nu_R (Hz); default ``nu`` (the paper's
             assumption that the hidden layer fires at the input rate).
         kernel: kernel integrals; default the paper's.
+        kernel_rec: the recurrent inputs' own kernel integrals; default ``kernel``'s (the
+            paper: one kernel for every input).
 
     Returns:
         :class:`RecurrentParams` with the shared mean mu_w and sigma_w, sigma_v.
@@ -129,11 +143,12 @@ def recurrent_params(
     n_f, n_r, nu_f, alpha = v["fan_in"], v["fan_in_rec"], v["nu"], v["alpha"]
     nu_r = nu_f if v["nu_rec"] is None else v["nu_rec"]
     k = _kernel(kernel)
+    k_r = k if kernel_rec is None else _kernel(kernel_rec)
     sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    mu_wv = finite("mu_w", mu_u / finite("(n_F nu_F + n_R nu_R) epsilon_bar", (n_f * nu_f + n_r * nu_r) * k.epsilon_bar,
-                                         positive=True))
+    mu_wv = finite("mu_w", mu_u / finite("(n_F nu_F + n_R nu_R) epsilon_bar",
+                                         n_f * nu_f * k.epsilon_bar + n_r * nu_r * k_r.epsilon_bar, positive=True))
     b_f = finite("n_F nu_F epsilon_hat", n_f * nu_f * k.epsilon_hat, positive=True)
-    b_r = finite("n_R nu_R epsilon_hat", n_r * nu_r * k.epsilon_hat, positive=True)
+    b_r = finite("n_R nu_R epsilon_hat", n_r * nu_r * k_r.epsilon_hat, positive=True)
     # sigma_w**2 = a_w**2 - mu_wv**2, sigma_v**2 = a_v**2 - mu_wv**2 (eqs. 38-39), never squared
     a_w = finite("sigma_u sqrt(alpha / (n_F nu_F epsilon_hat))", sigma_u * math.sqrt(alpha / b_f))
     a_v = finite("sigma_u sqrt((1 - alpha) / (n_R nu_R epsilon_hat))", sigma_u * math.sqrt((1.0 - alpha) / b_r))
@@ -154,5 +169,5 @@ def recurrent_params(
     return RecurrentParams(
         mu_wv, finite("sigma_w", root_of_difference(a_w, mu_wv)), finite("sigma_v", root_of_difference(a_v, mu_wv)),
         alpha, mu_u, sigma_u, xi, theta,
-        n_f, n_r, nu_f, nu_r, k,
+        n_f, n_r, nu_f, nu_r, k, None if kernel_rec is None else k_r,
     )

@@ -301,9 +301,15 @@ def initialize_model(
         return calibrated_kernels_(model, config, nu, generator, data.train)[0]
     if ini.get("rates") == "sequential":
         return sequential_rates_(model, config, nu, generator, data.train)
-    rates = predicted_rates(model, config, nu) if ini.get("rates") == "predicted" else float(nu)
-    init_network_(model.network, rates, generator=generator, **_init_options(ini))
-    return rates if isinstance(rates, list) else [rates] * (len(model.network.hidden) + 1)
+    if ini.get("rates") != "predicted":
+        init_network_(model.network, float(nu), generator=generator, **_init_options(ini))
+        return [float(nu)] * (len(model.network.hidden) + 1)
+    rates = predicted_rates(model, config, nu)
+    # a recurrent layer's own spikes are predicted at its own rate, the rate its successor gets
+    rec_rates = [r if getattr(layer, "rec_weight", None) is not None else None
+                 for layer, r in zip(model.network.hidden, rates[1:])]
+    init_network_(model.network, rates, generator=generator, rec_rates=rec_rates, **_init_options(ini))
+    return rates
 
 
 def _init_options(ini: dict[str, Any]) -> dict[str, Any]:
@@ -381,24 +387,44 @@ def calibrated_kernels_(model: SNNModel, config: dict[str, Any], nu: float, gene
     return _sequential_(model, config, nu, generator, split, batch_size, calibrate=True)
 
 
-def layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool = False):
+def layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool = False, own: torch.Tensor | None = None):
     """:func:`fluctinit.validation.layer_input_statistics` of a sim layer's (or the readout's)
-    inputs, with its own time constants and, for a 1-d convolution, its receptive field."""
+    inputs, with its own time constants and, for a convolution, its receptive field; a
+    recurrent layer's own spikes ``own`` (its output on the same batch) after them."""
+    from fluctinit.sim import LIFConv1d, LIFConv2d
     from fluctinit.validation import layer_input_statistics
 
     p = layer.params
     tau_mem = p.tau_out if readout else p.tau_mem
     conv = {}
-    from fluctinit.sim import LIFConv1d
+    if not readout and isinstance(layer, (LIFConv1d, LIFConv2d)):
+        conv = dict(kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
+                    rec_kernel_size=layer.rec_kernel_size)
+    return layer_input_statistics(inputs, dt=dt, tau_mem=tau_mem, tau_syn=p.tau_syn, own=own, **conv)
 
-    if not readout and isinstance(layer, LIFConv1d):
-        conv = dict(kernel_size=layer.kernel_size[0], stride=layer.stride[0], padding=layer.padding[0])
-    return layer_input_statistics(inputs, dt=dt, tau_mem=tau_mem, tau_syn=p.tau_syn, **conv)
+
+def free_sigma(layer, inputs: torch.Tensor, spikes: torch.Tensor, dt: float):
+    """Each neuron's exact pooled free-membrane ``(mu_i, sigma_i)`` given the layer's actual
+    inputs (and, for a recurrent layer, its own ``spikes``): ``w'm`` and ``sqrt(w'Cw)`` of
+    :func:`layer_statistics`, with ``w = concat(W, V)``.  Feed-forward and recurrent LIF layers."""
+    rec = getattr(layer, "rec_weight", None)
+    st = layer_statistics(layer, inputs, dt, own=None if rec is None else spikes)
+    w = layer.weight.detach().double().flatten(1)
+    if rec is not None:
+        w = torch.cat([w, rec.detach().double().flatten(1)], 1)
+    return st.moments(w.cpu().numpy())
+
+
+#: forward passes that re-measure a recurrent layer's own spikes: its recurrent weights depend on
+#: their rate (and, calibrated, their statistics), which depend on the weights
+REC_PASSES = 2
 
 
 def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: torch.Generator, split,
                  batch_size: int | None, calibrate: bool) -> tuple[list[float], list[Any]]:
     from fluctinit.sim.init import init_network_
+    from fluctinit.sim.events import SpikeEvents
+    from fluctinit.validation import recurrent_kernels
 
     ini = config["init"]
     dt = config["data"]["dt"]
@@ -406,8 +432,6 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
     n_hidden = len(net.hidden)
     bs = int(batch_size or config["training"]["batch_size"])
     x, _ = next(iter(split.batches(bs, True, torch.Generator().manual_seed(0))))
-    from fluctinit.sim.events import SpikeEvents
-
     dense = x
     if isinstance(x, SpikeEvents):  # event-form batches: the model takes them as they are
         dense = x.to_dense().transpose(0, 1)  # (time, batch, n) -> (batch, time, n)
@@ -416,33 +440,54 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
     state = generator.get_state()
     rates = [float(nu)] * (n_hidden + 1)
     kernels: list[Any] = [None] * (n_hidden + 1)
+    recurrent = [getattr(layer, "rec_weight", None) is not None for layer in net.hidden]
+    rec_rates: list[float | None] = [p if r else None for p, r in zip(predicted_rates(model, config, nu)[1:], recurrent)]
+    rec_kernels: list[Any] = [None] * n_hidden
     skip = bool(config["network"].get("skip"))
+    alpha = ini.get("alpha", 0.9)
     out = None
+
+    def init_and_run(upto: int):
+        generator.set_state(state)
+        init_network_(net, rates, generator=generator, kernels=kernels, rec_rates=rec_rates,
+                      rec_kernels=rec_kernels, **_init_options(ini))
+        if upto == n_hidden:
+            return None
+        with torch.no_grad():
+            return model(x)
+
+    def layer_inputs(layer: int):
+        if layer == 0:
+            with torch.no_grad():
+                inputs = dense if model.encoder is None else model.encoder(dense)
+            return inputs.reshape(*inputs.shape[:2], *tuple(net.input_shape))
+        return net.passed_on(layer - 1, out.outputs[layer - 1])
+
     for layer in range(n_hidden + 1):
         if calibrate and not (layer == n_hidden and skip):
-            if layer == 0:
-                inputs = dense if model.encoder is None else model.encoder(dense)
-                shape = tuple(net.input_shape)
-                inputs = inputs.reshape(*inputs.shape[:2], *shape)
-            else:
-                inputs = out.outputs[layer - 1]
+            inputs = layer_inputs(layer)
             rate = max(float(inputs.float().mean()) / dt, SILENT_RATE)
             target = net.readout if layer == n_hidden else net.hidden[layer]
             kernels[layer] = layer_statistics(target, inputs, dt, layer == n_hidden).kernel(rate)
             rates[layer] = rate
-        generator.set_state(state)
-        init_network_(net, rates, generator=generator, kernels=kernels, **_init_options(ini))
+        out = init_and_run(layer)
         if layer == n_hidden:
             break
-        with torch.no_grad():
-            out = model(x)
+        for _ in range(REC_PASSES if recurrent[layer] else 0):  # the layer's own spikes, re-measured
+            own = out.outputs[layer]
+            rec_rates[layer] = max(float(own.float().mean()) / dt, SILENT_RATE)
+            if calibrate:
+                st = layer_statistics(net.hidden[layer], layer_inputs(layer), dt, own=own)
+                kernels[layer], rec_kernels[layer] = recurrent_kernels(st, net.hidden[layer].fan_in, rates[layer],
+                                                                       rec_rates[layer], alpha)
+            out = init_and_run(layer)
         spikes = out.outputs[:-1]  # each hidden layer's forward-projecting spikes
         if layer == n_hidden - 1 and skip:
             total = sum(float(s.sum()) for s in spikes)
             count = sum(s.numel() for s in spikes)
             measured = total / max(count, 1) / dt
         else:
-            measured = float(spikes[layer].float().mean()) / dt
+            measured = float(net.passed_on(layer, spikes[layer]).float().mean()) / dt
         for k in range(layer + 1, n_hidden + 1):  # until measured, later layers assume this rate
             rates[k] = max(measured, SILENT_RATE)
     return rates, kernels

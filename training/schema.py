@@ -588,10 +588,10 @@ class Experiment(StrictModel):
         if self.init.mu_u and self.init.method != "fluctuation":
             raise config_error("init.mu_u", self.init.mu_u, f"0 or absent with `init.method` {self.init.method!r} "
                                                             "(a membrane target of the fluctuation method)")
-        if self.init.mode == "calibrated" and (net.dale or net.recurrent or net.kind not in ("dense", "conv1d")):
-            raise config_error("init.mode", "calibrated", "'discrete' or 'continuous' for this network: calibrated "
-                               "kernels take feed-forward dense and conv1d layers (no Dale's law, no recurrence; "
-                               f"network.kind {net.kind!r}, dale {net.dale}, recurrent {net.recurrent})")
+        if self.init.mode == "calibrated" and net.dale:
+            raise config_error("init.mode", "calibrated", "'discrete' or 'continuous' for Dale's-law networks "
+                               "(`network.dale` true): calibrated kernels take LIF layers, feed-forward or "
+                               "recurrent, dense or convolutional, whose weights are Gaussian")
         if self.init.method != "fluctuation" and net.dale:
             raise config_error("init.method", self.init.method, "'fluctuation' for Dale's-law networks "
                                f"(`network.dale` is true; {self.init.method} weights are signed)")

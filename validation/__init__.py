@@ -11,7 +11,7 @@ theory's per-neuron prediction for the drawn weights (paper eqs. 2-3).
   :func:`randman_source`, :func:`measure_rates`, :data:`SHD_HELP`, :data:`SPIKE_FILES` (:class:`SpikeFileData`);
 * populations (:mod:`.population`): :class:`Channel`, :class:`NeuronPopulation`,
   :func:`draw_population`, :func:`predicted_moments`, :func:`generated_inputs`, :func:`check_target`, :data:`INITIALIZERS`;
-* calibration (:mod:`.calibrate`): :func:`input_statistics`, :func:`layer_input_statistics`, :class:`InputStatistics` (the
+* calibration (:mod:`.calibrate`): :func:`input_statistics`, :func:`layer_input_statistics`, :func:`recurrent_kernels`, :class:`InputStatistics` (the
   data's pooled filtered-input mean and covariance: the exact kernel terms of ``mode="calibrated"``);
 * measurement (:mod:`.measure`): :func:`free_membrane`, :func:`burn_in_steps`,
   :func:`init_burn_in_steps`, :func:`measure_membrane`, :class:`MembraneMeasurement`;
@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "InputStatistics": "calibrate",
     "input_statistics": "calibrate",
     "layer_input_statistics": "calibrate",
+    "recurrent_kernels": "calibrate",
     "MembraneMeasurement": "measure",
     "measure_membrane": "measure",
     "free_membrane": "measure",

@@ -49,7 +49,7 @@ from ._constraints import CHUNK_ELEMENTS, CONSTRAINTS
 from .resources import chunk_samples
 from .sources import SpikeSource
 
-__all__ = ["InputStatistics", "input_statistics", "layer_input_statistics"]
+__all__ = ["InputStatistics", "input_statistics", "layer_input_statistics", "recurrent_kernels"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class InputStatistics:
             done += k
         return total / draws / np.sqrt(lam.sum())
 
-    def kernel(self, nu: float, statistic: str = "mean"):
+    def kernel(self, nu: float, statistic: str = "mean", factor: float | None = None):
         """The effective kernel integrals for rate ``nu`` (Hz), seconds.
 
         ``eps_bar = 1'm / (n nu)``, so that the paper's ``n nu eps_bar`` is the data's ``1'm``;
@@ -118,7 +118,8 @@ class InputStatistics:
         ``f = 1``: each neuron's expected variance is the target, the paper's convention) or
         ``f^2 tr C`` with ``f`` = :meth:`sigma_factor` (``statistic="mean"``, the default: the
         mean over neurons of ``sigma_i``, what ``fluctinit validate`` measures, is the target).
-        Exact for zero-mean Gaussian weights (``mu_u = 0``).
+        Exact for zero-mean Gaussian weights (``mu_u = 0``).  ``factor`` replaces ``f``
+        (:func:`recurrent_kernels` computes one for two blocks of inputs together).
 
         Raises:
             ValueError: the data give no variance (silent inputs) or a non-positive mean.
@@ -131,7 +132,7 @@ class InputStatistics:
         if not (self.trace > 0 and self.mean.sum() > 0):
             raise ValueError(f"the {self.source} data give no input variance over the window "
                              f"(tr C = {self.trace:.3g}, sum m = {float(self.mean.sum()):.3g}); cannot calibrate")
-        f = self.sigma_factor() if statistic == "mean" else 1.0
+        f = factor if factor is not None else self.sigma_factor() if statistic == "mean" else 1.0
         return KernelIntegrals(float(self.mean.sum()) / (n * nu), f * f * self.trace / (n * nu))
 
     def moments(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,10 +142,47 @@ class InputStatistics:
         var = np.einsum("ij,jk,ik->i", w, self.cov, w)
         return mu, np.sqrt(np.clip(var, 0.0, None))
 
+    def part(self, units: slice) -> "InputStatistics":
+        """The statistics of a block of the inputs (e.g. a recurrent layer's feed-forward
+        ``slice(0, n_F)`` or its own spikes' ``slice(n_F, None)``)."""
+        return InputStatistics(self.mean[units], self.cov[units, units], self.n_values, self.tau_mem, self.tau_syn,
+                               self.dt, self.source)
+
     def as_dict(self) -> dict:
         return {"source": self.source, "n_inputs": self.n_inputs, "n_values": int(self.n_values),
                 "trace": self.trace, "total": self.total, "correlation_excess": self.correlation_excess,
                 "mean_sum": float(self.mean.sum()), "tau_mem": self.tau_mem, "tau_syn": self.tau_syn, "dt": self.dt}
+
+
+def recurrent_kernels(stats: InputStatistics, n_ff: int, nu: float, nu_rec: float, alpha: float,
+                      statistic: str = "mean"):
+    """The effective kernel integrals of a recurrent layer's feed-forward and recurrent inputs.
+
+    ``stats`` are the pooled statistics of the feed-forward units ``[0, n_ff)`` followed by the
+    layer's own spikes (:func:`layer_input_statistics` with ``own``).  Each block's kernel is
+    :meth:`InputStatistics.kernel` of its part at its rate (``nu``, ``nu_rec``), so that the
+    feed-forward weights carry ``alpha`` of the expected variance and the recurrent ones the rest
+    (eqs. 34-39).  With ``statistic="mean"`` one Jensen factor ``f`` serves both: that of the
+    whole covariance with each block scaled as its weights will be (``alpha / tr C_FF`` and
+    ``(1 - alpha) / tr C_RR``), cross-covariances of the two blocks included, so that the mean
+    over neurons of the whole free membrane's ``sigma_i`` is the target.
+
+    Returns:
+        ``(kernel, kernel_rec)``, :class:`~fluctinit.theory.KernelIntegrals`.
+    """
+    from fluctinit.errors import Interval, OneOf, check
+
+    check("statistic", statistic, OneOf(("mean", "rms")))
+    alpha = check("alpha", alpha, Interval(0.0, 1.0, "neither"))
+    ff, rec = stats.part(slice(0, n_ff)), stats.part(slice(n_ff, None))
+    f = 1.0
+    if statistic == "mean" and ff.trace > 0 and rec.trace > 0:
+        d = np.concatenate([np.full(ff.n_inputs, np.sqrt(alpha / ff.trace)),
+                            np.full(rec.n_inputs, np.sqrt((1.0 - alpha) / rec.trace))])
+        scaled = InputStatistics(stats.mean * d, stats.cov * np.outer(d, d), stats.n_values, stats.tau_mem,
+                                 stats.tau_syn, stats.dt, stats.source)
+        f = scaled.sigma_factor()
+    return ff.kernel(nu, factor=f), rec.kernel(nu_rec, factor=f)
 
 
 def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3,
@@ -199,41 +237,76 @@ def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: fl
 
 
 def layer_input_statistics(x: torch.Tensor, *, dt: float, tau_mem: float = 20e-3, tau_syn: float = 10e-3,
-                           kernel_size: int | None = None, stride: int = 1, padding: int = 0,
+                           kernel_size: int | tuple[int, ...] | None = None, stride: int | tuple[int, ...] = 1,
+                           padding: int | tuple[int, ...] = 0, own: torch.Tensor | None = None,
+                           rec_kernel_size: int | tuple[int, ...] | None = None,
                            samples_per_batch: int = 8, name: str = "layer input") -> InputStatistics:
     """:func:`input_statistics` of a layer's inputs ``x`` (spikes, ``(batch, time, *shape)``).
 
-    A dense layer's inputs are its ``prod(shape)`` units.  A 1-d convolution's (``kernel_size``
-    given, ``shape = (channels, length)``) are the ``channels * kernel_size`` units of one
-    receptive field, pooled over every position as well.  Its weight ``(out, channels, k)``,
-    flattened, then gives each output channel's exact pooled moments through
-    :meth:`InputStatistics.moments`.  The patches are made ``samples_per_batch`` samples at a time.
-    """
-    import torch.nn.functional as F
+    A dense layer's inputs are its ``prod(shape)`` units.  A convolution's (``kernel_size``
+    given, ``shape = (channels, length)`` or ``(channels, height, width)``) are the
+    ``channels * prod(kernel_size)`` units of one receptive field, pooled over every position as
+    well.  Its weight ``(out, channels, *k)``, flattened, then gives each output channel's exact
+    pooled moments through :meth:`InputStatistics.moments`.
 
+    A recurrent layer's own spikes ``own`` (``(batch, time, *out_shape)``: the layer's output,
+    which enters its synaptic current at the same step as ``x``) come after the feed-forward
+    units: a dense layer's every unit, a convolution's ``out_channels * prod(rec_kernel_size)``
+    units of its stride-1 'same' recurrent receptive field.  The weights are then
+    ``concat(W.flatten(1), V.flatten(1))`` and :meth:`InputStatistics.part` gives each block.
+    The patches are made ``samples_per_batch`` samples at a time.
+    """
     from .sources import SpikeSource
 
     x = x.detach().float().cpu()
+    own = None if own is None else own.detach().float().cpu()
     B, T = x.shape[0], x.shape[1]
     if kernel_size is None:
-        flat = x.reshape(B, T, -1)
-        n, per, make = flat.shape[2], 1, (lambda xb: xb.reshape(xb.shape[0], T, -1))
+        parts = [(x, None, None, None)] + ([] if own is None else [(own, None, None, None)])
     else:
-        if x.dim() != 4:
-            raise ValueError(f"a 1-d convolution's inputs must be (batch, time, channels, length); got {tuple(x.shape)}")
-        C, L = x.shape[2], x.shape[3]
-        per = (L + 2 * padding - kernel_size) // stride + 1
-        n = C * kernel_size
-
-        def make(xb):
-            xp = F.pad(xb, (padding, padding)) if padding else xb
-            patches = xp.unfold(3, kernel_size, stride)  # (b, T, C, P, k)
-            return patches.permute(0, 3, 1, 2, 4).reshape(xb.shape[0] * per, T, n)
-        flat = x
+        nd = x.dim() - 3
+        if nd not in (1, 2):
+            raise ValueError("a convolution's inputs must be (batch, time, channels, *spatial) with 1 or 2 spatial "
+                             f"axes; got {tuple(x.shape)}")
+        parts = [(x, _tuple(kernel_size, nd), _tuple(stride, nd), _tuple(padding, nd))]
+        if own is not None:
+            k_r = _tuple(rec_kernel_size, nd)
+            parts.append((own, k_r, (1,) * nd, tuple(k // 2 for k in k_r)))
+    shapes = [_patches(p[0][:1], *p[1:]).shape for p in parts]
+    per = shapes[0][0]
+    if any(sh[0] != per for sh in shapes):
+        raise ValueError(f"the layer's own spikes {tuple(own.shape)} do not match its output positions ({per})")
+    n = sum(sh[2] for sh in shapes)
 
     def batches():
         for s in range(0, B, samples_per_batch):
-            yield make(flat[s:s + samples_per_batch])
+            yield torch.cat([_patches(p[0][s:s + samples_per_batch], *p[1:]) for p in parts], dim=2)
 
     src = SpikeSource(name=name, n_inputs=n, n_steps=T, n_samples=B * per, dt=dt, window=(0, T), batches=batches)
     return input_statistics(src, tau_mem=tau_mem, tau_syn=tau_syn)
+
+
+def _tuple(v, nd: int) -> tuple[int, ...]:
+    return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * nd
+
+
+def _patches(xb: torch.Tensor, kernel, stride, padding) -> torch.Tensor:
+    """``(b * positions, time, units)``: every unit of a dense input, or one receptive field per
+    output position of a convolution (channel-major, as ``weight.flatten(1)``)."""
+    b, T = xb.shape[0], xb.shape[1]
+    if kernel is None:
+        return xb.reshape(b, T, -1)
+    import torch.nn.functional as F
+
+    nd = len(kernel)
+    pad = [p for q in reversed(padding) for p in (q, q)]
+    xp = F.pad(xb, pad) if any(padding) else xb
+    for axis, (k, st) in enumerate(zip(kernel, stride)):
+        xp = xp.unfold(3 + axis, k, st)  # (b, T, C, *P, *k)
+    C = xb.shape[2]
+    positions = xp.shape[3:3 + nd]
+    perm = (0, *range(3, 3 + nd), 1, 2, *range(3 + nd, 3 + 2 * nd))
+    n_pos = 1
+    for q in positions:
+        n_pos *= q
+    return xp.permute(*perm).reshape(b * n_pos, T, C * int(torch.tensor(kernel).prod()))
