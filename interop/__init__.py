@@ -11,6 +11,11 @@ membrane statistics measured in each framework's own simulator):
 * :mod:`fluctinit.interop.nir` -- ``init_(graph, *, nu, dt, spike_area=None, ...)``: a new NIRGraph whose
   Affine, Linear and Conv weights feeding CubaLIF or LIF nodes follow the rule (``fluctinit init-nir``).
 
+:func:`sequential_init_` (``framework``, ``module``, ``run``, ``nu=...``) initializes an snntorch, norse or
+spikingjelly network layer by layer for the rates its layers' inputs really have, measured by
+running the user's batch through it (beyond the paper; fluctinit's own ``init.rates =
+"sequential"``).
+
 The shared pieces: :class:`LayerReport` (what each layer got), :func:`discrete_kernel` (the
 kernel integrals of ``c <- alpha c + x``, ``v <- beta v + gain c``), :func:`continuous_kernel`
 (NIR's), :func:`effective_tau`.  The frameworks are optional (``pip install fluctinit[interop]``
@@ -28,6 +33,7 @@ _EXPORTS: dict[str, str | tuple[str, None]] = {
     "discrete_kernel": "_rule",
     "continuous_kernel": "_rule",
     "effective_tau": "_rule",
+    "sequential_init_": "_sequential",
     "snntorch": ("snntorch", None),
     "norse": ("norse", None),
     "spikingjelly": ("spikingjelly", None),

@@ -36,6 +36,7 @@ class Target:
     own: Projection | None = None
     recurrent: Projection | None = None
     dt: float | None = None
+    module: nn.Module | None = None  # the neuron module itself (set by the walk)
 
 
 @dataclass
@@ -125,6 +126,7 @@ def _pairs(module: nn.Module, describe: Describe, skip: set[str], supported: str
                           f"nn.Conv* feeding a neuron (supported: {supported}); pass skip=({name!r},) to leave them "
                           "as they are", name, name)
         if isinstance(what, Target):
+            what.module = child
             if what.own is not None and pending is not None:
                 raise _refuse(f"layer {pending[0]!r} must feed spikes to {name!r} ({what.neuron.kind}), which holds "
                               "its own input weights; remove the layer or initialize it on its own",
@@ -158,6 +160,12 @@ def _pairs(module: nn.Module, describe: Describe, skip: set[str], supported: str
         raise _refuse(f"layer {pending[0]!r} feeds no neuron (supported: {supported}); pass skip=({pending[0]!r},) "
                       "to leave a readout as it is", pending[0], pending[0])
     return out, found
+
+
+def initialized_targets(module: nn.Module, describe: Describe, supported: str, skip: Iterable[str] = ()) -> list[Target]:
+    """The neuron each initialized weight layer feeds, in the order :func:`init_tree` fills them."""
+    skip = {skip} if isinstance(skip, str) else set(skip)
+    return [target for _, target, _ in _pairs(module, describe, skip, supported)[0]]
 
 
 def init_tree(
