@@ -6,8 +6,9 @@ rates and the per-layer calibrated kernels (``init.mode = "calibrated"``), on a 
     python benchmarks/rates_through_depth.py shd-conv10-rec --dataset fsdd --data-root data   # the paper's SHD net on FSDD
 
 Prints, per hidden layer, the rate each layer was initialized for, its measured population rate
-(Hz) at initialization, the rate predicted from each neuron's own free-membrane moments
-(fluctinit.theory.lif_rate, averaged over the layer's neurons) and the mean over its neurons of
+(Hz) at initialization, the rate lif_stationary predicts at the target, the rate predicted from
+each neuron's own free-membrane moments (fluctinit.theory.lif_rate, averaged over the layer's
+neurons) and the mean over its neurons of
 the free membrane's pooled sigma_i given its actual inputs (exact: w'Cw of the layer's filtered
 inputs, and for a recurrent layer its own spikes, fluctinit.training.free_sigma); ``--json FILE``
 writes every number.  No training.
@@ -28,6 +29,7 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
     from fluctinit.sim.events import SpikeEvents
     from fluctinit.theory import lif_rate
     from fluctinit.training import build_model, free_sigma, initialize_model, input_rate
+    from fluctinit.training.model import stationary_rate
 
     gen = torch.Generator().manual_seed(seed)
     model = build_model(config, generator=gen)
@@ -49,8 +51,8 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
     sigma, per_neuron, target = [], [], []
     for layer, inp, own in zip(net.hidden, inputs, out.outputs[:-1]):
         p = layer.params
-        target.append(lif_rate(config["init"].get("mu_u") or 0.0, config["init"]["sigma_u"], tau_mem=p.tau_mem,
-                               tau_syn=p.tau_syn, theta=p.theta))
+        target.append(stationary_rate(config["init"].get("mu_u") or 0.0, config["init"]["sigma_u"], p.tau_mem,
+                                      p.tau_syn, p.dt, p.theta))
         if not hasattr(layer, "weight"):  # Dale layers
             sigma.append(None)
             per_neuron.append(None)
@@ -101,8 +103,8 @@ def main() -> None:
                        "sigma_u": a.sigma_u, "batch": a.batch, "modes": out}, f, indent=1)
     print(f"{a.experiment} on {base['data']['dataset']}, sigma_u {a.sigma_u:g}, seed {a.seed}, held-out batch of {a.batch}")
     print("per hidden layer and rule: rate assumed / rate measured / rate predicted from each neuron's free-membrane"
-          " moments (Hz) / mean free-membrane sigma_i")
-    print("lif_rate of the target: " + ", ".join(f"{v:.2f}" for v in next(iter(out.values()))["predicted_target_hz"])
+          " moments (lif_rate, averaged; Hz) / mean free-membrane sigma_i")
+    print("lif_stationary's rate at the target: " + ", ".join(f"{v:.2f}" for v in next(iter(out.values()))["predicted_target_hz"])
           + " Hz;  init time: " + ", ".join(f"{m} {r['init_s']:.1f} s" for m, r in out.items()))
     print("layer" + "".join(f"  {m:>30}" for m in out))
 

@@ -174,7 +174,7 @@ def test_calibrated_config_takes_recurrent_and_conv2d_nets_and_refuses_dale():
 def test_predicted_rates_give_recurrent_inputs_their_own_rate(one_thread):
     """With ``init.rates`` "predicted" a recurrent layer's own spikes are taken at its own
     predicted rate: its recurrent weights are the common draw scaled by sqrt(nu / rate)."""
-    from fluctinit.theory import lif_rate
+    from fluctinit.theory import lif_stationary
     from fluctinit.training import initialize_model
 
     weights = {}
@@ -184,7 +184,7 @@ def test_predicted_rates_give_recurrent_inputs_their_own_rate(one_thread):
         initialize_model(model, config, 15.8, torch.Generator().manual_seed(1))
         weights[rates] = [(layer.weight.detach().clone(), layer.rec_weight.detach().clone())
                           for layer in model.network.hidden]
-    r = lif_rate(0.0, 1.0, tau_mem=20e-3, tau_syn=10e-3)
+    r = lif_stationary(0.0, 1.0, tau_mem=20e-3, tau_syn=10e-3, dt=2e-3).rate
     (w_c, v_c), (w_p, v_p) = weights["common"][0], weights["predicted"][0]
     torch.testing.assert_close(w_p, w_c, rtol=0, atol=0)  # layer 1's inputs are the data's in both
     torch.testing.assert_close(v_p, v_c * math.sqrt(15.8 / r), rtol=1e-5, atol=0)

@@ -100,15 +100,16 @@ def test_config_refuses_sequential_rates_without_a_rate():
 
 
 def test_predicted_rates_are_the_theorys(one_thread):
-    """Layer 1 at the data's rate, every later layer at lif_rate of the target (theory.rates)."""
-    from fluctinit.theory import lif_rate
+    """Layer 1 at the data's rate, every later layer at lif_stationary's rate of the target (theory.rates)."""
+    from fluctinit.theory import lif_stationary
     from fluctinit.training import initialize_model
 
     for sigma in (0.5, 1.0, 2.0):
         config = _small(rates="predicted", nu=15.8, sigma_u=sigma)
         model = build_model(config, generator=torch.Generator().manual_seed(0))
         rates = initialize_model(model, config, 15.8, torch.Generator().manual_seed(1))
-        r = lif_rate(0.0, sigma, tau_mem=config["network"]["tau_mem"], tau_syn=config["network"]["tau_syn"])
+        r = lif_stationary(0.0, sigma, tau_mem=config["network"]["tau_mem"], tau_syn=config["network"]["tau_syn"],
+                           dt=config["data"]["dt"]).rate
         assert rates[0] == 15.8 and all(math.isclose(v, r) for v in rates[1:]) and len(rates) == 4
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fluctinit.errors import ParameterError
-from fluctinit.theory import lif_membrane_moments, lif_rate, lif_reset_mean
+from fluctinit.theory import lif_membrane_moments, lif_rate, lif_reset_mean, lif_stationary
 
 
 def test_deterministic_limit():
@@ -84,6 +84,26 @@ def test_reset_lowers_the_mean_at_least_by_the_linear_bound(simulated):
             assert r["mean_reset"] <= bound + 3 * r["mean_reset_se"], (mu, r["sigma_u"], r["mean_reset"], bound)
 
 
+def test_stationary_grid_without_threshold_is_the_free_membrane():
+    for mu, sigma in ((0.0, 0.5), (-1.0, 2.0), (0.3, 0.1)):
+        st = lif_stationary(mu, sigma, theta=1e3)
+        assert st.rate == 0.0 and math.isclose(st.density.sum(), 1.0, rel_tol=1e-9)
+        # the grid's interpolation and the current's discretization widen it by < 0.5 %
+        assert abs(st.mean - mu) < 1e-3 * sigma and 1.0 <= st.std / sigma < 1.005, (mu, sigma, st.mean, st.std)
+
+
+def test_stationary_grid_against_the_simulator(simulated):
+    """The discrete update's stationary state: rate, mean and std with reset within the
+    simulation's standard errors plus 5 % (the inputs are Poisson shot noise, the grid's
+    Gaussian) -- where the Siegert-type rate needs 1.35x and Brunel's density misses the mean by 3x."""
+    for mu, (s, rows) in simulated.items():
+        for r in rows:
+            st = lif_stationary(mu, r["sigma_u"], tau_mem=s["tau_mem"], tau_syn=s["tau_syn"], dt=s["dt"], theta=s["theta"])
+            assert abs(st.rate - r["rate_reset"]) < 4 * r["rate_reset_se"] + 0.05 * r["rate_reset"], (mu, r, st.rate)
+            assert abs(st.mean - r["mean_reset"]) < 4 * r["mean_reset_se"] + 0.03 * r["sigma_u"], (mu, r, st.mean)
+            assert abs(st.std / r["std_reset"] - 1.0) < 0.05, (mu, r, st.std)
+
+
 def test_bad_input_names_the_argument():
     with pytest.raises(ParameterError, match="`reset` must be < theta"):
         lif_rate(0.0, 1.0, reset=1.0)
@@ -92,6 +112,10 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ParameterError, match="`rate` must be"):
         lif_reset_mean(0.0, -1.0)
     assert np.isfinite(lif_rate(-50.0, 0.1))  # far below threshold: 0, no overflow
+    with pytest.raises(ParameterError, match="`dt` must be"):
+        lif_stationary(0.0, 1.0, dt=0.0)
+    with pytest.raises(ParameterError, match="`reset` must be < theta"):
+        lif_stationary(0.0, 1.0, reset=2.0)
 
 
 def test_upcrossing_rate_matches_the_bivariate_normal_and_tends_to_rice():

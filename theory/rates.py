@@ -39,12 +39,13 @@ deviation with reset.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from fluctinit.errors import Interval, ParameterError, check
 
-__all__ = ["ALPHA_COLORED", "lif_rate", "lif_membrane_moments", "lif_reset_mean", "white_noise_sigma", "colored_shift",
+__all__ = ["ALPHA_COLORED", "lif_rate", "lif_stationary", "LIFStationary", "lif_membrane_moments", "lif_reset_mean", "white_noise_sigma", "colored_shift",
            "lag_correlation", "upcrossing_rate", "rice_rate"]
 
 #: sqrt(2) |zeta(1/2)|, the colored-noise boundary shift's coefficient (Fourcaud & Brunel 2002)
@@ -207,3 +208,114 @@ def rice_rate(xi, tau_mem: float, tau_syn: float):
     """
     xi = np.asarray(xi, dtype=float)
     return np.exp(-0.5 * xi * xi) / (2.0 * math.pi * math.sqrt(tau_mem * tau_syn))
+
+
+@dataclass(frozen=True)
+class LIFStationary:
+    """The stationary state of the discrete-time LIF neuron with threshold and reset
+    (:func:`lif_stationary`).
+
+    Attributes:
+        rate: firing rate (Hz): the probability of ``U[n] > theta`` per step over ``dt``.
+        mean, std: the membrane's mean and standard deviation with reset (threshold units), over
+            every step (the suprathreshold values at the spike steps included, as the simulator
+            records them).
+        u: the membrane grid (threshold units); density: the probability of each grid point
+            (sums to 1).
+        steps: the chain steps it took to converge.
+    """
+
+    rate: float
+    mean: float
+    std: float
+    u: np.ndarray
+    density: np.ndarray
+    steps: int
+
+
+def _free_kernel_sums(lam_m: float, lam_s: float) -> tuple[float, float]:
+    """``sum K`` and ``sum K^2`` of the free membrane's response to one unit input ``J[0]``
+    (``I[n+1] = lam_s I[n] + J[n]``, ``U[n+1] = lam_m U[n] + (1 - lam_m) I[n]``)."""
+    n = int(np.ceil(60.0 / min(-math.log(lam_m), -math.log(lam_s)))) + 2
+    i, u, s1, s2 = 1.0, 0.0, 0.0, 0.0  # I[1] = 1, U[1] = 0
+    for _ in range(n):
+        u = lam_m * u + (1.0 - lam_m) * i
+        i *= lam_s
+        s1 += u
+        s2 += u * u
+    return s1, s2
+
+
+def lif_stationary(mu_u: float, sigma_u: float, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e-3,
+                   theta: float = 1.0, reset: float = 0.0, n_u: int = 481, n_i: int = 121, tol: float = 1e-10,
+                   max_steps: int = 100_000) -> LIFStationary:
+    """Rate and membrane distribution with threshold and reset, from the free membrane's
+    ``(mu_u, sigma_u)``: the stationary state of the simulator's own discrete update (eqs.
+    10-11) with Gaussian input, no continuous-time or small-``tau_syn`` approximation.
+
+    The neuron's state is ``(U[n], I[n])``::
+
+        S[n] = H(U[n] - theta);  U[n+1] = (lam_m U[n] + (1 - lam_m) I[n]) (1 - S[n]) + reset S[n]
+        I[n+1] = lam_s I[n] + J[n],   J[n] ~ N(m_J, s_J^2) independent over steps
+
+    with ``m_J`` and ``s_J`` the input mean and noise that give the free membrane (no threshold)
+    its ``mu_u`` and ``sigma_u``: ``mu_u = m_J sum K``, ``sigma_u^2 = s_J^2 sum K^2`` (the
+    Gaussian diffusion limit of many Poisson inputs).  Its probability on a ``n_u x n_i`` grid
+    of ``(U, I)`` is iterated to the fixed point: ``U`` moved by the deterministic update
+    (linear interpolation between grid points, the reset included), ``I`` by its Gaussian
+    transition (bin masses from the normal CDF).  This keeps what the diffusion formulas
+    (:func:`lif_rate`, :func:`lif_membrane_moments`) lose: a current that stays high after a
+    reset fires the neuron again at once.
+
+    Returns:
+        :class:`LIFStationary`.
+    """
+    from scipy.special import ndtr
+
+    for name, v, c in (("sigma_u", sigma_u, _POS), ("tau_mem", tau_mem, _POS), ("tau_syn", tau_syn, _POS),
+                       ("dt", dt, _POS), ("theta", theta, _POS)):
+        check(name, v, c)
+    if not reset < theta:
+        raise ParameterError(f"`reset` must be < theta ({theta!r}); got {reset!r}", ["reset"], [reset])
+    if not math.isfinite(mu_u):
+        raise ParameterError(f"`mu_u` must be a finite number; got {mu_u!r}", ["mu_u"], [mu_u])
+    lam_m, lam_s = math.exp(-dt / tau_mem), math.exp(-dt / tau_syn)
+    s1, s2 = _free_kernel_sums(lam_m, lam_s)
+    m_j, s_j = mu_u / s1, sigma_u / math.sqrt(s2)
+    i_mean, i_std = m_j / (1.0 - lam_s), s_j / math.sqrt(1.0 - lam_s * lam_s)
+    i = np.linspace(i_mean - 6.5 * i_std, i_mean + 6.5 * i_std, n_i)
+    u_lo = min(reset, mu_u - 7.0 * sigma_u)
+    top = min(theta, mu_u + 8.0 * sigma_u)  # a threshold far above the free membrane is never reached
+    u_hi = max(top, lam_m * top + (1.0 - lam_m) * i[-1]) + 1e-9  # the largest value before a reset
+    u = np.linspace(u_lo, u_hi, n_u)
+    du = u[1] - u[0]
+    spike = u > theta
+    nxt = np.where(spike[:, None], reset, lam_m * u[:, None] + (1.0 - lam_m) * i[None, :])
+    f = np.clip((nxt - u_lo) / du, 0.0, n_u - 1 - 1e-12)
+    lo = np.floor(f).astype(np.int64)
+    w = f - lo
+    cols = np.arange(n_i)[None, :]
+    idx_lo, idx_hi = (lo * n_i + cols).ravel(), ((lo + 1) * n_i + cols).ravel()
+    w = w.ravel()
+    # I's transition: bin masses of N(lam_s i_k + m_J, s_J^2) between the grid's midpoints
+    edges = np.concatenate([[-np.inf], 0.5 * (i[1:] + i[:-1]), [np.inf]])
+    trans = np.diff(ndtr((edges[None, :] - (lam_s * i[:, None] + m_j)) / s_j), axis=1)  # (n_i, n_i)
+    # start from the free state: U and I jointly Gaussian would do; independent is enough
+    p = np.exp(-0.5 * ((u[:, None] - mu_u) / sigma_u) ** 2 - 0.5 * ((i[None, :] - i_mean) / i_std) ** 2)
+    p /= p.sum()
+    steps = 0
+    while steps < max_steps:
+        old = p
+        for _ in range(25):
+            flat = p.ravel()
+            q = (np.bincount(idx_lo, flat * (1.0 - w), minlength=n_u * n_i)
+                 + np.bincount(idx_hi, flat * w, minlength=n_u * n_i)).reshape(n_u, n_i)
+            p = q @ trans
+            p /= p.sum()
+        steps += 25
+        if float(np.abs(p - old).sum()) < tol:
+            break
+    marginal = p.sum(1)
+    mean = float((marginal * u).sum())
+    std = math.sqrt(max(float((marginal * (u - mean) ** 2).sum()), 0.0))
+    return LIFStationary(float(marginal[spike].sum()) / dt, mean, std, u, marginal, steps)

@@ -11,6 +11,8 @@ config's ``init.nu``, or measured: :func:`measure_encoder_rate`).
 
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -325,13 +327,12 @@ def predicted_rates(model: SNNModel, config: dict[str, Any], nu: float) -> list[
 
     Layer 1's inputs fire at the data's ``nu``.  Every later layer (and the readout) receives
     the previous hidden layer's spikes. That layer, initialized at its target ``(mu_u,
-    sigma_u)``, is predicted to fire at :func:`fluctinit.theory.lif_rate` of that target, with
-    its own time constants and threshold and reset to 0 (Dale layers: the excitatory
-    population's).  The prediction assumes Poisson-like inputs; the measured
-    :func:`sequential_rates_` is its reference.
+    sigma_u)``, is predicted to fire at the rate of :func:`fluctinit.theory.lif_stationary` (the
+    discrete update's stationary state with threshold and reset to 0) for that target, with its
+    own time constants, step and threshold (Dale layers: the excitatory population's).  The
+    prediction assumes Poisson-like inputs; the measured :func:`sequential_rates_` is its
+    reference.
     """
-    from fluctinit.theory import lif_rate
-
     ini = config["init"]
     sigma_u, mu_u = ini.get("sigma_u", 1.0), ini.get("mu_u") or 0.0
     rates = [float(nu)]
@@ -339,8 +340,16 @@ def predicted_rates(model: SNNModel, config: dict[str, Any], nu: float) -> list[
         p = layer.params
         tau_mem = getattr(p, "tau_mem", None) or p.tau_mem_exc
         tau_syn = getattr(p, "tau_syn", None) or p.tau_syn_exc
-        rates.append(max(lif_rate(mu_u, sigma_u, tau_mem=tau_mem, tau_syn=tau_syn, theta=p.theta), SILENT_RATE))
+        rates.append(max(stationary_rate(mu_u, sigma_u, tau_mem, tau_syn, p.dt, p.theta), SILENT_RATE))
     return rates
+
+
+@functools.lru_cache(maxsize=64)
+def stationary_rate(mu_u: float, sigma_u: float, tau_mem: float, tau_syn: float, dt: float, theta: float) -> float:
+    """:func:`fluctinit.theory.lif_stationary`'s rate (Hz), cached: a deep net's layers share it."""
+    from fluctinit.theory import lif_stationary
+
+    return lif_stationary(mu_u, sigma_u, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=theta).rate
 
 
 #: the smallest rate a silent layer's successor is initialized for (Hz): its weights stay finite
