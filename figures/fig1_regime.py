@@ -39,8 +39,10 @@ Panels:
   moments agree with the free theory); for larger sigma_U it matters (a neuron with reset
   fires repeatedly during each supra-threshold excursion, so its rate exceeds the crossing
   rate, and the reset pulls the membrane's mean and std below the free prediction).
-* (e) the same as ratios: rate with reset over the predicted no-reset crossing rate, and the
-  std with reset over the free prediction sigma_i (both 1 where the reset is negligible).
+* (c, d) also show, beyond the paper, the rate, mean and std with reset that
+  :func:`fluctinit.theory.lif_stationary` predicts (the discrete update's stationary state).
+* (e) beyond the paper: the membrane density with reset at ``reset_sigma_us`` (pooled over the
+  target's neurons) against :func:`fluctinit.theory.lif_stationary`'s.
 
 Units: time in s, rates in Hz, U, mu_U, sigma_U and theta in threshold units.
 """
@@ -71,10 +73,10 @@ def settings(ctx: Context) -> dict:
         seed=0, fan_in=500, nu=10.0, tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, theta=1.0, mu_u=0.0,
         sigma_us=[0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0], xis=[1.0, 2.0, 3.0],
         trace_sigma_u=0.5, trace_duration=1.0, n_neurons=64, trials=16, duration=5.0, hist_bins=60,
-        hist_width=5.0,
+        hist_width=5.0, reset_sigma_us=[0.3, 1.0, 3.0],
     )
     if ctx.tiny:
-        s.update(fan_in=200, n_neurons=4, trials=4, duration=1.0, sigma_us=[0.1, 0.5, 1.0, 3.0])
+        s.update(fan_in=200, n_neurons=4, trials=4, duration=1.0, sigma_us=[0.1, 0.5, 1.0, 3.0], reset_sigma_us=[1.0])
     elif ctx.quick:
         s.update(n_neurons=16, trials=8, duration=2.0)
     return s
@@ -90,9 +92,11 @@ def needs(ctx: Context, s: dict) -> list[Need]:
 
 
 def _targets(s: dict) -> list[float]:
-    """Every target sigma_u simulated: the sweep, those of the xis, the trace's (in order)."""
+    """Every target sigma_u simulated: the sweep, those of the xis, the trace's, the densities
+    with reset (in order)."""
     out: list[float] = []
-    for v in [*s["sigma_us"], *[(s["theta"] - s["mu_u"]) / x for x in s["xis"]], s["trace_sigma_u"]]:
+    for v in [*s["sigma_us"], *[(s["theta"] - s["mu_u"]) / x for x in s["xis"]], s["trace_sigma_u"],
+              *s.get("reset_sigma_us", [])]:
         if not any(math.isclose(v, t) for t in out):
             out.append(float(v))
     return out
@@ -136,13 +140,15 @@ def compute(ctx: Context, s: dict) -> dict:
     targets = _targets(s)
     trace_k = _index(targets, s["trace_sigma_u"])
     hist_k = [_index(targets, (theta - mu_u) / xi) for xi in s["xis"]]
+    reset_k = [_index(targets, v) for v in s.get("reset_sigma_us", [])]
     B, T = s["trials"], steps
 
     def se(v):  # standard error of a mean over the B independent trials
         return float(np.std(v, ddof=1) / math.sqrt(B)) if B > 1 else float("nan")
 
-    rows, hists, trace = [], {}, None
+    rows, hists, reset_hists, trace = [], {}, {}, None
     for k, sig in enumerate(targets):
+        st = theory.lif_stationary(mu_u, sig, tau_mem=s["tau_mem"], tau_syn=s["tau_syn"], dt=dt, theta=theta)
         prm = theory.feedforward_params(n, nu, sigma_u=sig, mu_u=mu_u, theta=theta, kernel=kern)
         w = fluctuation_normal_(torch.empty(s["n_neurons"], n), nu, sigma_u=sig, mu_u=mu_u, theta=theta, kernel=kern,
                                 generator=gw)
@@ -180,7 +186,18 @@ def compute(ctx: Context, s: dict) -> dict:
             rate_up_pred=float(np.mean(upcrossing_rate(xi_i, rho, dt))),
             rate_rice=float(np.mean(rice_rate(xi_i, s["tau_mem"], s["tau_syn"]))),
             n_spikes=int(sp.sum()),
+            rate_grid=st.rate, mean_grid=st.mean, std_grid=st.std,
         ))
+        if k in reset_k:  # the membrane with reset, pooled over the target's neurons, and its prediction
+            vals = ur.ravel()
+            edges = np.linspace(min(vals.min(), st.u[0]), max(vals.max(), theta), s["hist_bins"] + 1)
+            dens, _ = np.histogram(vals, bins=edges)
+            keep = st.density > 1e-7 * st.density.max()
+            du = float(st.u[1] - st.u[0])
+            reset_hists[k] = dict(sigma_u=sig, edges=edges.tolist(), density=(dens / (vals.size * np.diff(edges))).tolist(),
+                                  u_pred=st.u[keep].tolist(), density_pred=(st.density[keep] / du).tolist(),
+                                  mean=float(vals.mean()), std=float(vals.std()), mean_pred=st.mean, std_pred=st.std,
+                                  above=float(np.mean(vals > theta)), above_pred=float(st.density[st.u > theta].sum()))
         if k in hist_k:
             j = 0  # the first neuron of the target's population
             vals = uf[:, :, j].ravel()
@@ -204,7 +221,7 @@ def compute(ctx: Context, s: dict) -> dict:
              "inputs: Poisson spike counts per step (eqs. 2-3 exact); rates with reset above the no-reset "
              "crossing rate at large sigma_u: repeated firing during supra-threshold excursions"]
     return dict(trace=trace, hists=[hists[k] for k in hist_k], sweep=sweep, rho=rho, burn_steps=burn,
-                kernel=kern.as_dict(), notes=notes)
+                reset_hists=[reset_hists[k] for k in reset_k], kernel=kern.as_dict(), notes=notes)
 
 
 # --------------------------------------------------------------------------------------
@@ -288,6 +305,9 @@ def plot(ctx: Context, s: dict, d: dict):
                 color=S.color(0), ms=3, lw=0.8, mfc="none", label="no reset: crossings (sim.)")
     ax.errorbar(sig, pos([r["rate_reset"] for r in sw]), yerr=[r["rate_reset_se"] for r in sw], fmt="o",
                 color=S.color(1), ms=3, lw=0.8, label="with reset (sim.)")
+    if all("rate_grid" in r for r in sw):
+        ax.plot(sig, pos([r["rate_grid"] for r in sw]), color=S.color(1), lw=1.0, ls="--",
+                label="with reset: lif_stationary")
     S.log_axis(ax, "x")
     ax.set_yscale("log")
     ax.set_ylim(1e-3, max(max(r["rate_reset"] for r in sw), 20.0) * 3)
@@ -311,28 +331,40 @@ def plot(ctx: Context, s: dict, d: dict):
     ax.plot(sig, [r["mu_pred"] for r in sw], color=S.color(2), lw=1.0, label=r"mean: free theory $\mu_i$ (eq. 2)")
     ax.plot(sig, [r["mean_free"] for r in sw], "s", color=S.color(2), ms=3, mfc="none", label="mean: free (sim.)")
     ax.plot(sig, [r["mean_reset"] for r in sw], "^", color=S.color(3), ms=3, label="mean: with reset (sim.)")
+    if all("std_grid" in r for r in sw):
+        ax.plot(sig, [r["std_grid"] for r in sw], color=S.color(1), ls="--", lw=1.0, label="std with reset: lif_stationary")
+        ax.plot(sig, [r["mean_grid"] for r in sw], color=S.color(3), ls="--", lw=1.0,
+                label="mean with reset: lif_stationary")
     S.log_axis(ax, "x")
     ax.set_xlabel(r"target $\sigma_U$ ($\theta$ units; $\mu_U$ = 0)")
     ax.set_ylabel(r"membrane mean, std ($\theta$ units)")
     ax.legend(loc="upper left", fontsize=5)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.75 * (hi - lo))  # the legend above the curves
     S.panel_label(ax, "d", "membrane moments with reset")
-    # (e) rate ratio
+    # (e) the membrane with reset: simulated density against lif_stationary's
     ax = fig.add_subplot(gs[1, 2])
-    ax.axvspan((theta - mu_u) / 3, (theta - mu_u) / 1, **band)
-    up = np.array([r["rate_up_pred"] for r in sw])
-    ratio = np.array([r["rate_reset"] for r in sw]) / np.where(up > 0, up, np.nan)
-    ratio_se = np.array([r["rate_reset_se"] for r in sw]) / np.where(up > 0, up, np.nan)
-    some = np.array([r["n_spikes"] for r in sw]) > 0
-    ax.errorbar(sig[some], ratio[some], yerr=ratio_se[some], fmt="o-", color=S.color(1), ms=3, lw=0.8,
-                label="rate with reset / no-reset crossing rate (theory)")
-    sd_ratio = np.array([r["std_reset"] for r in sw]) / np.array([r["sigma_pred"] for r in sw])
-    ax.plot(sig, sd_ratio, "^-", color=S.color(3), ms=3, lw=0.8, label=r"std with reset / free $\sigma_i$")
-    ax.axhline(1.0, color="0.5", lw=0.6, ls="--")
-    S.log_axis(ax, "x")
-    ax.set_xlabel(r"target $\sigma_U$ ($\theta$ units; $\mu_U$ = 0)")
-    ax.set_ylabel("with reset / free theory")
-    ax.legend(loc="upper left", fontsize=5)
-    S.panel_label(ax, "e", "effect of the reset")
+    for i, h in enumerate(d.get("reset_hists", [])):
+        c = S.color((3, 5, 0)[i % 3])
+        ax.stairs(h["density"], np.asarray(h["edges"]), color=c, lw=0.9,
+                  label=rf"$\sigma_U$ = {h['sigma_u']:g}: mean {h['mean']:.2f} (pred. {h['mean_pred']:.2f}), "
+                        rf"std {h['std']:.2f} ({h['std_pred']:.2f})")
+        ax.plot(h["u_pred"], h["density_pred"], color=c, ls="--", lw=0.8)
+    ax.axvline(theta, color="k", ls=":", lw=0.8)
+    ax.set_yscale("log")
+    hs = d.get("reset_hists", [])
+    tops = [max(h["density"]) for h in hs] or [1.0]
+    ax.set_ylim(1e-3 * min(tops), 3e3 * max(tops))  # the legend above the densities
+    if hs:  # where the simulation has mass
+        lows = [e for h in hs for e, v in zip(h["edges"], h["density"]) if v > 0]
+        ax.set_xlim(min(lows), max(h["edges"][-1] for h in hs))
+    ax.set_xlabel(r"membrane U with reset ($\theta$ units; $\mu_U$ = 0)")
+    ax.set_ylabel(r"density (1/$\theta$)")
+    extra = [Line2D([], [], color="0.3", lw=0.9, label="simulated (all neurons)"),
+             Line2D([], [], color="0.3", ls="--", lw=0.8, label="lif_stationary (discrete update, Gaussian input)")]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=extra + handles, loc="upper left", fontsize=4.4)
+    S.panel_label(ax, "e", "membrane with reset, predicted")
     return fig
 
 

@@ -159,6 +159,28 @@ def test_fig1_reset_is_inert_without_spikes_and_matters_for_large_fluctuations(r
     assert large["std_reset"] < 0.9 * large["std_free"]
 
 
+def test_fig1_membrane_with_reset_is_lif_stationarys(rendered):
+    """Panel (e)'s data: the simulated density with reset (normalized) next to lif_stationary's
+    for the same target, whose mean and std the simulation matches (tiny settings: 4 neurons x
+    4 trials x 1 s, so loose bounds; benchmarks/lif_rates.py measures them at full size)."""
+    from fluctinit.figures import fig1_regime as F
+    from fluctinit.theory import lif_stationary
+
+    out, _ = rendered
+    s = F.settings(Context(out=out, tiny=True))
+    hs = _data(out, "fig1")["reset_hists"]
+    assert [h["sigma_u"] for h in hs] == s["reset_sigma_us"]
+    for h in hs:
+        assert math.isclose(sum(np.diff(h["edges"]) * np.asarray(h["density"])), 1.0, rel_tol=1e-9)
+        st = lif_stationary(s["mu_u"], h["sigma_u"], tau_mem=s["tau_mem"], tau_syn=s["tau_syn"], dt=s["dt"])
+        assert math.isclose(h["mean_pred"], st.mean) and math.isclose(h["std_pred"], st.std)
+        assert abs(h["mean"] - st.mean) < 0.1 * h["sigma_u"] and abs(h["std"] / st.std - 1) < 0.1, h["sigma_u"]
+        du = h["u_pred"][1] - h["u_pred"][0]
+        assert math.isclose(sum(h["density_pred"]) * du, 1.0, rel_tol=1e-4)
+    for r in _data(out, "fig1")["sweep"]:
+        assert r["rate_grid"] >= 0 and _finite([r["mean_grid"], r["std_grid"]])
+
+
 # -------------------------------------------------------------------------------- S2
 
 
