@@ -8,7 +8,9 @@ rates and the per-layer calibrated kernels (``init.mode = "calibrated"``), on a 
 Prints, per hidden layer, the rate each layer was initialized for, its measured population rate
 (Hz) at initialization, the rate lif_stationary predicts at the target, the rate predicted from
 each neuron's own free-membrane moments (fluctinit.theory.lif_rate, averaged over the layer's
-neurons) and the mean over its neurons of
+neurons), the same with the slow part of each neuron's variance (the variance of its 50 ms block
+means) taken as a drifting mean (fluctinit.theory.adiabatic_rate), and from the free membrane's
+own 50 ms blocks, each taken as stationary (fluctinit.theory.local_rate) and the mean over its neurons of
 the free membrane's pooled sigma_i given its actual inputs (exact: w'Cw of the layer's filtered
 inputs, and for a recurrent layer its own spikes, fluctinit.training.free_sigma); ``--json FILE``
 writes every number.  No training.
@@ -27,8 +29,8 @@ import torch
 
 def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
     from fluctinit.sim.events import SpikeEvents
-    from fluctinit.theory import lif_rate
-    from fluctinit.training import build_model, free_sigma, initialize_model, input_rate
+    from fluctinit.theory import adiabatic_rate, lif_rate, local_rate
+    from fluctinit.training import build_model, free_sigma, initialize_model, input_rate, layer_free_membrane
     from fluctinit.training.model import stationary_rate
 
     gen = torch.Generator().manual_seed(seed)
@@ -48,23 +50,40 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         first = dense if model.encoder is None else model.encoder(dense)
     inputs = [first.reshape(*first.shape[:2], *net.input_shape)]
     inputs += [net.passed_on(k, s) for k, s in enumerate(out.outputs[:-2])]
-    sigma, per_neuron, target = [], [], []
+    sigma, per_neuron, adiabatic, local, slow_share, target = [], [], [], [], [], []
+    block = max(1, int(round(BLOCK_S / dt)))
     for layer, inp, own in zip(net.hidden, inputs, out.outputs[:-1]):
         p = layer.params
         target.append(stationary_rate(config["init"].get("mu_u") or 0.0, config["init"]["sigma_u"], p.tau_mem,
                                       p.tau_syn, p.dt, p.theta))
         if not hasattr(layer, "weight"):  # Dale layers
-            sigma.append(None)
-            per_neuron.append(None)
+            for v in (sigma, per_neuron, adiabatic, local, slow_share):
+                v.append(None)
             continue
-        mu_i, s_i = free_sigma(layer, inp, own, dt)
+        mu_i, fast_i, slow_i = free_sigma(layer, inp, own, dt, block=block)
+        s_i = np.sqrt(fast_i ** 2 + slow_i ** 2)
         sigma.append(float(s_i.mean()))
-        # each neuron's rate from its own free-membrane moments, averaged over the layer
-        per_neuron.append(float(np.mean([
-            lif_rate(m, s, tau_mem=p.tau_mem, tau_syn=p.tau_syn, theta=p.theta) if s > 1e-3 or m >= p.theta else 0.0
-            for m, s in zip(mu_i, s_i)])))  # a neuron without fluctuations below threshold is silent
+        slow_share.append(float(np.mean(slow_i ** 2) / max(np.mean(s_i ** 2), 1e-300)))
+        kw = dict(tau_mem=p.tau_mem, tau_syn=p.tau_syn, theta=p.theta)
+        # each neuron's rate from its own free-membrane moments, averaged over the layer; a neuron
+        # without fluctuations below threshold is silent
+        per_neuron.append(float(np.mean([lif_rate(m, s, **kw) if s > 1e-3 or m >= p.theta else 0.0
+                                         for m, s in zip(mu_i, s_i)])))
+        # the same with the slow part of each neuron's variance as a drifting mean (adiabatic_rate)
+        adiabatic.append(float(np.mean([adiabatic_rate(m, f, sl, **kw) if f > 1e-3 or sl > 1e-3 or m >= p.theta
+                                        else 0.0 for m, f, sl in zip(mu_i, fast_i, slow_i)])))
+        # from the free membrane's local statistics, block by block (theory.local_rate)
+        u = layer_free_membrane(layer, inp, own).float().numpy()
+        u = u.reshape(u.shape[0], u.shape[1], -1)  # (batch, time, neurons)
+        local.append(float(local_rate(u, block=block, dt=dt, **kw).mean()))
     return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma, "predicted_target_hz": target,
-            "predicted_per_neuron_hz": per_neuron, "init_s": init_s}
+            "predicted_per_neuron_hz": per_neuron, "predicted_adiabatic_hz": adiabatic,
+            "predicted_local_hz": local, "slow_share": slow_share,
+            "init_s": init_s}
+
+
+#: the block (s) whose means count as the slow part of a membrane's variance (2.5 tau_mem)
+BLOCK_S = 0.05
 
 
 def main() -> None:
@@ -102,19 +121,24 @@ def main() -> None:
             json.dump({"experiment": a.experiment, "dataset": base["data"]["dataset"], "seed": a.seed,
                        "sigma_u": a.sigma_u, "batch": a.batch, "modes": out}, f, indent=1)
     print(f"{a.experiment} on {base['data']['dataset']}, sigma_u {a.sigma_u:g}, seed {a.seed}, held-out batch of {a.batch}")
-    print("per hidden layer and rule: rate assumed / rate measured / rate predicted from each neuron's free-membrane"
-          " moments (lif_rate, averaged; Hz) / mean free-membrane sigma_i")
+    print("per hidden layer and rule: rate assumed / measured / predicted from each neuron's free-membrane moments"
+          " (lif_rate, averaged) / the same with the slow variance as a drifting mean (adiabatic_rate) / from the"
+          " free membrane's 50 ms blocks (local_rate) (Hz) / mean free-membrane sigma_i / slow share of the variance")
     print("lif_stationary's rate at the target: " + ", ".join(f"{v:.2f}" for v in next(iter(out.values()))["predicted_target_hz"])
           + " Hz;  init time: " + ", ".join(f"{m} {r['init_s']:.1f} s" for m, r in out.items()))
-    print("layer" + "".join(f"  {m:>30}" for m in out))
+    print("layer" + "".join(f"  {m:>49}" for m in out))
+
+    def num(v, fmt):
+        return "  -  " if v is None else format(v, fmt)
 
     def cell(r, k):
-        sig, pn = r["sigma_u"][k], r["predicted_per_neuron_hz"][k]
-        return (f"{r['assumed_hz'][k]:6.2f}/{r['measured_hz'][k]:6.2f}/" + ("  -  " if pn is None else f"{pn:6.2f}")
-                + "/" + ("  -  " if sig is None else f"{sig:5.2f}"))
+        return "/".join([f"{r['assumed_hz'][k]:6.2f}", f"{r['measured_hz'][k]:6.2f}",
+                         num(r["predicted_per_neuron_hz"][k], "6.2f"), num(r["predicted_adiabatic_hz"][k], "6.2f"),
+                         num(r["predicted_local_hz"][k], "6.2f"),
+                         num(r["sigma_u"][k], "5.2f"), num(r["slow_share"][k], "4.2f")])
 
     for k in range(len(out[next(iter(out))]["measured_hz"])):
-        print(f"{k + 1:5d}" + "".join(f"  {cell(r, k):>30}" for r in out.values()))
+        print(f"{k + 1:5d}" + "".join(f"  {cell(r, k):>49}" for r in out.values()))
 
 
 if __name__ == "__main__":

@@ -188,3 +188,25 @@ def test_predicted_rates_give_recurrent_inputs_their_own_rate(one_thread):
     (w_c, v_c), (w_p, v_p) = weights["common"][0], weights["predicted"][0]
     torch.testing.assert_close(w_p, w_c, rtol=0, atol=0)  # layer 1's inputs are the data's in both
     torch.testing.assert_close(v_p, v_c * math.sqrt(15.8 / r), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_block_statistics_split_the_free_membrane_exactly(recurrent):
+    """``block``: the slow part w' cov_slow w is the variance of the free membrane's block means
+    (simulated, the layer's own free membrane), and slow + fast is the whole variance."""
+    from fluctinit.training import layer_free_membrane
+
+    g = torch.Generator().manual_seed(4)
+    dt = 2e-3
+    layer = LIFConv1d(2, 3, kernel_size=5, stride=2, padding=2, recurrent=recurrent, generator=g)
+    x = (torch.rand(6, 40, 2, 16, generator=g) < (0.02 + 0.2 * (torch.arange(40) >= 20).float()
+                                                    )[None, :, None, None]).float()
+    own = (torch.rand(6, 40, 3, 8, generator=g) < 0.05).float() if recurrent else None
+    u = layer_free_membrane(layer, x, own).double()  # (batch, time, C, P)
+    mu, fast, slow = free_sigma(layer, x, own, dt, block=10)
+    blocks = u.reshape(6, 4, 10, 3, 8).mean(2)  # (batch, block, C, P)
+    v = blocks.transpose(0, 2).reshape(3, -1)
+    np.testing.assert_allclose(slow, v.std(1, unbiased=False).numpy(), rtol=1e-4, atol=1e-7)
+    _, sigma = _pooled(u)
+    np.testing.assert_allclose(np.sqrt(fast ** 2 + slow ** 2), sigma, rtol=1e-4, atol=1e-7)
+    assert np.all(slow > 0.3 * sigma)  # the drive steps up half-way: much of the variance is slow

@@ -16,7 +16,8 @@ Inverse maps, membrane target -> weight parameters (:func:`resolve_target` check
     :func:`kaiming_params` (eq. 56)
 With threshold and reset (beyond the paper; :mod:`fluctinit.theory.rates`):
     :func:`lif_rate` (Siegert with the colored-noise correction), :func:`lif_stationary` (the discrete
-    update's stationary state with reset, on a grid), :func:`lif_membrane_moments`,
+    update's stationary state with reset, on a grid), :func:`adiabatic_rate` (fast fluctuations
+    about a slowly drifting mean), :func:`lif_membrane_moments`,
     :func:`lif_reset_mean`; without reset: :func:`upcrossing_rate`, :func:`rice_rate`,
     :func:`lag_correlation`
 Errors: :class:`fluctinit.errors.ParameterError` (a ValueError) with one grammar,
@@ -54,7 +55,7 @@ from .moments import (
     membrane_moments_from_weights,
     population_moments,
 )
-from .rates import (ALPHA_COLORED, LIFStationary, lag_correlation, lif_membrane_moments, lif_rate, lif_reset_mean,
+from .rates import (ALPHA_COLORED, LIFStationary, adiabatic_rate, lag_correlation, lif_rates, local_rate, lif_membrane_moments, lif_rate, lif_reset_mean,
                     lif_stationary, rice_rate, upcrossing_rate)
 from .recurrent import RecurrentParams, recurrent_params
 
@@ -63,6 +64,9 @@ __all__ = [
     "lif_rate",
     "lif_stationary",
     "LIFStationary",
+    "adiabatic_rate",
+    "lif_rates",
+    "local_rate",
     "lif_membrane_moments",
     "lif_reset_mean",
     "lag_correlation",

@@ -62,7 +62,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "DATA_CONSTRAINTS", "NETWORK_CONSTRAINTS", "INIT_CONSTRAINTS", "TRAINING_CONSTRAINTS",
     )},
     **{n: ("model", n) for n in (
-        "ModelOutput", "SNNModel", "build_model", "initialize_model", "sequential_rates_", "predicted_rates", "calibrated_kernels_", "layer_statistics", "free_sigma", "input_rate",
+        "ModelOutput", "SNNModel", "build_model", "initialize_model", "sequential_rates_", "predicted_rates", "calibrated_kernels_", "layer_statistics", "free_sigma", "layer_free_membrane", "input_rate",
         "measure_encoder_rate",
     )},
     **{n: ("data", n) for n in (

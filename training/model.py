@@ -396,7 +396,8 @@ def calibrated_kernels_(model: SNNModel, config: dict[str, Any], nu: float, gene
     return _sequential_(model, config, nu, generator, split, batch_size, calibrate=True)
 
 
-def layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool = False, own: torch.Tensor | None = None):
+def layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool = False, own: torch.Tensor | None = None,
+                     block: int | None = None):
     """:func:`fluctinit.validation.layer_input_statistics` of a sim layer's (or the readout's)
     inputs, with its own time constants and, for a convolution, its receptive field; a
     recurrent layer's own spikes ``own`` (its output on the same batch) after them."""
@@ -409,19 +410,44 @@ def layer_statistics(layer, inputs: torch.Tensor, dt: float, readout: bool = Fal
     if not readout and isinstance(layer, (LIFConv1d, LIFConv2d)):
         conv = dict(kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
                     rec_kernel_size=layer.rec_kernel_size)
-    return layer_input_statistics(inputs, dt=dt, tau_mem=tau_mem, tau_syn=p.tau_syn, own=own, **conv)
+    return layer_input_statistics(inputs, dt=dt, tau_mem=tau_mem, tau_syn=p.tau_syn, own=own, block=block, **conv)
 
 
-def free_sigma(layer, inputs: torch.Tensor, spikes: torch.Tensor, dt: float):
+def free_sigma(layer, inputs: torch.Tensor, spikes: torch.Tensor, dt: float, block: int | None = None):
     """Each neuron's exact pooled free-membrane ``(mu_i, sigma_i)`` given the layer's actual
     inputs (and, for a recurrent layer, its own ``spikes``): ``w'm`` and ``sqrt(w'Cw)`` of
-    :func:`layer_statistics`, with ``w = concat(W, V)``.  Feed-forward and recurrent LIF layers."""
+    :func:`layer_statistics`, with ``w = concat(W, V)``.  Feed-forward and recurrent LIF layers.
+    With ``block`` (steps): ``(mu_i, sigma_fast_i, sigma_slow_i)``
+    (:meth:`~fluctinit.validation.InputStatistics.split_moments`)."""
     rec = getattr(layer, "rec_weight", None)
-    st = layer_statistics(layer, inputs, dt, own=None if rec is None else spikes)
+    st = layer_statistics(layer, inputs, dt, own=None if rec is None else spikes, block=block)
     w = layer.weight.detach().double().flatten(1)
     if rec is not None:
         w = torch.cat([w, rec.detach().double().flatten(1)], 1)
-    return st.moments(w.cpu().numpy())
+    w = w.cpu().numpy()
+    return st.moments(w) if block is None else st.split_moments(w)
+
+
+def layer_free_membrane(layer, inputs: torch.Tensor, own: torch.Tensor | None = None) -> torch.Tensor:
+    """A LIF layer's free membrane (no threshold, no reset: eqs. 10-11 linear) on its actual
+    ``inputs`` and, for a recurrent layer, its own spikes ``own`` through its recurrent weights
+    (they enter the current at the same step): ``(batch, time, *out_shape)``."""
+    from fluctinit.sim import LIFConv1d, LIFConv2d, NeuronParams, lif_conv, lif_dense
+
+    p = layer.params
+    free = NeuronParams(p.tau_mem, p.tau_syn, p.dt, p.theta, "free")
+    rec = getattr(layer, "rec_weight", None)
+    with torch.no_grad():
+        if isinstance(layer, (LIFConv1d, LIFConv2d)):
+            u = lif_conv(inputs, layer.weight, None, stride=layer.stride, padding=layer.padding, params=free)[1]
+            if rec is not None:
+                pad = tuple(k // 2 for k in layer.rec_kernel_size)
+                u = u + lif_conv(own, rec, None, stride=1, padding=pad, params=free)[1]
+        else:
+            u = lif_dense(inputs.reshape(*inputs.shape[:2], -1), layer.weight, params=free)[1]
+            if rec is not None:
+                u = u + lif_dense(own, rec, params=free)[1]
+    return u
 
 
 #: forward passes that re-measure a recurrent layer's own spikes: its recurrent weights depend on

@@ -62,6 +62,11 @@ class InputStatistics:
         n_values: samples times window steps pooled.
         tau_mem, tau_syn, dt: the kernel's time constants and step (s).
         source: the data set's name.
+        cov_slow: with ``block`` steps given, the covariance of the filtered inputs' means over
+            consecutive blocks of that many window steps: the part of ``cov`` that varies
+            slower than a block (between samples, onsets, silence); ``cov - cov_slow`` is the
+            mean variance within a block (the law of total variance, up to the window's
+            remainder after the last whole block).
     """
 
     mean: np.ndarray
@@ -71,6 +76,8 @@ class InputStatistics:
     tau_syn: float
     dt: float
     source: str = "data"
+    cov_slow: np.ndarray | None = None
+    block: int | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -146,7 +153,19 @@ class InputStatistics:
         """The statistics of a block of the inputs (e.g. a recurrent layer's feed-forward
         ``slice(0, n_F)`` or its own spikes' ``slice(n_F, None)``)."""
         return InputStatistics(self.mean[units], self.cov[units, units], self.n_values, self.tau_mem, self.tau_syn,
-                               self.dt, self.source)
+                               self.dt, self.source, None if self.cov_slow is None else self.cov_slow[units, units],
+                               self.block)
+
+    def split_moments(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(mu_i, sigma_fast_i, sigma_slow_i)`` of the free membranes with ``weights``: the
+        slow part ``sqrt(w' cov_slow w)`` (block means) and the fast rest, ``sigma_fast^2 +
+        sigma_slow^2 = w'Cw``.  Needs statistics estimated with ``block``."""
+        if self.cov_slow is None:
+            raise ValueError("split_moments needs statistics estimated with `block` (steps per block)")
+        mu, sigma = self.moments(weights)
+        w = np.asarray(weights, dtype=float)
+        slow = np.clip(np.einsum("ij,jk,ik->i", w, self.cov_slow, w), 0.0, None)
+        return mu, np.sqrt(np.clip(sigma ** 2 - slow, 0.0, None)), np.sqrt(slow)
 
     def as_dict(self) -> dict:
         return {"source": self.source, "n_inputs": self.n_inputs, "n_values": int(self.n_values),
@@ -186,7 +205,7 @@ def recurrent_kernels(stats: InputStatistics, n_ff: int, nu: float, nu_rec: floa
 
 
 def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3,
-                     max_elements: int = CHUNK_ELEMENTS) -> InputStatistics:
+                     max_elements: int = CHUNK_ELEMENTS, block: int | None = None) -> InputStatistics:
     """``m`` and ``C`` of ``source``'s filtered inputs over its window, in one streaming pass.
 
     Each mini-batch's inputs are filtered by the free membrane with identity weights
@@ -199,6 +218,8 @@ def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: fl
         source: the data (:func:`~fluctinit.validation.randman_source`, ``shd_source``, ...).
         tau_mem, tau_syn: the neurons' time constants (s).
         max_elements: chunking as in :func:`~fluctinit.validation.measure_membrane`.
+        block: also the covariance of the means over consecutive blocks of this many window
+            steps (:attr:`InputStatistics.cov_slow`), in the same pass.
 
     Returns:
         :class:`InputStatistics`.
@@ -214,6 +235,15 @@ def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: fl
     s2 = torch.zeros(n, n, dtype=torch.float64)
     shift = None
     n_seen = 0
+    if block is not None:
+        from fluctinit.errors import Integer, check
+
+        block = check("block", block, Integer(1))
+    n_blocks = 0 if block is None else (b - a) // block
+    if block is not None and n_blocks < 1:
+        raise ValueError(f"`block` ({block} steps) must fit in the window ({b - a} steps)")
+    s1b = torch.zeros(n, dtype=torch.float64)
+    s2b = torch.zeros(n, n, dtype=torch.float64)
     for xb in source.batches():
         for s in range(0, xb.shape[0], chunk):
             x = xb[s:s + chunk]
@@ -225,6 +255,11 @@ def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: fl
             d = flat - shift
             s1 += d.sum(0).double()
             s2 += (d.T @ d).double()
+            if block is not None:
+                means = (y[:, :n_blocks * block].reshape(y.shape[0], n_blocks, block, n).mean(2).reshape(-1, n)
+                         - shift)
+                s1b += means.sum(0).double()
+                s2b += (means.T @ means).double()
     if n_seen != source.n_samples:
         raise ValueError(f"the data source yielded {n_seen} samples, expected {source.n_samples}")
     n_val = source.n_samples * (b - a)
@@ -232,14 +267,19 @@ def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: fl
     cov = s2 / n_val - torch.outer(dm, dm)
     mean = dm + shift.double()
     cov = 0.5 * (cov + cov.T)
+    slow = None
+    if block is not None:
+        mb = s1b / (source.n_samples * n_blocks)
+        slow = s2b / (source.n_samples * n_blocks) - torch.outer(mb, mb)
+        slow = (0.5 * (slow + slow.T)).numpy()
     return InputStatistics(mean.numpy(), cov.numpy(), int(n_val), p["tau_mem"], p["tau_syn"], float(source.dt),
-                           source.name)
+                           source.name, slow, block)
 
 
 def layer_input_statistics(x: torch.Tensor, *, dt: float, tau_mem: float = 20e-3, tau_syn: float = 10e-3,
                            kernel_size: int | tuple[int, ...] | None = None, stride: int | tuple[int, ...] = 1,
                            padding: int | tuple[int, ...] = 0, own: torch.Tensor | None = None,
-                           rec_kernel_size: int | tuple[int, ...] | None = None,
+                           rec_kernel_size: int | tuple[int, ...] | None = None, block: int | None = None,
                            samples_per_batch: int = 8, name: str = "layer input") -> InputStatistics:
     """:func:`input_statistics` of a layer's inputs ``x`` (spikes, ``(batch, time, *shape)``).
 
@@ -254,7 +294,8 @@ def layer_input_statistics(x: torch.Tensor, *, dt: float, tau_mem: float = 20e-3
     units: a dense layer's every unit, a convolution's ``out_channels * prod(rec_kernel_size)``
     units of its stride-1 'same' recurrent receptive field.  The weights are then
     ``concat(W.flatten(1), V.flatten(1))`` and :meth:`InputStatistics.part` gives each block.
-    The patches are made ``samples_per_batch`` samples at a time.
+    The patches are made ``samples_per_batch`` samples at a time; ``block`` as in
+    :func:`input_statistics`.
     """
     from .sources import SpikeSource
 
@@ -283,7 +324,7 @@ def layer_input_statistics(x: torch.Tensor, *, dt: float, tau_mem: float = 20e-3
             yield torch.cat([_patches(p[0][s:s + samples_per_batch], *p[1:]) for p in parts], dim=2)
 
     src = SpikeSource(name=name, n_inputs=n, n_steps=T, n_samples=B * per, dt=dt, window=(0, T), batches=batches)
-    return input_statistics(src, tau_mem=tau_mem, tau_syn=tau_syn)
+    return input_statistics(src, tau_mem=tau_mem, tau_syn=tau_syn, block=block)
 
 
 def _tuple(v, nd: int) -> tuple[int, ...]:
