@@ -72,6 +72,24 @@ def test_calibrated_mode_puts_randman_on_target_where_the_formula_does_not():
     assert mean < 1.0 - 4 * sem, out
 
 
+def test_calibrated_recurrent_population_is_on_target():
+    """--init recurrent: the data channel's kernel and the generated recurrent inputs' share one
+    Jensen factor (recurrent_kernels of the data's statistics with the Poisson inputs appended):
+    mean measured/target within 4 standard errors of 1, the predicted spread across neurons the
+    measured one, and the feed-forward channel 0.9 of the predicted variance."""
+    src = V.randman_source(max_samples=2000)
+    reps = V.sweep(src, [0.5, 1.0, 1.5, 2.0], n_neurons=96, mode="calibrated", init="recurrent", seed=1)
+    mean = np.mean([r.ratio for r in reps])
+    sem = math.sqrt(sum(r.ratio_sem ** 2 for r in reps)) / len(reps)
+    assert abs(mean - 1.0) < 4 * sem, (mean, sem)
+    for r in reps:
+        assert abs(r.sigma_u_spread / r.sigma_u_spread_predicted - 1.0) < 0.03, r
+    st = V.input_statistics(src).with_poisson_inputs(96, 5.0)
+    k, k_rec = V.recurrent_kernels(st, 20, 5.0, 5.0, 0.9)
+    assert math.isclose(k_rec.epsilon_hat / k.epsilon_hat,
+                        (st.part(slice(20, None)).trace / 96) / (st.part(slice(0, 20)).trace / 20), rel_tol=1e-9)
+
+
 def test_poisson_limit_is_the_discrete_kernel():
     """Stationary independent Bernoulli inputs after the burn-in: tr C / n = nu eps_hat (1 - nu dt) and
     1'm / n = nu eps_bar (eqs. 2-3), within 5 standard errors across the inputs."""
@@ -97,8 +115,10 @@ def test_sigma_factor_is_the_chi_mean(n):
 
 def test_calibrated_mode_refusals():
     src = V.randman_source(max_samples=50)
-    with pytest.raises(ParameterError, match="`init`.*'recurrent'.*mode discrete"):
-        V.validate(src, mode="calibrated", init="recurrent", n_neurons=4)
+    with pytest.raises(ParameterError, match="`init`.*'dale-exponential'.*mode discrete"):
+        V.validate(src, mode="calibrated", init="dale-exponential", n_neurons=4)
+    with pytest.raises(ParameterError, match="`rec_kernel` applies to mode 'calibrated' only"):
+        V.draw_population("recurrent", 4, 20, 5.0, rec_kernel=kernel_integrals())
     with pytest.raises(ParameterError, match="`data_kernel`"):
         V.draw_population("feedforward", 4, 20, 5.0, mode="calibrated")
     with pytest.raises(ParameterError, match="`statistic` must be one of"):

@@ -156,6 +156,20 @@ class InputStatistics:
                                self.dt, self.source, None if self.cov_slow is None else self.cov_slow[units, units],
                                self.block)
 
+    def with_poisson_inputs(self, n: int, nu: float) -> "InputStatistics":
+        """These statistics with ``n`` independent Bernoulli-Poisson inputs at ``nu`` (Hz)
+        appended (the generated channels of ``fluctinit validate``): mean ``nu eps_bar`` and
+        variance ``nu eps_hat (1 - nu dt)`` each (discrete kernel), uncorrelated with the data."""
+        from fluctinit.theory import kernel_integrals
+
+        k = kernel_integrals(self.tau_mem, self.tau_syn, self.dt, "discrete")
+        m = len(self.mean)
+        cov = np.zeros((m + n, m + n))
+        cov[:m, :m] = self.cov
+        cov[m:, m:] = np.eye(n) * nu * k.epsilon_hat * (1.0 - nu * self.dt)
+        mean = np.concatenate([self.mean, np.full(n, nu * k.epsilon_bar)])
+        return InputStatistics(mean, cov, self.n_values, self.tau_mem, self.tau_syn, self.dt, self.source)
+
     def split_moments(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(mu_i, sigma_fast_i, sigma_slow_i)`` of the free membranes with ``weights``: the
         slow part ``sqrt(w' cov_slow w)`` (block means) and the fast rest, ``sigma_fast^2 +

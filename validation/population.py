@@ -131,6 +131,7 @@ def draw_population(
     dt: float = 2e-3,
     mode: str = "discrete",
     data_kernel: "theory.KernelIntegrals | None" = None,
+    rec_kernel: "theory.KernelIntegrals | None" = None,
     generator: torch.Generator | None = None,
 ) -> NeuronPopulation:
     """Draw ``n_neurons`` independent weight vectors from an initializer for given targets.
@@ -158,9 +159,13 @@ def draw_population(
         mode: ``"discrete"`` or ``"continuous"`` kernel integrals, or ``"calibrated"``: the data
             channel's integrals are ``data_kernel`` (:meth:`~fluctinit.validation.calibrate.InputStatistics.kernel`
             for ``nu``: the data's own pooled statistics); generated channels keep the discrete
-            ones.  Calibrated mode takes ``feedforward`` (Gaussian weights, for which the
-            calibration is exact at ``mu_u = 0``).
+            ones.  Calibrated mode takes ``feedforward`` and ``recurrent`` (Gaussian weights, for
+            which the calibration is exact at ``mu_u = 0``).
         data_kernel: the data channel's kernel integrals, with ``mode="calibrated"`` only.
+        rec_kernel: ``recurrent`` with ``mode="calibrated"``: the generated recurrent channel's
+            (:func:`fluctinit.validation.recurrent_kernels` of the data's statistics with the
+            generated inputs appended, :meth:`~fluctinit.validation.InputStatistics.with_poisson_inputs`:
+            both kernels with one Jensen factor); default the discrete one.
         generator: torch generator for the weight draws (``None``: torch's default).
 
     Returns:
@@ -179,8 +184,9 @@ def draw_population(
         kern = data_kernel
         p = dict(p, mode="discrete")  # the generated channels' kernels
     else:
-        if data_kernel is not None:
-            raise conflict("`data_kernel` applies to mode 'calibrated' only", mode=mode, data_kernel=data_kernel)
+        for name, value in (("data_kernel", data_kernel), ("rec_kernel", rec_kernel)):
+            if value is not None:
+                raise conflict(f"`{name}` applies to mode 'calibrated' only", mode=mode, **{name: value})
         kern = theory.kernel_integrals(tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=p["dt"], mode=p["mode"])
     sig_arg = None if xi is not None else p["sigma_u"]
     target = dict(sigma_u=sig_arg, mu_u=p["mu_u"], xi=p["xi"], theta=p["theta"])
@@ -190,7 +196,7 @@ def draw_population(
     if init == "feedforward":
         prm, channels = _feedforward_channels(p, kern, target, generator)
     elif init == "recurrent":
-        prm, channels = _recurrent_channels(p, kern, target, generator)
+        prm, channels = _recurrent_channels(p, kern, target, generator, rec_kernel)
     else:
         prm, channels = _dale_channels(p, kern, target, generator)
     n_post = p["n_neurons"]
@@ -204,10 +210,10 @@ def _check_calibrated(p: dict, data_kernel) -> None:
         raise ParameterError("mode 'calibrated' needs the data's kernel integrals (`data_kernel`, from "
                              "fluctinit.validation.input_statistics(source).kernel(nu)); got None",
                              ["data_kernel"], [None])
-    if p["init"] != "feedforward":
-        raise conflict("mode 'calibrated' calibrates Gaussian feed-forward weights (init feedforward); the recurrent "
-                       "and Dale's-law initializers share the data channel's kernel with generated inputs or draw "
-                       "non-Gaussian weights; use mode discrete for them", init=p["init"], mode="calibrated")
+    if p["init"] not in ("feedforward", "recurrent"):
+        raise conflict("mode 'calibrated' calibrates Gaussian weights (init feedforward or recurrent); the Dale's-law "
+                       "initializers draw non-Gaussian weights and share one kernel between populations; use mode "
+                       "discrete for them", init=p["init"], mode="calibrated")
 
 
 # the arguments that set the weight scales of each initializer, named when a scale leaves the float32 range
@@ -272,17 +278,19 @@ def _feedforward_channels(p: dict, kern, target: dict, generator) -> tuple[Any, 
     return prm, (Channel("ff", w, p["tau_syn"], "data"),)
 
 
-def _recurrent_channels(p: dict, kern, target: dict, generator) -> tuple[Any, tuple[Channel, ...]]:
+def _recurrent_channels(p: dict, kern, target: dict, generator, rec_kernel=None) -> tuple[Any, tuple[Channel, ...]]:
     """``recurrent``: the data channel and ``fan_in_rec`` (default ``n_neurons``) Poisson inputs at ``nu_rec``."""
     from fluctinit.sim import init as sim_init
 
     n_post = p["n_neurons"]
     n_rec = generated_inputs("recurrent", p["fan_in"], n_post, fan_in_rec=p["fan_in_rec"])["rec"]
     nu_r = p["nu_rec"] if p["nu_rec"] is not None else p["nu"]
-    prm = theory.recurrent_params(p["fan_in"], n_rec, p["nu"], alpha=p["alpha"], nu_rec=nu_r, kernel=kern, **target)
+    prm = theory.recurrent_params(p["fan_in"], n_rec, p["nu"], alpha=p["alpha"], nu_rec=nu_r, kernel=kern,
+                                  kernel_rec=rec_kernel, **target)
     _check_float32(prm, p)
     w, v = sim_init.fluctuation_recurrent_(_empty(n_post, p["fan_in"]), _empty(n_post, n_rec), p["nu"], alpha=p["alpha"],
-                                           nu_rec=nu_r, kernel=kern, generator=generator, **target)
+                                           nu_rec=nu_r, kernel=kern, kernel_rec=rec_kernel, generator=generator,
+                                           **target)
     return prm, (Channel("ff", w, p["tau_syn"], "data"), Channel("rec", v, p["tau_syn"], "poisson", nu_r))
 
 

@@ -26,7 +26,7 @@ from fluctinit._io import atomic_write_json, atomic_write_text
 from fluctinit.errors import Integer, ParameterError, check, check_all, conflict
 
 from ._constraints import CONSTRAINTS
-from .calibrate import input_statistics
+from .calibrate import input_statistics, recurrent_kernels
 from .measure import MembraneMeasurement, measure_membrane
 from .population import NeuronPopulation, draw_population, generated_inputs, predicted_moments
 from .resources import check_resources, sweep_bytes
@@ -195,12 +195,19 @@ def sweep(
         iseed = int(check("input_seed", input_seed, Integer(0)))
     gen = torch.Generator().manual_seed(wseed)
     stats = data_kernel = None
+    calibrated = {}
     if p["mode"] == "calibrated":  # the data's own pooled statistics, one streaming pass
         stats = input_statistics(source, tau_mem=p["tau_mem"], tau_syn=p["tau_syn"])
-        data_kernel = stats.kernel(nu_used)
+        calibrated["data_kernel"] = stats.kernel(nu_used)
+        if init == "recurrent":  # the generated recurrent inputs beside the data, one Jensen factor for both
+            n_rec = generated_inputs(init, source.n_inputs, p["n_neurons"], fan_in_rec=init_kwargs.get("fan_in_rec"))
+            nu_rec = init_kwargs.get("nu_rec") or nu_used
+            both = stats.with_poisson_inputs(n_rec["rec"], nu_rec)
+            calibrated["data_kernel"], calibrated["rec_kernel"] = recurrent_kernels(
+                both, source.n_inputs, nu_used, nu_rec, init_kwargs.get("alpha", 0.9))
     pops = [draw_population(init, p["n_neurons"], source.n_inputs, nu_used, sigma_u=s, mu_u=p["mu_u"], xi=p["xi"],
                             tau_mem=p["tau_mem"], tau_syn=p["tau_syn"], dt=source.dt, mode=p["mode"],
-                            data_kernel=data_kernel, generator=gen, **init_kwargs) for s in sigmas]
+                            generator=gen, **calibrated, **init_kwargs) for s in sigmas]
     pop = NeuronPopulation.stack(pops)
     if rates is None:
         rates = np.full(source.n_inputs, source.poisson_rate) if source.poisson_rate is not None else measure_rates(source)

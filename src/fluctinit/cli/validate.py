@@ -145,7 +145,7 @@ def add_measurement_options(p) -> None:
                    help="time step (s; default 0.002), at most half the shortest time constant")
     p.add_argument("--mode", default="discrete",
                    help="kernel integrals for the weights: discrete|continuous (the paper's formulas) or calibrated "
-                        "(the data's own pooled input statistics, one extra pass; --init feedforward)")
+                        "(the data's own pooled input statistics, one extra pass; --init feedforward or recurrent)")
     p.add_argument("--init", default="feedforward", help="initializer: " + "|".join(INITIALIZERS))
     p.add_argument("--alpha", type=float, default=None,
                    help="recurrent: feed-forward share of the variance, 0 < A < 1 (default 0.9)")
