@@ -194,7 +194,7 @@ def sweep(
     if input_seed is not None:
         iseed = int(check("input_seed", input_seed, Integer(0)))
     gen = torch.Generator().manual_seed(wseed)
-    stats = data_kernel = None
+    stats = None
     calibrated = {}
     if p["mode"] == "calibrated":  # the data's own pooled statistics, one streaming pass
         stats = input_statistics(source, tau_mem=p["tau_mem"], tau_syn=p["tau_syn"])
