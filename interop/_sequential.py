@@ -20,16 +20,15 @@ import torch
 from torch import nn
 
 from fluctinit.errors import Integer, OneOf, ParameterError, check
+from fluctinit.theory import SILENT_RATE
 
 from ._rule import CONSTRAINTS
 from ._tree import initialized_targets
 
-__all__ = ["sequential_init_", "FRAMEWORKS", "SILENT_RATE"]
+__all__ = ["sequential_init_", "FRAMEWORKS"]
 
 #: the frameworks whose networks fluctinit can run through the user's ``run``
 FRAMEWORKS = ("snntorch", "norse", "spikingjelly")
-#: the rate (Hz) a silent neuron's successor is initialized for: its weights stay finite
-SILENT_RATE = 0.01
 
 
 def _spikes(output: Any) -> torch.Tensor:

@@ -45,9 +45,13 @@ import numpy as np
 
 from fluctinit.errors import Interval, ParameterError, check
 
-__all__ = ["ALPHA_COLORED", "lif_rate", "lif_stationary", "LIFStationary", "adiabatic_rate", "lif_rates",
+__all__ = ["ALPHA_COLORED", "SILENT_RATE", "lif_rate", "lif_stationary", "LIFStationary", "adiabatic_rate", "lif_rates",
            "local_rate", "lif_membrane_moments", "lif_reset_mean", "white_noise_sigma", "colored_shift",
            "lag_correlation", "upcrossing_rate", "rice_rate"]
+
+#: the smallest rate (Hz) a silent layer's successor is initialized for, so that its weights stay
+#: finite (the layer-sequential rules of fluctinit.training and fluctinit.interop)
+SILENT_RATE = 0.01
 
 #: sqrt(2) |zeta(1/2)|, the colored-noise boundary shift's coefficient (Fourcaud & Brunel 2002)
 ALPHA_COLORED = math.sqrt(2.0) * 1.4603545088095868

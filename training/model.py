@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from fluctinit.errors import ParameterError
+from fluctinit.theory import SILENT_RATE  # the sequential rules' floor, shared with fluctinit.interop
 
 from .experiments import n_steps
 from .losses import spike_counts
@@ -352,8 +353,6 @@ def stationary_rate(mu_u: float, sigma_u: float, tau_mem: float, tau_syn: float,
     return lif_stationary(mu_u, sigma_u, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=theta).rate
 
 
-#: the smallest rate a silent layer's successor is initialized for (Hz): its weights stay finite
-SILENT_RATE = 0.01
 
 
 def sequential_rates_(model: SNNModel, config: dict[str, Any], nu: float, generator: torch.Generator,
