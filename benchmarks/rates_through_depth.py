@@ -99,11 +99,15 @@ def main() -> None:
     p.add_argument("--dataset", choices=("shd", "fsdd"), help="run the experiment's network on this data set "
                    "instead (e.g. the paper's SHD architectures on FSDD)")
     p.add_argument("--modes", default="common,predicted,sequential,calibrated")
+    p.add_argument("--calibration-batch", type=int, help="the training batch the sequential and calibrated rules "
+                   "measure on (default the config's training.batch_size)")
     p.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     a = p.parse_args()
     torch.set_num_threads(2)
     base = load_experiment(a.experiment)
     base["init"]["sigma_u"] = a.sigma_u
+    if a.calibration_batch:
+        base["training"]["batch_size"] = a.calibration_batch
     if a.dataset and a.dataset != base["data"]["dataset"]:
         base["data"]["dataset"] = a.dataset
         base["network"]["n_out"] = {"shd": 20, "fsdd": 10}[a.dataset]
@@ -119,7 +123,8 @@ def main() -> None:
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"experiment": a.experiment, "dataset": base["data"]["dataset"], "seed": a.seed,
-                       "sigma_u": a.sigma_u, "batch": a.batch, "modes": out}, f, indent=1)
+                       "sigma_u": a.sigma_u, "batch": a.batch, "calibration_batch": base["training"]["batch_size"],
+                       "modes": out}, f, indent=1)
     print(f"{a.experiment} on {base['data']['dataset']}, sigma_u {a.sigma_u:g}, seed {a.seed}, held-out batch of {a.batch}")
     print("per hidden layer and rule: rate assumed / measured / predicted from each neuron's free-membrane moments"
           " (lif_rate, averaged) / the same with the slow variance as a drifting mean (adiabatic_rate) / from the"
