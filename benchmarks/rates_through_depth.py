@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 
 import numpy as np
@@ -113,6 +112,14 @@ def main() -> None:
         base["network"]["n_out"] = {"shd": 20, "fsdd": 10}[a.dataset]
     data = load_data(base, a.data_root)
     out = {}
+
+    def write(modes):
+        from fluctinit._io import atomic_write_json
+
+        atomic_write_json(a.json, {"experiment": a.experiment, "dataset": base["data"]["dataset"], "seed": a.seed,
+                                   "sigma_u": a.sigma_u, "batch": a.batch,
+                                   "calibration_batch": base["training"]["batch_size"], "modes": modes})
+
     for mode in a.modes.split(","):
         config = copy.deepcopy(base)
         if mode == "calibrated":
@@ -120,11 +127,9 @@ def main() -> None:
         else:
             config["init"]["rates"] = mode
         out[mode] = rates_at_init(config, data, a.seed, a.batch)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"experiment": a.experiment, "dataset": base["data"]["dataset"], "seed": a.seed,
-                       "sigma_u": a.sigma_u, "batch": a.batch, "calibration_batch": base["training"]["batch_size"],
-                       "modes": out}, f, indent=1)
+        if a.json:  # after every rule: a long run that is stopped keeps the rules done
+            write(out)
+        print(f"{mode}: done ({out[mode]['init_s']:.0f} s of initialization)", flush=True)
     print(f"{a.experiment} on {base['data']['dataset']}, sigma_u {a.sigma_u:g}, seed {a.seed}, held-out batch of {a.batch}")
     print("per hidden layer and rule: rate assumed / measured / predicted from each neuron's free-membrane moments"
           " (lif_rate, averaged) / the same with the slow variance as a drifting mean (adiabatic_rate) / from the"
