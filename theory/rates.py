@@ -38,6 +38,7 @@ deviation with reset.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -70,14 +71,19 @@ def colored_shift(tau_mem: float, tau_syn: float) -> float:
     return 0.5 * ALPHA_COLORED * math.sqrt(tau_syn / tau_mem)
 
 
-def _bounds(mu_u, sigma_u, tau_mem, tau_syn, theta, reset, colored):
-    for name, v, c in (("sigma_u", sigma_u, _POS), ("tau_mem", tau_mem, _POS), ("tau_syn", tau_syn, _NONNEG),
-                       ("theta", theta, _POS)):
+def _check_neuron(mu_u, sigma_u, tau_mem, tau_syn, theta, reset, tau_syn_range=_NONNEG, **more):
+    """The checks every rate here starts with (``more``: further positive arguments, e.g. ``dt``)."""
+    for name, v, c in (("sigma_u", sigma_u, _POS), ("tau_mem", tau_mem, _POS), ("tau_syn", tau_syn, tau_syn_range),
+                       *((k, v, _POS) for k, v in more.items()), ("theta", theta, _POS)):
         check(name, v, c)
     if not reset < theta:
         raise ParameterError(f"`reset` must be < theta ({theta!r}); got {reset!r}", ["reset"], [reset])
     if not math.isfinite(mu_u):
         raise ParameterError(f"`mu_u` must be a finite number; got {mu_u!r}", ["mu_u"], [mu_u])
+
+
+def _bounds(mu_u, sigma_u, tau_mem, tau_syn, theta, reset, colored):
+    _check_neuron(mu_u, sigma_u, tau_mem, tau_syn, theta, reset)
     sigma = white_noise_sigma(sigma_u, tau_mem, tau_syn)
     k = colored_shift(tau_mem, tau_syn) if colored else 0.0
     return sigma, (reset - mu_u) / sigma + k, (theta - mu_u) / sigma + k
@@ -238,19 +244,6 @@ class LIFStationary:
     steps: int
 
 
-def _free_kernel_sums(lam_m: float, lam_s: float) -> tuple[float, float]:
-    """``sum K`` and ``sum K^2`` of the free membrane's response to one unit input ``J[0]``
-    (``I[n+1] = lam_s I[n] + J[n]``, ``U[n+1] = lam_m U[n] + (1 - lam_m) I[n]``)."""
-    n = int(np.ceil(60.0 / min(-math.log(lam_m), -math.log(lam_s)))) + 2
-    i, u, s1, s2 = 1.0, 0.0, 0.0, 0.0  # I[1] = 1, U[1] = 0
-    for _ in range(n):
-        u = lam_m * u + (1.0 - lam_m) * i
-        i *= lam_s
-        s1 += u
-        s2 += u * u
-    return s1, s2
-
-
 def lif_stationary(mu_u: float, sigma_u: float, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3, dt: float = 2e-3,
                    theta: float = 1.0, reset: float = 0.0, n_u: int = 481, n_i: int = 121, tol: float = 1e-10,
                    max_steps: int = 100_000) -> LIFStationary:
@@ -277,16 +270,14 @@ def lif_stationary(mu_u: float, sigma_u: float, *, tau_mem: float = 20e-3, tau_s
     """
     from scipy.special import ndtr
 
-    for name, v, c in (("sigma_u", sigma_u, _POS), ("tau_mem", tau_mem, _POS), ("tau_syn", tau_syn, _POS),
-                       ("dt", dt, _POS), ("theta", theta, _POS)):
-        check(name, v, c)
-    if not reset < theta:
-        raise ParameterError(f"`reset` must be < theta ({theta!r}); got {reset!r}", ["reset"], [reset])
-    if not math.isfinite(mu_u):
-        raise ParameterError(f"`mu_u` must be a finite number; got {mu_u!r}", ["mu_u"], [mu_u])
+    from .kernels import kernel_integrals
+
+    _check_neuron(mu_u, sigma_u, tau_mem, tau_syn, theta, reset, tau_syn_range=_POS, dt=dt)
     lam_m, lam_s = math.exp(-dt / tau_mem), math.exp(-dt / tau_syn)
-    s1, s2 = _free_kernel_sums(lam_m, lam_s)
-    m_j, s_j = mu_u / s1, sigma_u / math.sqrt(s2)
+    # sum K and sum K^2 of the free membrane's response to one unit input: the discrete kernel
+    # integrals over dt (eqs. 2-3: a Poisson input's mean nu dt per step gives nu epsilon_bar)
+    k = kernel_integrals(tau_mem, tau_syn, dt, "discrete")
+    m_j, s_j = mu_u / (k.epsilon_bar / dt), sigma_u / math.sqrt(k.epsilon_hat / dt)
     i_mean, i_std = m_j / (1.0 - lam_s), s_j / math.sqrt(1.0 - lam_s * lam_s)
     i = np.linspace(i_mean - 6.5 * i_std, i_mean + 6.5 * i_std, n_i)
     u_lo = min(reset, mu_u - 7.0 * sigma_u)
@@ -350,20 +341,15 @@ def adiabatic_rate(mu_u: float, sigma_fast: float, sigma_slow: float, *, points:
     return float(np.dot(w, rates) / w.sum())
 
 
-_TABLE: dict = {}
-
-
+@functools.lru_cache(maxsize=1)
 def _siegert_table():
     """``x`` and ``F(x) = int_{-40}^{x} erfcx(-t) dt`` on a fine grid up to 26 (where the
     integral overflows float64's range of rates), for :func:`lif_rates`."""
-    if not _TABLE:
-        from scipy.special import erfcx
+    from scipy.special import erfcx
 
-        x = np.linspace(-40.0, 26.0, 132_001)
-        f = erfcx(-x)
-        _TABLE["x"] = x
-        _TABLE["F"] = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
-    return _TABLE["x"], _TABLE["F"]
+    x = np.linspace(-40.0, 26.0, 132_001)
+    f = erfcx(-x)
+    return x, np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
 
 
 def _siegert_primitive(z: np.ndarray) -> np.ndarray:
@@ -383,7 +369,7 @@ def lif_rates(mu_u, sigma_u, *, tau_mem: float = 20e-3, tau_syn: float = 10e-3, 
     ``sigma_u`` may be 0: the deterministic neuron (rate above threshold, 0 below)."""
     mu, sig = np.broadcast_arrays(np.asarray(mu_u, dtype=float), np.asarray(sigma_u, dtype=float))
     mu, sig = mu.ravel(), np.maximum(sig.ravel(), 1e-9)
-    sigma = sig * math.sqrt(2.0 * (tau_mem + tau_syn) / tau_mem)
+    sigma = white_noise_sigma(sig, tau_mem, tau_syn)
     k = colored_shift(tau_mem, tau_syn)
     lo, hi = (reset - mu) / sigma + k, (theta - mu) / sigma + k
     integral = _siegert_primitive(hi) - _siegert_primitive(lo)
