@@ -12,7 +12,6 @@ config's ``init.nu``, or measured: :func:`measure_encoder_rate`).
 from __future__ import annotations
 
 import functools
-
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -353,8 +352,6 @@ def stationary_rate(mu_u: float, sigma_u: float, tau_mem: float, tau_syn: float,
     return lif_stationary(mu_u, sigma_u, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, theta=theta).rate
 
 
-
-
 def sequential_rates_(model: SNNModel, config: dict[str, Any], nu: float, generator: torch.Generator,
                       split, batch_size: int | None = None) -> list[float]:
     """Layer-sequential initialization: each layer for the rate its inputs have (in place).
@@ -385,9 +382,11 @@ def calibrated_kernels_(model: SNNModel, config: dict[str, Any], nu: float, gene
     convolutions: one receptive field, pooled over positions), with the layer's own time
     constants.  Their effective kernel integrals (:meth:`~fluctinit.validation.InputStatistics.kernel`)
     set the layer's weights, so that its free membrane's mean sigma_i over neurons is the target on
-    those inputs.  Then a forward pass gives the next layer's inputs.  Dense and 1-d convolutional
-    feed-forward layers; the readout of a net with skip connections keeps the discrete kernel
-    at the mean rate of its inputs.
+    those inputs.  Then a forward pass gives the next layer's inputs.  Dense, 1-d and 2-d
+    convolutional layers, feed-forward or recurrent: a recurrent layer's own spikes are pooled
+    with its inputs (:func:`fluctinit.validation.recurrent_kernels`), re-measured
+    :data:`REC_PASSES` times.  The readout of a net with skip connections keeps the discrete
+    kernel at the mean rate of its inputs.
 
     Returns:
         ``(rates, kernels)``: each layer's measured input rate (Hz) and the kernel integrals used.
@@ -475,7 +474,9 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
     rates = [float(nu)] * (n_hidden + 1)
     kernels: list[Any] = [None] * (n_hidden + 1)
     recurrent = [getattr(layer, "rec_weight", None) is not None for layer in net.hidden]
-    rec_rates: list[float | None] = [p if r else None for p, r in zip(predicted_rates(model, config, nu)[1:], recurrent)]
+    # a recurrent layer's own spikes, until measured, at its predicted rate
+    guess = predicted_rates(model, config, nu)[1:] if any(recurrent) else [None] * n_hidden
+    rec_rates: list[float | None] = [p if r else None for p, r in zip(guess, recurrent)]
     rec_kernels: list[Any] = [None] * n_hidden
     skip = bool(config["network"].get("skip"))
     alpha = ini.get("alpha", 0.9)
@@ -498,8 +499,9 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
         return net.passed_on(layer - 1, out.outputs[layer - 1])
 
     for layer in range(n_hidden + 1):
-        if calibrate and not (layer == n_hidden and skip):
-            inputs = layer_inputs(layer)
+        # the layer's inputs do not change while it is re-initialized (earlier layers keep their weights)
+        inputs = layer_inputs(layer) if calibrate and not (layer == n_hidden and skip) else None
+        if inputs is not None:
             rate = max(float(inputs.float().mean()) / dt, SILENT_RATE)
             target = net.readout if layer == n_hidden else net.hidden[layer]
             kernels[layer] = layer_statistics(target, inputs, dt, layer == n_hidden).kernel(rate)
@@ -511,7 +513,7 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
             own = out.outputs[layer]
             rec_rates[layer] = max(float(own.float().mean()) / dt, SILENT_RATE)
             if calibrate:
-                st = layer_statistics(net.hidden[layer], layer_inputs(layer), dt, own=own)
+                st = layer_statistics(net.hidden[layer], inputs, dt, own=own)
                 kernels[layer], rec_kernels[layer] = recurrent_kernels(st, net.hidden[layer].fan_in, rates[layer],
                                                                        rec_rates[layer], alpha)
             out = init_and_run(layer)

@@ -38,12 +38,13 @@ weights is needed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from fluctinit.errors import check_all
+from fluctinit.errors import Integer, Interval, OneOf, check, check_all
 
 from ._constraints import CHUNK_ELEMENTS, CONSTRAINTS
 from .resources import chunk_samples
@@ -131,7 +132,6 @@ class InputStatistics:
         Raises:
             ValueError: the data give no variance (silent inputs) or a non-positive mean.
         """
-        from fluctinit.errors import OneOf, check
         from fluctinit.theory import KernelIntegrals
 
         check("statistic", statistic, OneOf(("mean", "rms")))
@@ -203,7 +203,6 @@ def recurrent_kernels(stats: InputStatistics, n_ff: int, nu: float, nu_rec: floa
     Returns:
         ``(kernel, kernel_rec)``, :class:`~fluctinit.theory.KernelIntegrals`.
     """
-    from fluctinit.errors import Interval, OneOf, check
 
     check("statistic", statistic, OneOf(("mean", "rms")))
     alpha = check("alpha", alpha, Interval(0.0, 1.0, "neither"))
@@ -223,8 +222,6 @@ def filtered_inputs(x: torch.Tensor, *, tau_mem: float, tau_syn: float, dt: floa
     n)``, float32): :func:`~fluctinit.validation.free_membrane` with identity weights, by the
     same recursion (``I[n+1] = ls I[n] + x[n]``, ``U[n+1] = lm U[n] + (1 - lm) I[n]``, zero at
     ``n = 0``) element by element, without its ``n x n`` matrix product."""
-    import math
-
     lm, ls = math.exp(-dt / tau_mem), math.exp(-dt / tau_syn)
     x = x.float()
     out = torch.empty_like(x)
@@ -266,14 +263,12 @@ def input_statistics(source: SpikeSource, *, tau_mem: float = 20e-3, tau_syn: fl
     shift = None
     n_seen = 0
     if block is not None:
-        from fluctinit.errors import Integer, check
-
         block = check("block", block, Integer(1))
-    n_blocks = 0 if block is None else (b - a) // block
-    if block is not None and n_blocks < 1:
-        raise ValueError(f"`block` ({block} steps) must fit in the window ({b - a} steps)")
-    s1b = torch.zeros(n, dtype=torch.float64)
-    s2b = torch.zeros(n, n, dtype=torch.float64)
+        n_blocks = (b - a) // block
+        if n_blocks < 1:
+            raise ValueError(f"`block` ({block} steps) must fit in the window ({b - a} steps)")
+        s1b = torch.zeros(n, dtype=torch.float64)
+        s2b = torch.zeros(n, n, dtype=torch.float64)
     for xb in source.batches():
         for s in range(0, xb.shape[0], chunk):
             x = xb[s:s + chunk]
@@ -374,10 +369,5 @@ def _patches(xb: torch.Tensor, kernel, stride, padding) -> torch.Tensor:
     xp = F.pad(xb, pad) if any(padding) else xb
     for axis, (k, st) in enumerate(zip(kernel, stride)):
         xp = xp.unfold(3 + axis, k, st)  # (b, T, C, *P, *k)
-    C = xb.shape[2]
-    positions = xp.shape[3:3 + nd]
     perm = (0, *range(3, 3 + nd), 1, 2, *range(3 + nd, 3 + 2 * nd))
-    n_pos = 1
-    for q in positions:
-        n_pos *= q
-    return xp.permute(*perm).reshape(b * n_pos, T, C * int(torch.tensor(kernel).prod()))
+    return xp.permute(*perm).reshape(b * math.prod(xp.shape[3:3 + nd]), T, xb.shape[2] * math.prod(kernel))
