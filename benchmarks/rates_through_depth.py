@@ -11,8 +11,8 @@ each neuron's own free-membrane moments (fluctinit.theory.lif_rate, averaged ove
 neurons), the same with the slow part of each neuron's variance (the variance of its 50 ms block
 means) taken as a drifting mean (fluctinit.theory.adiabatic_rate), and from the free membrane's
 own 50 ms blocks, each taken as stationary (fluctinit.theory.local_rate) and the mean over its neurons of
-the free membrane's pooled sigma_i given its actual inputs (exact: w'Cw of the layer's filtered
-inputs, and for a recurrent layer its own spikes, fluctinit.training.free_sigma); ``--json FILE``
+the free membrane's pooled sigma_i given its actual inputs (exact: the layer's own free membrane
+on its inputs and, for a recurrent layer, its own spikes, the w'Cw of fluctinit.training.free_sigma); ``--json FILE``
 writes every number.  No training.
 """
 
@@ -29,7 +29,7 @@ import torch
 def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
     from fluctinit.sim.events import SpikeEvents
     from fluctinit.theory import adiabatic_rate, lif_rate, local_rate
-    from fluctinit.training import build_model, free_sigma, initialize_model, input_rate, layer_free_membrane
+    from fluctinit.training import build_model, initialize_model, input_rate, layer_free_membrane
     from fluctinit.training.model import stationary_rate
 
     gen = torch.Generator().manual_seed(seed)
@@ -59,8 +59,16 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
             for v in (sigma, per_neuron, adiabatic, local, slow_share):
                 v.append(None)
             continue
-        mu_i, fast_i, slow_i = free_sigma(layer, inp, own, dt, block=block)
-        s_i = np.sqrt(fast_i ** 2 + slow_i ** 2)
+        # each neuron's pooled free-membrane moments and the slow part (50 ms block means), from
+        # the layer's free membrane itself: the w'm, w'Cw and w' cov_slow w of
+        # fluctinit.training.free_sigma (tests/test_init_calibrated.py checks they agree)
+        u = layer_free_membrane(layer, inp, own).double()
+        v = u.reshape(*u.shape[:3], -1)  # (batch, time, channel, position)
+        mu_i, s_i = v.mean((0, 1, 3)).numpy(), v.std((0, 1, 3), unbiased=False).numpy()
+        nb = v.shape[1] // block
+        slow_i = v[:, :nb * block].reshape(v.shape[0], nb, block, *v.shape[2:]).mean(2).std((0, 1, 3), unbiased=False)
+        slow_i = slow_i.numpy()
+        fast_i = np.sqrt(np.clip(s_i ** 2 - slow_i ** 2, 0.0, None))
         sigma.append(float(s_i.mean()))
         slow_share.append(float(np.mean(slow_i ** 2) / max(np.mean(s_i ** 2), 1e-300)))
         kw = dict(tau_mem=p.tau_mem, tau_syn=p.tau_syn, theta=p.theta)
@@ -72,9 +80,7 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         adiabatic.append(float(np.mean([adiabatic_rate(m, f, sl, **kw) if f > 1e-3 or sl > 1e-3 or m >= p.theta
                                         else 0.0 for m, f, sl in zip(mu_i, fast_i, slow_i)])))
         # from the free membrane's local statistics, block by block (theory.local_rate)
-        u = layer_free_membrane(layer, inp, own).float().numpy()
-        u = u.reshape(u.shape[0], u.shape[1], -1)  # (batch, time, neurons)
-        local.append(float(local_rate(u, block=block, dt=dt, **kw).mean()))
+        local.append(float(local_rate(u.reshape(*u.shape[:2], -1).numpy(), block=block, dt=dt, **kw).mean()))
     return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma, "predicted_target_hz": target,
             "predicted_per_neuron_hz": per_neuron, "predicted_adiabatic_hz": adiabatic,
             "predicted_local_hz": local, "slow_share": slow_share,
