@@ -96,7 +96,7 @@ def _targets(s: dict) -> list[float]:
     with reset (in order)."""
     out: list[float] = []
     for v in [*s["sigma_us"], *[(s["theta"] - s["mu_u"]) / x for x in s["xis"]], s["trace_sigma_u"],
-              *s.get("reset_sigma_us", [])]:
+              *s["reset_sigma_us"]]:
         if not any(math.isclose(v, t) for t in out):
             out.append(float(v))
     return out
@@ -140,7 +140,7 @@ def compute(ctx: Context, s: dict) -> dict:
     targets = _targets(s)
     trace_k = _index(targets, s["trace_sigma_u"])
     hist_k = [_index(targets, (theta - mu_u) / xi) for xi in s["xis"]]
-    reset_k = [_index(targets, v) for v in s.get("reset_sigma_us", [])]
+    reset_k = [_index(targets, v) for v in s["reset_sigma_us"]]
     B, T = s["trials"], steps
 
     def se(v):  # standard error of a mean over the B independent trials
@@ -305,9 +305,7 @@ def plot(ctx: Context, s: dict, d: dict):
                 color=S.color(0), ms=3, lw=0.8, mfc="none", label="no reset: crossings (sim.)")
     ax.errorbar(sig, pos([r["rate_reset"] for r in sw]), yerr=[r["rate_reset_se"] for r in sw], fmt="o",
                 color=S.color(1), ms=3, lw=0.8, label="with reset (sim.)")
-    if all("rate_grid" in r for r in sw):
-        ax.plot(sig, pos([r["rate_grid"] for r in sw]), color=S.color(1), lw=1.0, ls="--",
-                label="with reset: lif_stationary")
+    ax.plot(sig, pos([r["rate_grid"] for r in sw]), color=S.color(1), lw=1.0, ls="--", label="with reset: lif_stationary")
     S.log_axis(ax, "x")
     ax.set_yscale("log")
     ax.set_ylim(1e-3, max(max(r["rate_reset"] for r in sw), 20.0) * 3)
@@ -331,10 +329,8 @@ def plot(ctx: Context, s: dict, d: dict):
     ax.plot(sig, [r["mu_pred"] for r in sw], color=S.color(2), lw=1.0, label=r"mean: free theory $\mu_i$ (eq. 2)")
     ax.plot(sig, [r["mean_free"] for r in sw], "s", color=S.color(2), ms=3, mfc="none", label="mean: free (sim.)")
     ax.plot(sig, [r["mean_reset"] for r in sw], "^", color=S.color(3), ms=3, label="mean: with reset (sim.)")
-    if all("std_grid" in r for r in sw):
-        ax.plot(sig, [r["std_grid"] for r in sw], color=S.color(1), ls="--", lw=1.0, label="std with reset: lif_stationary")
-        ax.plot(sig, [r["mean_grid"] for r in sw], color=S.color(3), ls="--", lw=1.0,
-                label="mean with reset: lif_stationary")
+    ax.plot(sig, [r["std_grid"] for r in sw], color=S.color(1), ls="--", lw=1.0, label="std with reset: lif_stationary")
+    ax.plot(sig, [r["mean_grid"] for r in sw], color=S.color(3), ls="--", lw=1.0, label="mean with reset: lif_stationary")
     S.log_axis(ax, "x")
     ax.set_xlabel(r"target $\sigma_U$ ($\theta$ units; $\mu_U$ = 0)")
     ax.set_ylabel(r"membrane mean, std ($\theta$ units)")
@@ -344,7 +340,8 @@ def plot(ctx: Context, s: dict, d: dict):
     S.panel_label(ax, "d", "membrane moments with reset")
     # (e) the membrane with reset: simulated density against lif_stationary's
     ax = fig.add_subplot(gs[1, 2])
-    for i, h in enumerate(d.get("reset_hists", [])):
+    hs = d["reset_hists"]
+    for i, h in enumerate(hs):
         c = S.color((3, 5, 0)[i % 3])
         ax.stairs(h["density"], np.asarray(h["edges"]), color=c, lw=0.9,
                   label=rf"$\sigma_U$ = {h['sigma_u']:g}: mean {h['mean']:.2f} (pred. {h['mean_pred']:.2f}), "
@@ -352,12 +349,10 @@ def plot(ctx: Context, s: dict, d: dict):
         ax.plot(h["u_pred"], h["density_pred"], color=c, ls="--", lw=0.8)
     ax.axvline(theta, color="k", ls=":", lw=0.8)
     ax.set_yscale("log")
-    hs = d.get("reset_hists", [])
-    tops = [max(h["density"]) for h in hs] or [1.0]
+    tops = [max(h["density"]) for h in hs]
     ax.set_ylim(1e-3 * min(tops), 3e3 * max(tops))  # the legend above the densities
-    if hs:  # where the simulation has mass
-        lows = [e for h in hs for e, v in zip(h["edges"], h["density"]) if v > 0]
-        ax.set_xlim(min(lows), max(h["edges"][-1] for h in hs))
+    lows = [e for h in hs for e, v in zip(h["edges"], h["density"]) if v > 0]  # where the simulation has mass
+    ax.set_xlim(min(lows), max(h["edges"][-1] for h in hs))
     ax.set_xlabel(r"membrane U with reset ($\theta$ units; $\mu_U$ = 0)")
     ax.set_ylabel(r"density (1/$\theta$)")
     extra = [Line2D([], [], color="0.3", lw=0.9, label="simulated (all neurons)"),
