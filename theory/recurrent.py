@@ -145,7 +145,7 @@ def recurrent_params(
     k = _kernel(kernel)
     k_r = k if kernel_rec is None else _kernel(kernel_rec)
     sigma_u, mu_u, xi, theta = resolve_target(sigma_u, mu_u, xi, theta)
-    mu_wv = finite("mu_w", mu_u / finite("(n_F nu_F + n_R nu_R) epsilon_bar",
+    mu_wv = finite("mu_w", mu_u / finite("n_F nu_F epsilon_bar + n_R nu_R epsilon_bar_rec",
                                          n_f * nu_f * k.epsilon_bar + n_r * nu_r * k_r.epsilon_bar, positive=True))
     b_f = finite("n_F nu_F epsilon_hat", n_f * nu_f * k.epsilon_hat, positive=True)
     b_r = finite("n_R nu_R epsilon_hat", n_r * nu_r * k_r.epsilon_hat, positive=True)

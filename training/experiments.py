@@ -197,7 +197,7 @@ INIT_CONSTRAINTS = {
     "alpha": Interval(0.0, 1.0, "right"),
     # the presynaptic rate of each layer: the data set's everywhere (the paper); each hidden
     # layer's rate predicted from its target with reset (fluctinit.training.predicted_rates,
-    # theory.lif_rate); or each hidden layer's measured rate for the next (layer-sequential
+    # theory.lif_stationary); or each hidden layer's measured rate for the next (layer-sequential
     # calibration, fluctinit.training.sequential_rates_)
     "rates": OneOf(("common", "predicted", "sequential")),
     # the kernel integrals: the paper's (discrete, continuous), or each layer's from its actual
