@@ -1,6 +1,6 @@
 """Per-layer firing rates and free-membrane sigma_u at initialization: the paper's common rate
 against the predicted (``init.rates = "predicted"``) and layer-sequential (``"sequential"``)
-rates and the per-layer calibrated kernels (``init.mode = "calibrated"``), on a held-out batch.
+rates and the per-layer calibrated kernels (``init.mode = "calibrated"``), on a batch of the test split.
 
     python benchmarks/rates_through_depth.py fsdd-conv7 --data-root data [--sigma-u 1] [--batch 100] [--seed 0]
     python benchmarks/rates_through_depth.py shd-conv10-rec --dataset fsdd --data-root data   # the paper's SHD net on FSDD
@@ -10,7 +10,9 @@ Prints, per hidden layer, the rate each layer was initialized for, its measured 
 each neuron's own free-membrane moments (fluctinit.theory.lif_rate, averaged over the layer's
 neurons), the same with the slow part of each neuron's variance (the variance of its 50 ms block
 means) taken as a drifting mean (fluctinit.theory.adiabatic_rate), and from the free membrane's
-own 50 ms blocks, each taken as stationary (fluctinit.theory.local_rate) and the mean over its neurons of
+own 50 ms blocks, each taken as stationary (fluctinit.theory.local_rate), with each block's rate
+from the diffusion formula (lif_rates) and from the discrete update's stationary state
+(stationary_rates); and the mean over its neurons of
 the free membrane's pooled sigma_i given its actual inputs (exact: the layer's own free membrane
 on its inputs and, for a recurrent layer, its own spikes, the w'Cw of fluctinit.training.free_sigma); ``--json FILE``
 writes every number.  No training.
@@ -38,7 +40,8 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
     t0 = time.perf_counter()
     assumed = initialize_model(model, config, float(nu), gen, data)
     init_s = time.perf_counter() - t0
-    x, _ = next(iter(data.train.batches(batch, True, torch.Generator().manual_seed(1))))  # another batch than the calibration's
+    # measured on the test split: samples neither the calibration nor training has seen
+    x, _ = next(iter(data.test.batches(batch, True, torch.Generator().manual_seed(1))))
     with torch.no_grad():
         out = model(x)
     dense = x.to_dense().transpose(0, 1) if isinstance(x, SpikeEvents) else x
@@ -49,14 +52,14 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         first = dense if model.encoder is None else model.encoder(dense)
     inputs = [first.reshape(*first.shape[:2], *net.input_shape)]
     inputs += [net.passed_on(k, s) for k, s in enumerate(out.outputs[:-2])]
-    sigma, per_neuron, adiabatic, local, slow_share, target = [], [], [], [], [], []
+    sigma, per_neuron, adiabatic, local, local_exact, slow_share, target = [], [], [], [], [], [], []
     block = max(1, int(round(BLOCK_S / dt)))
     for layer, inp, own in zip(net.hidden, inputs, out.outputs[:-1]):
         p = layer.params
         target.append(stationary_rate(config["init"].get("mu_u") or 0.0, config["init"]["sigma_u"], p.tau_mem,
                                       p.tau_syn, p.dt, p.theta))
         if not hasattr(layer, "weight"):  # Dale layers
-            for v in (sigma, per_neuron, adiabatic, local, slow_share):
+            for v in (sigma, per_neuron, adiabatic, local, local_exact, slow_share):
                 v.append(None)
             continue
         # each neuron's pooled free-membrane moments and the slow part (50 ms block means), from
@@ -80,11 +83,15 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         adiabatic.append(float(np.mean([adiabatic_rate(m, f, sl, **kw) if f > 1e-3 or sl > 1e-3 or m >= p.theta
                                         else 0.0 for m, f, sl in zip(mu_i, fast_i, slow_i)])))
         # from the free membrane's local statistics, block by block (theory.local_rate)
-        local.append(float(local_rate(u.reshape(*u.shape[:2], -1).numpy(), block=block, dt=dt, **kw).mean()))
+        # with each block's rate from the discrete update's stationary state (theory.stationary_rates)
+        # instead of the diffusion formula, which runs high at large sigma_u
+        flat = u.reshape(*u.shape[:2], -1).numpy()
+        local.append(float(local_rate(flat, block=block, dt=dt, **kw).mean()))
+        local_exact.append(float(local_rate(flat, block=block, dt=dt, rates="stationary", **kw).mean()))
     return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma, "predicted_target_hz": target,
             "predicted_per_neuron_hz": per_neuron, "predicted_adiabatic_hz": adiabatic,
-            "predicted_local_hz": local, "slow_share": slow_share,
-            "init_s": init_s}
+            "predicted_local_hz": local, "predicted_local_stationary_hz": local_exact, "slow_share": slow_share,
+            "init_s": init_s, "batch": int(dense.shape[0])}
 
 
 #: the block (s) whose means count as the slow part of a membrane's variance (2.5 tau_mem)
@@ -136,13 +143,15 @@ def main() -> None:
         if a.json:  # after every rule: a long run that is stopped keeps the rules done
             write(out)
         print(f"{mode}: done ({out[mode]['init_s']:.0f} s of initialization)", flush=True)
-    print(f"{a.experiment} on {base['data']['dataset']}, sigma_u {a.sigma_u:g}, seed {a.seed}, held-out batch of {a.batch}")
+    print(f"{a.experiment} on {base['data']['dataset']}, sigma_u {a.sigma_u:g}, seed {a.seed}, "
+          f"measured on {next(iter(out.values()))['batch']} test samples (calibrated on training batches of "
+          f"{base['training']['batch_size']})")
     print("per hidden layer and rule: rate assumed / measured / predicted from each neuron's free-membrane moments"
           " (lif_rate, averaged) / the same with the slow variance as a drifting mean (adiabatic_rate) / from the"
-          " free membrane's 50 ms blocks (local_rate) (Hz) / mean free-membrane sigma_i / slow share of the variance")
+          " free membrane's 50 ms blocks (local_rate), with each block's rate from stationary_rates (Hz) / mean free-membrane sigma_i / slow share of the variance")
     print("lif_stationary's rate at the target: " + ", ".join(f"{v:.2f}" for v in next(iter(out.values()))["predicted_target_hz"])
           + " Hz;  init time: " + ", ".join(f"{m} {r['init_s']:.1f} s" for m, r in out.items()))
-    print("layer" + "".join(f"  {m:>49}" for m in out))
+    print("layer" + "".join(f"  {m:>56}" for m in out))
 
     def num(v, fmt):
         return "  -  " if v is None else format(v, fmt)
@@ -150,11 +159,11 @@ def main() -> None:
     def cell(r, k):
         return "/".join([f"{r['assumed_hz'][k]:6.2f}", f"{r['measured_hz'][k]:6.2f}",
                          num(r["predicted_per_neuron_hz"][k], "6.2f"), num(r["predicted_adiabatic_hz"][k], "6.2f"),
-                         num(r["predicted_local_hz"][k], "6.2f"),
+                         num(r["predicted_local_hz"][k], "6.2f"), num(r["predicted_local_stationary_hz"][k], "6.2f"),
                          num(r["sigma_u"][k], "5.2f"), num(r["slow_share"][k], "4.2f")])
 
     for k in range(len(out[next(iter(out))]["measured_hz"])):
-        print(f"{k + 1:5d}" + "".join(f"  {cell(r, k):>49}" for r in out.values()))
+        print(f"{k + 1:5d}" + "".join(f"  {cell(r, k):>56}" for r in out.values()))
 
 
 if __name__ == "__main__":

@@ -55,8 +55,9 @@ from .moments import (
     membrane_moments_from_weights,
     population_moments,
 )
-from .rates import (ALPHA_COLORED, SILENT_RATE, LIFStationary, adiabatic_rate, lag_correlation, lif_rates, local_rate, lif_membrane_moments, lif_rate, lif_reset_mean,
-                    lif_stationary, rice_rate, upcrossing_rate)
+from .rates import (ALPHA_COLORED, SILENT_RATE, LIFStationary, adiabatic_rate, lag_correlation, lif_membrane_moments,
+                    lif_rate, lif_rates, lif_reset_mean, lif_stationary, local_rate, rice_rate, stationary_rates,
+                    upcrossing_rate)
 from .recurrent import RecurrentParams, recurrent_params
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "LIFStationary",
     "adiabatic_rate",
     "lif_rates",
+    "stationary_rates",
     "SILENT_RATE",
     "local_rate",
     "lif_membrane_moments",
