@@ -155,7 +155,7 @@ def test_lif_rates_are_lif_rate_at_once():
 
 def test_stationary_rates_are_lif_stationary_at_once():
     """The tabulated ratio to the diffusion result gives lif_stationary's rate within 10 %
-    (measured here: 0.97-1.05; 0.97-1.07 on 24 other points above 0.1 Hz, the table's coarser grid
+    (measured here: 0.97-1.05; 0.97-1.07 on 19 other points above 0.1 Hz, the table's coarser grid
     included), where lif_rates is 0.87-1.78x; a silent neuron stays silent."""
     from fluctinit.theory import lif_rates, stationary_rates
 
