@@ -52,14 +52,14 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         first = dense if model.encoder is None else model.encoder(dense)
     inputs = [first.reshape(*first.shape[:2], *net.input_shape)]
     inputs += [net.passed_on(k, s) for k, s in enumerate(out.outputs[:-2])]
-    sigma, per_neuron, adiabatic, local, local_exact, slow_share, target = [], [], [], [], [], [], []
+    sigma, sigma_se, per_neuron, adiabatic, local, local_exact, slow_share, target = [], [], [], [], [], [], [], []
     block = max(1, int(round(BLOCK_S / dt)))
     for layer, inp, own in zip(net.hidden, inputs, out.outputs[:-1]):
         p = layer.params
         target.append(stationary_rate(config["init"].get("mu_u") or 0.0, config["init"]["sigma_u"], p.tau_mem,
                                       p.tau_syn, p.dt, p.theta))
         if not hasattr(layer, "weight"):  # Dale layers
-            for v in (sigma, per_neuron, adiabatic, local, local_exact, slow_share):
+            for v in (sigma, sigma_se, per_neuron, adiabatic, local, local_exact, slow_share):
                 v.append(None)
             continue
         # each neuron's pooled free-membrane moments and the slow part (50 ms block means), from
@@ -73,6 +73,9 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         slow_i = slow_i.numpy()
         fast_i = np.sqrt(np.clip(s_i ** 2 - slow_i ** 2, 0.0, None))
         sigma.append(float(s_i.mean()))
+        # the standard error of that mean over the layer's neurons (channels): how far one weight
+        # draw's mean sigma_i may lie from the target its distribution is set for
+        sigma_se.append(float(s_i.std(ddof=1) / np.sqrt(s_i.size)) if s_i.size > 1 else None)
         slow_share.append(float(np.mean(slow_i ** 2) / max(np.mean(s_i ** 2), 1e-300)))
         kw = dict(tau_mem=p.tau_mem, tau_syn=p.tau_syn, theta=p.theta)
         # each neuron's rate from its own free-membrane moments, averaged over the layer; a neuron
@@ -88,7 +91,7 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
         flat = u.reshape(*u.shape[:2], -1).numpy()
         local.append(float(local_rate(flat, block=block, dt=dt, **kw).mean()))
         local_exact.append(float(local_rate(flat, block=block, dt=dt, rates="stationary", **kw).mean()))
-    return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma, "predicted_target_hz": target,
+    return {"assumed_hz": assumed, "measured_hz": measured, "sigma_u": sigma, "sigma_u_se": sigma_se, "predicted_target_hz": target,
             "predicted_per_neuron_hz": per_neuron, "predicted_adiabatic_hz": adiabatic,
             "predicted_local_hz": local, "predicted_local_stationary_hz": local_exact, "slow_share": slow_share,
             "init_s": init_s, "batch": int(dense.shape[0])}
