@@ -35,11 +35,12 @@ class NetworkOutput:
     """What :class:`Network` returns.
 
     Attributes:
-        output: readout membrane potentials ``U_out``, ``(batch, time, n_out)``.
+        output: readout membrane potentials ``U_out``, ``(batch, time, n_out)`` (None where
+            ``forward`` ran only some hidden layers).
         layers: one :class:`~fluctinit.sim.layers.LayerOutput` per hidden layer (before pooling).
     """
 
-    output: torch.Tensor
+    output: torch.Tensor | None
     layers: list[LayerOutput]
 
     @property
@@ -158,7 +159,12 @@ class Network(nn.Module):
         any flattening)."""
         return _pool2x2(spikes) if self.pool and k % 2 == 1 else spikes
 
-    def forward(self, x: torch.Tensor) -> NetworkOutput:
+    def forward(self, x: torch.Tensor, *, upto: int | None = None,
+                known: Sequence[LayerOutput] = ()) -> NetworkOutput:
+        """Run the network on ``x``.  ``upto``: run only the first ``upto`` hidden layers, no
+        readout (``output`` is None).  ``known``: the first ``len(known)`` layers' outputs on
+        this ``x``, from an earlier call whose weights they still have, taken as they are
+        instead of recomputed (layer-by-layer initialization runs each layer once)."""
         if isinstance(x, SpikeEvents):
             # events (e.g. from a data loader; logical shape (time, batch, n_in)) reach a first
             # dense layer as they are; anything else gets the dense tensor
@@ -179,12 +185,18 @@ class Network(nn.Module):
         records: list[LayerOutput] = []
         passed: list[torch.Tensor] = []
         h = x
-        for k, layer in enumerate(self.hidden):
-            if self._flatten[k]:
-                h = h.reshape(h.shape[0], h.shape[1], -1)
-            rec = layer(h)
+        n = len(self.hidden) if upto is None else int(upto)
+        for k, layer in enumerate(self.hidden[:n]):
+            if k < len(known):
+                rec = known[k]
+            else:
+                if self._flatten[k]:
+                    h = h.reshape(h.shape[0], h.shape[1], -1)
+                rec = layer(h)
             records.append(rec)
             h = self.passed_on(k, rec.spikes)
             passed.append(h)
+        if upto is not None:
+            return NetworkOutput(None, records)
         sources = [passed[k] for k in self.readout_sources()]
         return NetworkOutput(self.readout(*sources), records)

@@ -111,6 +111,30 @@ def test_network_mixes_conv_dale_and_dense_layers():
     assert net.readout_sources() == [0, 1, 2, 3]
 
 
+def test_network_runs_some_layers_and_reuses_known_outputs():
+    """``upto`` stops before the readout with the full run's first layers; ``known`` outputs are
+    taken as they are (here: silenced), and the layers after them see them."""
+    torch.manual_seed(0)
+    layers = [LIFConv1d(1, 4, recurrent=True), DaleConv1d(4, 8, 2), DaleDense(80, 10, 3), LIFDense(10, 7)]
+    net = Network(layers, 3, input_shape=(1, 40), tau_out=0.05, skip=True)
+    for layer in layers:  # strong enough weights that every layer fires
+        for p in layer.parameters():
+            p.data.abs_().mul_(8.0)
+    x = spikes(B, T, 1, 40, p=0.5)
+    with torch.no_grad():
+        full = net(x)
+        part = net(x, upto=2)
+        again = net(x, known=full.layers[:3])
+        quiet = type(full.layers[0])(torch.zeros_like(full.layers[0].spikes), full.layers[0].membrane)
+        silenced = net(x, upto=2, known=[quiet])
+    assert part.output is None and len(part.layers) == 2
+    for a, b in zip(part.layers, full.layers[:2]):
+        assert torch.equal(a.spikes, b.spikes) and torch.equal(a.membrane, b.membrane)
+    assert float(full.layers[2].spikes.sum()) > 0
+    assert again.layers[0] is full.layers[0] and torch.equal(again.output, full.output)
+    assert silenced.layers[0] is quiet and float(silenced.layers[1].spikes.sum()) < float(full.layers[1].spikes.sum())
+
+
 def test_network_gradients_reach_the_first_layer():
     g = torch.Generator().manual_seed(0)
     net = Network([LIFDense(20, 30, generator=g), LIFDense(30, 30, recurrent=True, generator=g)], 4,

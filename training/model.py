@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -23,6 +23,9 @@ from fluctinit.theory import SILENT_RATE  # the sequential rules' floor, shared 
 
 from .experiments import n_steps
 from .losses import spike_counts
+
+if TYPE_CHECKING:
+    from fluctinit.sim.layers import LayerOutput
 
 __all__ = [
     "ModelOutput",
@@ -43,7 +46,7 @@ class ModelOutput:
     """What :class:`SNNModel` returns.
 
     Attributes:
-        readout: readout membranes ``(batch, time, n_out)``.
+        readout: readout membranes ``(batch, time, n_out)`` (None when only some hidden layers ran).
         layer_spikes: per hidden layer, all its neurons' spikes flattened to
             ``(batch, time, M)`` (Dale layers: E and I populations concatenated) -- what the
             regularizers and rate measurements see.
@@ -53,6 +56,7 @@ class ModelOutput:
         layer_counts: per hidden layer, the spike counts ``(batch, M)`` of ``layer_spikes``
             (:func:`fluctinit.training.losses.spike_counts`: the simulator's own count where it
             made one, with the gradient through the spikes).
+        layers: the network's per-layer outputs (:class:`fluctinit.sim.layers.LayerOutput`).
     """
 
     readout: torch.Tensor
@@ -60,6 +64,7 @@ class ModelOutput:
     outputs: list[torch.Tensor]
     encoder_spikes: torch.Tensor | None = None
     layer_counts: list[torch.Tensor] | None = None
+    layers: list[LayerOutput] | None = None
 
 
 class SNNModel(torch.nn.Module):
@@ -74,7 +79,9 @@ class SNNModel(torch.nn.Module):
         self.encoder = encoder
         self.network = network
 
-    def forward(self, x: torch.Tensor) -> ModelOutput:
+    def forward(self, x: torch.Tensor, *, upto: int | None = None, known: Sequence[LayerOutput] = ()) -> ModelOutput:
+        """``upto`` and ``known``: :meth:`fluctinit.sim.Network.forward`'s (the first ``upto``
+        hidden layers only, the readout None; outputs ``known`` from an earlier call reused)."""
         enc = None
         if self.encoder is not None:
             enc = self.encoder(x)
@@ -82,7 +89,7 @@ class SNNModel(torch.nn.Module):
         shape = tuple(self.network.input_shape)
         if tuple(x.shape[2:]) != shape and x.dim() >= 3 and math.prod(x.shape[2:]) == math.prod(shape):
             x = x.reshape(*x.shape[:2], *shape)  # e.g. SHD (batch, time, 700) -> (batch, time, 1, 700)
-        out = self.network(x)
+        out = self.network(x, upto=upto, known=known)
         layer_spikes, layer_counts = [], []
         for rec in out.layers:
             s, c = rec.spikes.flatten(2), spike_counts(rec.spikes)
@@ -92,7 +99,7 @@ class SNNModel(torch.nn.Module):
             layer_spikes.append(s)
             layer_counts.append(c)
         outputs = [rec.spikes for rec in out.layers] + [out.output]
-        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts)
+        return ModelOutput(out.output, layer_spikes, outputs, enc, layer_counts, out.layers)
 
     @torch.no_grad()
     def apply_constraints_(self) -> None:
@@ -366,8 +373,10 @@ def sequential_rates_(model: SNNModel, config: dict[str, Any], nu: float, genera
     are the common-rate draw rescaled.  A silent layer passes on :data:`SILENT_RATE`.
 
     Returns:
-        the presynaptic rate of each hidden layer and of the readout (Hz): ``L + 1`` passes'
-        worth of forward simulation (one batch each).
+        the presynaptic rate of each hidden layer and of the readout (Hz).  Each pass runs only
+        the layer being initialized, on its predecessors' outputs kept from their own pass: one
+        forward simulation of the network on one batch, plus :data:`REC_PASSES` more of each
+        recurrent layer.
     """
     return _sequential_(model, config, nu, generator, split, batch_size, calibrate=False)[0]
 
@@ -481,15 +490,18 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
     skip = bool(config["network"].get("skip"))
     alpha = ini.get("alpha", 0.9)
     out = None
+    done: list = []  # the finished layers' outputs on the batch: their weights no longer change
 
     def init_and_run(upto: int):
+        """Re-initialize the network and run it through hidden layer ``upto`` (the finished
+        layers' outputs reused: each pass re-draws from the same generator state)."""
         generator.set_state(state)
         init_network_(net, rates, generator=generator, kernels=kernels, rec_rates=rec_rates,
                       rec_kernels=rec_kernels, **_init_options(ini))
         if upto == n_hidden:
             return None
         with torch.no_grad():
-            return model(x)
+            return model(x, upto=upto + 1, known=done)
 
     def layer_inputs(layer: int):
         if layer == 0:
@@ -517,7 +529,8 @@ def _sequential_(model: SNNModel, config: dict[str, Any], nu: float, generator: 
                 kernels[layer], rec_kernels[layer] = recurrent_kernels(st, net.hidden[layer].fan_in, rates[layer],
                                                                        rec_rates[layer], alpha)
             out = init_and_run(layer)
-        spikes = out.outputs[:-1]  # each hidden layer's forward-projecting spikes
+        done.append(out.layers[layer])
+        spikes = out.outputs[:-1]  # each hidden layer's forward-projecting spikes, up to this one
         if layer == n_hidden - 1 and skip:
             total = sum(float(s.sum()) for s in spikes)
             count = sum(s.numel() for s in spikes)
