@@ -18,9 +18,10 @@ import torch
 
 
 def main() -> None:
-    from fluctinit.sim.events import SpikeEvents
+    from fluctinit.sim.events import batch_major
     from fluctinit.training import build_model, initialize_model, input_rate, layer_free_membrane, load_experiment
     from fluctinit.training.data import load_data
+    from fluctinit.training.schema import DATA_SHAPES
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("experiment")
@@ -34,7 +35,7 @@ def main() -> None:
     cfg = load_experiment(a.experiment)
     if a.dataset and a.dataset != cfg["data"]["dataset"]:
         cfg["data"]["dataset"] = a.dataset
-        cfg["network"]["n_out"] = {"shd": 20, "fsdd": 10}[a.dataset]
+        cfg["network"]["n_out"] = DATA_SHAPES[a.dataset](None)[1]  # its classes
     for key in ("hidden", "kernel_size", "stride"):
         if isinstance(cfg["network"].get(key), list):
             cfg["network"][key] = cfg["network"][key][:1]
@@ -44,7 +45,7 @@ def main() -> None:
     cfg["training"]["batch_size"] = a.batch
     data = load_data(cfg, a.data_root)
     x, _ = next(iter(data.train.batches(a.batch, True, torch.Generator().manual_seed(0))))  # the calibration's
-    dense = x.to_dense().transpose(0, 1) if isinstance(x, SpikeEvents) else x
+    dense = batch_major(x)
     means = []
     for seed in range(a.seeds):
         gen = torch.Generator().manual_seed(seed)

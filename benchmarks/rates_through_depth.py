@@ -29,7 +29,7 @@ import torch
 
 
 def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
-    from fluctinit.sim.events import SpikeEvents
+    from fluctinit.sim.events import batch_major
     from fluctinit.theory import adiabatic_rate, lif_rate, local_rate
     from fluctinit.training import build_model, initialize_model, input_rate, layer_free_membrane
     from fluctinit.training.model import stationary_rate
@@ -44,7 +44,7 @@ def rates_at_init(config: dict, data, seed: int, batch: int) -> dict:
     x, _ = next(iter(data.test.batches(batch, True, torch.Generator().manual_seed(1))))
     with torch.no_grad():
         out = model(x)
-    dense = x.to_dense().transpose(0, 1) if isinstance(x, SpikeEvents) else x
+    dense = batch_major(x)
     dt = config["data"]["dt"]
     net = model.network
     measured = [float(s.float().mean()) / dt for s in out.outputs[:-1]]
@@ -104,6 +104,7 @@ BLOCK_S = 0.05
 def main() -> None:
     from fluctinit.training import load_experiment
     from fluctinit.training.data import load_data
+    from fluctinit.training.schema import DATA_SHAPES
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("experiment")
@@ -125,7 +126,7 @@ def main() -> None:
         base["training"]["batch_size"] = a.calibration_batch
     if a.dataset and a.dataset != base["data"]["dataset"]:
         base["data"]["dataset"] = a.dataset
-        base["network"]["n_out"] = {"shd": 20, "fsdd": 10}[a.dataset]
+        base["network"]["n_out"] = DATA_SHAPES[a.dataset](None)[1]  # its classes
     data = load_data(base, a.data_root)
     out = {}
 

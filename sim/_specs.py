@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from fluctinit.errors import ParameterError
 
-from .events import SpikeEvents
+from .events import SpikeEvents, batch_major
 from .neuron import DaleParams, NeuronParams, ReadoutParams, decay
 from .projections import (
     Component,
@@ -88,21 +88,13 @@ def _events_or_dense(x, dims: int, what: str):
     """``x`` as given if it is spike events (logical shape ``(time, batch, n_in)``) for a dense
     layer, else checked as a ``dims``-d tensor."""
     if isinstance(x, SpikeEvents):
-        if dims != 3:
-            return x.to_dense().transpose(0, 1)
-        return x
+        return x if dims == 3 else batch_major(x)
     _check_input(x, dims, what)
     return x
 
 
 def _n_in(x) -> int:
     return x.shape[2]
-
-
-def _conv_input(x):
-    if isinstance(x, SpikeEvents):
-        return x.to_dense().transpose(0, 1)
-    return x
 
 
 def lif_dense_spec(x, weight, rec_weight, params: NeuronParams, surrogate: SuperSpike) -> LayerSpec:
@@ -137,7 +129,7 @@ def _conv_out_shape(x, weight, stride, padding) -> tuple:
 
 
 def lif_conv_spec(x, weight, rec_weight, stride, padding, params: NeuronParams, surrogate: SuperSpike) -> LayerSpec:
-    x = _conv_input(x)
+    x = batch_major(x)
     nd = _conv_dims("weight", weight)
     _check_input(x, nd + 3, "(batch, time, C_in, *spatial)")
     if x.shape[2] != weight.shape[1]:
@@ -204,7 +196,7 @@ def _stacked(kernels: Sequence[torch.Tensor]) -> torch.Tensor:
 
 def dale_conv_spec(x, w_fe, w_fi, w_ie, w_ii, w_re, w_ri, stride, padding, params: DaleParams,
                     surrogate: SuperSpike) -> LayerSpec:
-    x = _conv_input(x)
+    x = batch_major(x)
     nd = _conv_dims("w_fe", w_fe)
     _check_input(x, nd + 3, "(batch, time, C_in, *spatial)")
     c_in, c_e = x.shape[2], w_fe.shape[0]

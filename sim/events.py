@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["SpikeEvents"]
+__all__ = ["SpikeEvents", "batch_major"]
 
 
 class SpikeEvents:
@@ -204,3 +204,9 @@ class SpikeEvents:
         vals = torch.ones(self.nnz, dtype=dtype, device=self.device) if self.values is None else self.values.to(dtype)
         out.index_put_((self.time_rows(), self.cols), vals, accumulate=True)
         return out.view(t, b, n)
+
+
+def batch_major(x):
+    """``x`` as a dense batch-major tensor ``(batch, time, ...)``: spike events (logical shape
+    ``(time, batch, n_in)``) densified and transposed, a tensor as it is."""
+    return x.to_dense().transpose(0, 1) if isinstance(x, SpikeEvents) else x
